@@ -17,9 +17,9 @@
 import { classify } from './classifier.js';
 import { SEEN_FOLDABLE, SEEN_ZERO_WIDTH_RUN } from './fold-tables.js';
 import { withoutHarness } from './harness.js';
-import { base64Texts, exfilImages, type Hidden, hiddenHtml, tagRuns, zeroWidthRuns } from './hidden.js';
+import { base64Texts, exfilImages, type Hidden, hexTexts, hiddenHtml, tagRuns, zeroWidthRuns } from './hidden.js';
 import { toolPoisoning } from './poisoning.js';
-import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, quotation, type Reading, readForSignals } from './signals.js';
+import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, quotation, type Reading, readForSignals } from './signals.js';
 import { type Folded, foldForSignals } from './fold.js';
 import { MODEL } from './weights.js';
 
@@ -34,6 +34,7 @@ export const INJECTION_SIGNALS = [
   'unicode-tags',
   'zero-width-run',
   'base64-instruction',
+  'hex-instruction',
   'homoglyph',
   'hidden-html',
   'markdown-exfil-image',
@@ -85,6 +86,8 @@ const BONUS = {
   discussion: -2.5,
   quoted: -4,
 };
+/** Where a phrase setting the reader's instructions aside puts the logit, at least (signals.ts: isOverride). */
+const OVERRIDE_FLOOR = 1.5;
 /** Where a conclusive signal puts the logit, at least: flagged with a score near 0.99. */
 const CONCLUSIVE = 5;
 /**
@@ -173,6 +176,9 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   const said = addressedBoth(raw, folded, foldedRead);
   for (const h of said) mark('addressed-to-model', h.start, h.end);
   if (said.length > 0) logit += BONUS.addressed;
+  // setting the reader's instructions aside (`ignore all previous instructions`) reads as an attack
+  // whatever else the text says, unless it is quoted or written about (the discount below)
+  if (said.some((h) => isOverride(raw, h))) logit = Math.max(logit, MODEL.offset + OVERRIDE_FLOOR);
 
   const forged = forgeriesBoth(raw, folded, foldedRead);
   for (const h of forged.strong) mark(h.signal as InjectionSignal, h.start, h.end);
@@ -197,7 +203,7 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   }
 
   // What a reader does not see, decoded and read.
-  const hidden: Hidden[] = [...tagRuns(t), ...((cls.seen & SEEN_ZERO_WIDTH_RUN) !== 0 ? zeroWidthRuns(t) : []), ...base64Texts(t), ...hiddenHtml(t)];
+  const hidden: Hidden[] = [...tagRuns(t), ...((cls.seen & SEEN_ZERO_WIDTH_RUN) !== 0 ? zeroWidthRuns(t) : []), ...base64Texts(t), ...hexTexts(t), ...hiddenHtml(t)];
   for (const h of hidden) {
     if (h.signal === 'unicode-tags') {
       mark(h.signal, h.start, h.end);

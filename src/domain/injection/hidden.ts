@@ -5,7 +5,7 @@
 import { unitClass, ZERO_WIDTH_RUN, ZERO_WIDTH_UNITS } from './fold-tables.js';
 
 export interface Hidden {
-  signal: 'unicode-tags' | 'zero-width-run' | 'base64-instruction' | 'hidden-html';
+  signal: 'unicode-tags' | 'zero-width-run' | 'base64-instruction' | 'hex-instruction' | 'hidden-html';
   start: number;
   end: number;
   /** The text it hides, decoded. */
@@ -182,6 +182,56 @@ export function base64Texts(text: string): Hidden[] {
     if (txt === null || !/\s\S+\s/.test(txt)) continue;
     out.push({ signal: 'base64-instruction', start: m.index, end: m.index + run.length, text: txt });
     if (out.length >= 32) break;
+  }
+  return out;
+}
+
+// ---------- hex ----------
+
+/** Hex digits, and what separates a byte's pairs in `\x41\x42` or `41 42`. */
+const HEXISH = new Uint8Array(0x80);
+for (const c of '0123456789abcdefABCDEF\\x ') HEXISH[c.charCodeAt(0)] = 1;
+const isHexish = (c: number) => c < 0x80 && HEXISH[c] === 1;
+/** 12 or more bytes in hex: digits in pairs, `\x`-prefixed pairs, or pairs separated by spaces. */
+const HEX_RUN = /(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Za-z])|(?:\\x[0-9A-Fa-f]{2}){12,}|(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2} ){11,}[0-9A-Fa-f]{2}(?![0-9A-Za-z])/g;
+
+/**
+ * Hex runs that decode to readable UTF-8 text with spaces in it (words): an instruction spelt in
+ * hex to pass a filter that reads words. A hash, a UUID or a key decodes to bytes that are no
+ * text. As for base64, only every 24th code unit is looked at (a run covers one), and the
+ * stretch of hex digits and separators around it is read with the regex.
+ */
+export function hexTexts(text: string): Hidden[] {
+  const out: Hidden[] = [];
+  const n = text.length;
+  let done = 0;
+  for (let probe = 0; probe < n && out.length < 32; probe += 24) {
+    if (probe < done || !isHexish(text.charCodeAt(probe))) continue;
+    let start = probe;
+    while (start > done && isHexish(text.charCodeAt(start - 1))) start--;
+    let end = probe + 1;
+    while (end < n && isHexish(text.charCodeAt(end))) end++;
+    done = end;
+    if (end - start < 24) continue;
+    // with a code unit either side, for the lookarounds (that one is no hex digit nor separator)
+    const from = Math.max(0, start - 1);
+    const stretch = text.slice(from, Math.min(n, end + 1));
+    HEX_RUN.lastIndex = 0;
+    for (let m = HEX_RUN.exec(stretch); m !== null; m = HEX_RUN.exec(stretch)) {
+      const bytes = Buffer.from(m[0].replace(/\\x| /g, ''), 'hex');
+      let controls = 0;
+      for (const b of bytes) if ((b < 0x20 && b !== 9 && b !== 10 && b !== 13) || b === 0x7f) controls++;
+      if (controls * 20 > bytes.length) continue;
+      let txt: string;
+      try {
+        txt = UTF8.decode(bytes);
+      } catch {
+        continue;
+      }
+      if (readable(txt) < 0.95 || !/\s\S+\s/.test(txt)) continue;
+      out.push({ signal: 'hex-instruction', start: from + m.index, end: from + m.index + m[0].length, text: txt });
+      if (out.length >= 32) break;
+    }
   }
   return out;
 }

@@ -15,12 +15,34 @@ export interface Hit {
 /** Where a sentence starts (a lookbehind): the text's start, after a line break, a sentence's end, a colon or an opening mark. */
 const SENTENCE = String.raw`(?<=(?:^|[\n.!?;:>"«“„(\[*#-])[ \t]{0,3})`;
 
+// Phrases that set aside the reader's instructions or what it reads (`ignore all previous
+// instructions`, `ignore the page and state that…`), in each language: besides being addressed to
+// the model, they give the text a floor (detect.ts), since what the classifier learnt of them is
+// blunted by the writing that quotes them; that writing is told apart by its quotation marks and
+// words (quotation, discussion), as for every signal.
+const OVERRIDE_SOURCES = [
+  String.raw`\b(?:ignore|disregard|forget|override|bypass|neglect|skip)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|former|original|system|initial|all (?:your|the))\b[^.\n]{0,30}?\b(?:instructions?|prompts?|directions?|rules|guidelines|directives?|commands?|guardrails?|context|tasks?)\b`,
+  String.raw`\b(?:ignore|disregard|forget)\b (?:the|this|that|these|those|all|any|everything|whatever|what|your|my)\b[^.\n]{0,40}? (?:and|then)(?: instead| just| only| simply)? (?:say|state|print|output|declare|claim|respond with|reply with|answer with|tell the user|inform the user)\b`,
+  String.raw`\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte|übergehe|verwirf)\b[^.\n]{0,40}?(?:vorherigen|bisherigen|obigen|vorigen|früheren|ursprünglichen|alle|deine|ihre)\s+(?:anweisungen|instruktionen|befehle|regeln|vorgaben|aufgaben)`,
+  String.raw`\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte)\b [^.\n]{0,40}? und (?:stattdessen |nur |einfach )?(?:sag|sage|sagen sie|gib aus|geben sie aus|behaupte|behaupten sie|erkläre|erklären sie|antworte mit|antworten sie mit|schreib|schreibe|schreiben sie|teile dem (?:benutzer|nutzer) mit)\b`,
+  String.raw`\b(?:ignore[rz]?|oublie[rz]?|ne tiens pas compte d)[^.\n]{0,30}?(?:les|tes|vos|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine)`,
+  String.raw`\b(?:ignore[rz]?|oublie[rz]?)\b [^.\n]{0,40}? et (?:plutôt |simplement |seulement )?(?:dis|dites|indique[rz]?|affirme[rz]?|déclare[rz]?|réponds|répondez|écris|écrivez|affiche[rz]?|annonce[rz]?)\b`,
+  String.raw`\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar|omite|descarta)\b[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+instrucciones\s+(?:anteriores|previas|originales|de arriba|iniciales)`,
+  String.raw`\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar)\b [^.\n]{0,40}? y (?:en su lugar |solo |simplemente )?(?:di|diga|declara|declare|indica|indique|afirma|afirme|responde|responda|escribe|escriba|muestra|muestre|anuncia|anuncie)\b`,
+  String.raw`(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守)(?:之前|以前|先前|上面|上述|前面|以上|所有|你的|原来|原有)[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)`,
+  String.raw`(?:忽略|无视|忽视|忘记|忘掉|不要理会)[^。\n]{1,20}?(?:并且?|然后|，|,)\s*(?:改为|转而|直接|只)?(?:说|声称|宣称|表示|回答|输出|告诉用户|声明|指出)`,
+  String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на|отбрось|отмени)(?:те)?[^.\n]{0,30}?(?:предыдущие|прежние|вышеуказанные|вышеизложенные|все|свои|ранее данные|исходные)\s+(?:инструкции|указания|команды|правила|задания|установки)`,
+  String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на)(?:те)? [^.\n]{0,40}? и (?:вместо этого |просто |только )?(?:скажи|сообщи|заяви|напиши|выведи|ответь|укажи)(?:те)?`,
+];
+
 // Text addressed to the model, or overriding its instructions, in English, German, French,
 // Spanish, Chinese and Russian (and their common variants). One alternation per idea.
 const ADDRESSED_SOURCES = [
   // override the instructions
-  String.raw`\b(?:ignore|disregard|forget|override|bypass|neglect|skip)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|former|original|system|initial|all (?:your|the))\b[^.\n]{0,30}?\b(?:instructions?|prompts?|directions?|rules|guidelines|directives?|commands?|guardrails?|context|tasks?)\b`,
+  OVERRIDE_SOURCES[0]!,
   String.raw`\b(?:new|updated|revised|real|actual|additional|important|urgent|hidden|priority|override|admin) (?:system )?(?:instructions?|directives?|task|orders|commands?)\s*:`,
+  // set aside what is being read and put words in the reader's mouth instead: `ignore the page and state that…`
+  OVERRIDE_SOURCES[1]!,
   // a vocative anywhere; `to the assistant` followed by a colon anywhere, by a comma only where a sentence starts
   String.raw`\b(?:hey|dear|hello|hi) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[,:!]`,
   String.raw`\b(?:to|for|attention|note to|message (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[:!]`,
@@ -37,8 +59,9 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:ignore|disregard|don't follow|do not follow|stop following) (?:what |whatever )?(?:the user|the human|your user)(?:'s)?\b`,
   String.raw`\b(?:without|don't|do not|never) (?:telling|informing|alerting|notifying|asking|tell|inform|alert|notify|ask) (?:the user|the human|your user|the operator)\b`,
   // German
-  String.raw`\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte|übergehe|verwirf)\b[^.\n]{0,40}?(?:vorherigen|bisherigen|obigen|vorigen|früheren|ursprünglichen|alle|deine|ihre)\s+(?:anweisungen|instruktionen|befehle|regeln|vorgaben|aufgaben)`,
+  OVERRIDE_SOURCES[2]!,
   String.raw`\bneue (?:anweisungen|instruktionen|aufgabe|befehle)\s*:`,
+  OVERRIDE_SOURCES[3]!,
   String.raw`\b(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell)\b\s*,`,
   String.raw`\b(?:liebe|lieber|hallo|achtung|hinweis für die|hinweis an die)\s+(?:ki|ki-assistent|assistent|sprachmodell)\b`,
@@ -50,8 +73,9 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:ki|ki-\w+|sprachmodell(?:e)?|llms?|chatbots?)(?:,? die [^.\n]{0,40}?,)? (?:muss|müssen|soll|sollen|darf|dürfen)\b`,
   String.raw`\b(?:anweisungen?|hinweis|nachricht) (?:an|für) (?:die|den|das|jede[ns]?) (?:ki|sprachmodell|ki-\w+|llm|chatbot)\b`,
   // French
-  String.raw`\b(?:ignore[rz]?|oublie[rz]?|ne tiens pas compte d)[^.\n]{0,30}?(?:les|tes|vos|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine)`,
+  OVERRIDE_SOURCES[4]!,
   String.raw`\bnouvelles? (?:instructions|consignes|directives|tâche)\s*:`,
+  OVERRIDE_SOURCES[5]!,
   String.raw`(?:^|[\s(])(?:à|a) l[’'](?:ia|assistant|agent|intelligence artificielle)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:à|a) l[’'](?:ia|assistant|agent|intelligence artificielle)\b\s*,`,
   String.raw`\b(?:cher|chère) (?:assistant|ia|agent|modèle)\b`,
@@ -61,8 +85,9 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:l[’']ia|les ia|modèles? de langage|llms?|chatbots?|assistants? ia|agents? ia)(?: qui [^.\n]{0,40}?)? (?:doi(?:t|vent)|devr(?:a|ont|ait|aient))\b`,
   String.raw`\b(?:instructions?|consignes?|message|note) (?:pour|à|destinée?s? à) (?:l[’']ia|l[’']assistant|l[’']agent|le modèle de langage|tout assistant|toute ia)\b`,
   // Spanish
-  String.raw`\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar|omite|descarta)\b[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+instrucciones\s+(?:anteriores|previas|originales|de arriba|iniciales)`,
+  OVERRIDE_SOURCES[6]!,
   String.raw`\bnuevas? (?:instrucciones|tarea|órdenes|directivas)\s*:`,
+  OVERRIDE_SOURCES[7]!,
   String.raw`\b(?:al|para el|atención) (?:asistente|modelo de lenguaje|agente de ia|agente|ia)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:al|para el|atención) (?:asistente|modelo de lenguaje|agente de ia|agente|ia)\b\s*,`,
   String.raw`\b(?:querido|estimado) (?:asistente|modelo|agente)\b`,
@@ -73,8 +98,9 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:instrucciones|mensaje|nota|aviso) (?:para|a) (?:la ia|el asistente|el agente|el modelo de lenguaje|cualquier (?:ia|asistente))\b`,
   String.raw`\bsin (?:decírselo|avisar|informar|preguntar)(?: al)? usuario`,
   // Chinese
-  String.raw`(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守)(?:之前|以前|先前|上面|上述|前面|以上|所有|你的|原来|原有)[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)`,
+  OVERRIDE_SOURCES[8]!,
   String.raw`新的?(?:指令|指示|任务)\s*[:：]`,
+  OVERRIDE_SOURCES[9]!,
   String.raw`(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[:：！!]`,
   String.raw`(?<=(?:^|[\n。！？!?：:])\s{0,2})(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[，,]`,
   String.raw`如果你是(?:一个|一名)?(?:AI|ai|人工智能|语言模型|大模型|助手|智能体)`,
@@ -84,8 +110,9 @@ const ADDRESSED_SOURCES = [
   String.raw`(?:(?<![a-z0-9_])ai(?:助手|代理)?(?![a-z0-9_])|人工智能|大模型|语言模型|智能体|聊天机器人)[^。\n]{0,20}?(?:必须|应当|应该|务必|需要)`,
   String.raw`(?:给|致|对)(?:所有|任何)?(?:AI|ai|人工智能|大模型|语言模型|智能体)的(?:指令|指示|说明|消息)`,
   // Russian
-  String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на|отбрось|отмени)(?:те)?[^.\n]{0,30}?(?:предыдущие|прежние|вышеуказанные|вышеизложенные|все|свои|ранее данные|исходные)\s+(?:инструкции|указания|команды|правила|задания|установки)`,
+  OVERRIDE_SOURCES[10]!,
   String.raw`(?:новые|обновлённые|обновленные) (?:инструкции|указания|задание|команды)\s*:`,
+  OVERRIDE_SOURCES[11]!,
   String.raw`(?:^|[\s(])(?:ии|ai|ии-ассистенту|ассистенту|модели|агенту|боту|нейросети)\s*[:!]`,
   String.raw`${SENTENCE}(?:ии|ai|ии-ассистенту|ассистенту|модели|агенту|боту|нейросети)\s*,`,
   String.raw`(?:дорогой|уважаемый|внимание,?) (?:ии|ассистент|помощник|бот|агент)`,
@@ -159,6 +186,25 @@ export function forgeries(r: Reading): ForgeryHits {
   for (const re of [Re.Delimiters, Re.DelimitersIntl])
     for (const m of matches(re, r)) if (!inCode(text, m.index)) weak.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
   return { strong, delimiters, weak };
+}
+
+const OVERRIDE = new RegExp(
+  [
+    // (narrower than the first, which also takes `skip the initial setup tasks`, `override the system rules`;
+    // a few code units between the words, so that a JSON answer's strings read one after the other count)
+    String.raw`\b(?:ignore|disregard|forget)\b[^.\n]{1,12}?(?:(?:all|any|of|the|your|these|those)\b[^.\n]{1,12}?)*(?:previous|prior|above|earlier|preceding|original|initial|system)\b(?:[^.\n]{1,12}?\w+)?[^.\n]{1,12}?(?:instructions|prompts?|directives|guidelines|rules)\b`,
+    ...OVERRIDE_SOURCES.slice(1),
+  ]
+    .join('|')
+    .toLowerCase(),
+);
+/** Someone setting aside their own earlier instructions (`please ignore my previous instructions`) is no attack. */
+const OWN = /\b(?:my|our)\b/;
+
+/** Whether an addressed-to-model hit (`addressed`) is one of the phrases that set aside the reader's instructions. */
+export function isOverride(r: Reading, h: Hit): boolean {
+  const s = r.lower.slice(h.start, h.end);
+  return OVERRIDE.test(s) && !OWN.test(s);
 }
 
 export function addressed(r: Reading): Hit[] {
