@@ -64,6 +64,24 @@ function fill(s: string, r: () => number): string {
 }
 const cap = (s: string) => (s.length > 0 ? s[0]!.toUpperCase() + s.slice(1) : s);
 
+/** The synthetic injections' number, as a share of the 27,000 the phrase banks and kinds gave before the hand-written set. */
+const SYNTHETIC_SHARE = Number(process.env.SYNTHETIC_SHARE ?? 1);
+/** How many copies of each hand-written training text, with words left out (dropWords), are trained on besides it. */
+const WRITTEN_DROPS = Number(process.env.WRITTEN_DROPS ?? 0);
+/** The share of words a copy leaves out. */
+const DROP_SHARE = Number(process.env.DROP_SHARE ?? 0.2);
+/** The text with each word (each ideograph) left out at DROP_SHARE, the spaces between kept. */
+function dropWords(text: string, r: () => number): string {
+  const parts = text.match(/[\u3400-\u9fff]|[^\s\u3400-\u9fff]+|\s+/g) ?? [];
+  return parts
+    .filter((w) => /^\s/.test(w) || r() >= DROP_SHARE)
+    .join('')
+    .replace(/[ \t]{2,}/g, ' ');
+}
+
+/** In how many other carriers each hand-written attack's injected part is placed besides its own. */
+const WRITTEN_PLACES = Number(process.env.WRITTEN_PLACES ?? 1);
+
 /** The share of injections built by kind (kinds.ts) rather than from phrases.ts's frames. */
 const KIND_SHARE = Number(process.env.KIND_SHARE ?? 0.5);
 
@@ -415,6 +433,44 @@ function deepset(dir: string | undefined): Example[] {
   return out;
 }
 
+/**
+ * The hand-written training set (scripts/injection/written/*.jsonl): realistic tool output in six
+ * languages, attacks with the injected part named (`inj`) and legitimate texts of the same kinds
+ * (requests, steps, notices, AI products' docs, articles quoting attacks), written for this
+ * repository by several authors, each with a brief for variety (who is addressed, the frame, the
+ * goal, the carrier, where it sits). Split by a hash of each record's id.
+ */
+interface Written {
+  id: string;
+  label: 0 | 1;
+  lang: Lang;
+  text: string;
+  inj?: string;
+}
+function written(root: string): Example[] {
+  const dir = join(root, 'scripts/injection/written');
+  if (!existsSync(dir)) return [];
+  const out: Example[] = [];
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.jsonl'))
+    .sort()) {
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      const w = JSON.parse(line) as Written;
+      if (!LANGS.includes(w.lang)) throw new Error(`${f}: ${w.id}: unknown language ${w.lang}`);
+      const split = fileSplit(`written:${w.id}`);
+      if (w.label === 0) {
+        out.push({ text: w.text, label: 0, lang: w.lang, source: 'written', split });
+        continue;
+      }
+      const at = w.inj === undefined ? -1 : w.text.indexOf(w.inj);
+      if (at < 0) throw new Error(`${f}: ${w.id}: its inj is not in its text`);
+      out.push({ text: w.text, label: 1, lang: w.lang, source: 'written', split, span: [at, at + w.inj!.length] });
+    }
+  }
+  return out;
+}
+
 export interface CorpusOptions {
   root: string;
   bipia?: string;
@@ -428,6 +484,24 @@ export function buildCorpus(o: CorpusOptions): Example[] {
   const out: Example[] = [];
   const docs: Doc[] = [...readmes(o.root), ...code(o.root), ...bipia(o.bipia), ...gettext(r), ...localDocs()];
   for (const d of docs) out.push({ text: d.text, label: 0, lang: d.lang, source: d.source, split: fileSplit(`${d.source}:${d.key}`) });
+  const hand = written(o.root);
+  for (const e of hand) {
+    out.push(e);
+    // the legitimate ones also as a tool answer's field, the attacks' injected part also in another carrier (below)
+    if (e.label === 0) out.push({ ...e, text: toolAnswer(r, e.text) });
+    // and, for training only, copies with words left out (of the injected part, for an attack): a
+    // few hundred texts are learnt by heart otherwise, each by the words only it has
+    if (e.split === 'train')
+      for (let k = 0; k < WRITTEN_DROPS; k++) {
+        if (e.label === 0) {
+          out.push({ ...e, text: dropWords(e.text, r) });
+          continue;
+        }
+        const [a, b] = e.span!;
+        const inj = dropWords(e.text.slice(a, b), r);
+        out.push({ ...e, text: e.text.slice(0, a) + inj + e.text.slice(b), span: [a, a + inj.length], source: 'written-placed' });
+      }
+  }
 
   // hand-written hard negatives and articles quoting attacks, each many times in carriers
   for (const lang of LANGS) {
@@ -470,6 +544,7 @@ export function buildCorpus(o: CorpusOptions): Example[] {
   const carriers: Record<Split, string[]> = { train: [], val: [], test: [] };
   for (const e of out) if (e.label === 0 && e.source !== 'article' && e.text.length < 4000) carriers[e.split].push(e.text);
   const per: Record<Lang, number> = { en: 7000, de: 4000, fr: 4000, es: 4000, zh: 4000, ru: 4000 };
+  for (const l of LANGS) per[l] = Math.round(per[l] * SYNTHETIC_SHARE);
   const seen = new Set<string>();
   for (const lang of LANGS) {
     for (let k = 0; k < per[lang]; k++) {
@@ -488,7 +563,33 @@ export function buildCorpus(o: CorpusOptions): Example[] {
       }
     }
   }
+  for (const e of hand)
+    if (e.label === 1)
+      for (let k = 0; k < WRITTEN_PLACES; k++) {
+        const p = place(pick(r, carriers[e.split]), e.text.slice(e.span![0], e.span![1]), r);
+        out.push({ ...e, text: p.text, span: p.span, source: 'written-placed' });
+      }
   out.push(...bipiaAttacks(o.bipia, carriers, r));
   out.push(...deepset(o.deepset));
-  return out;
+  return out.map((e) => realDomains(e, r));
+}
+
+/** Top-level domains an address is given in place of `.test`. */
+const TLDS = ['.com', '.net', '.org', '.io', '.co', '.info', '.biz', '.xyz', '.de', '.fr', '.es', '.ru', '.cn', '.com.cn', '.co.uk', '.eu', '.app', '.dev', '.online', '.site'];
+/**
+ * The attackers' addresses are written with the reserved `.test` domain (and the legitimate
+ * texts' mostly with real-looking ones): read as it is, `test` would be a word of attacks. Each
+ * such domain is given a top-level domain drawn from common ones, spans moved to match.
+ */
+function realDomains(e: Example, r: () => number): Example {
+  if (!e.text.includes('.test')) return e;
+  const shift: [number, number][] = []; // [at, delta]
+  const text = e.text.replace(/(?<=[a-z0-9-])\.test\b(?![.\w])/gi, (m, at: number) => {
+    const t = pick(r, TLDS);
+    shift.push([at, t.length - m.length]);
+    return t;
+  });
+  if (!e.span) return { ...e, text };
+  const moved = (x: number) => x + shift.filter(([at]) => at < x).reduce((s, [, d]) => s + d, 0);
+  return { ...e, text, span: [moved(e.span[0]), moved(e.span[1])] };
 }

@@ -14,7 +14,7 @@ export interface Labelled {
 /** Benign sources that are tool output as an agent gets it. */
 export const TOOL_OUTPUT = new Set(['code', 'json-file', 'bipia-email', 'bipia-table', 'bipia-code', 'gettext', 'tool-answer']);
 /** Benign sources that give instructions, or write about injections: the hard negatives. */
-export const HARD = new Set(['readme', 'manpage', 'hard-negative', 'article', 'lookalike', 'handwritten']);
+export const HARD = new Set(['readme', 'manpage', 'hard-negative', 'article', 'lookalike', 'handwritten', 'written']);
 
 export interface Rate {
   n: number;
@@ -32,6 +32,9 @@ export interface Report {
   recall: Rate;
   recallByLang: Record<string, Rate>;
   recallByDisguise: Record<string, Rate>;
+  /** The hand-written attacks in realistic tool output (scripts/injection/written), its held-out fifth. */
+  written: Rate;
+  writtenByLang: Record<string, Rate>;
   deepset: { recall: Rate; fp: Rate };
   /** BIPIA's attacks (held out: its test file's categories), in e-mails, tables and code. */
   bipia: Rate;
@@ -50,12 +53,17 @@ export function evaluate(examples: readonly Labelled[], flagged: (text: string) 
   const misses: string[] = [];
   const fps: string[] = [];
   for (const e of examples) {
+    // a hand-written attack's injected part placed in another carrier: counted once, as written
+    if (e.source === 'written-placed') continue;
     const f = flagged(e.text);
     if (e.source === 'deepset') add(e.label === 1 ? 'deepset:1' : 'deepset:0', f);
     else if (e.source === 'bipia-attack') add('bipia', f);
     else if (e.label === 1) {
       if (e.disguise) add(`disguise:${e.disguise}`, f);
-      else {
+      else if (e.source === 'written') {
+        add('written', f);
+        add(`written:${e.lang}`, f);
+      } else {
         add('recall', f);
         add(`recall:${e.lang}`, f);
       }
@@ -87,6 +95,8 @@ export function evaluate(examples: readonly Labelled[], flagged: (text: string) 
     recall: get('recall'),
     recallByLang: by('recall:'),
     recallByDisguise: by('disguise:'),
+    written: get('written'),
+    writtenByLang: by('written:'),
     deepset: { recall: get('deepset:1'), fp: get('deepset:0') },
     bipia: get('bipia'),
     misses,
@@ -108,6 +118,8 @@ export function markdown(r: Report): string {
     `| injections (all) | recall | ${pct(r.recall)} |`,
     ...Object.entries(r.recallByLang).map(([k, v]) => `| injections ${k} | recall | ${pct(v)} |`),
     ...Object.entries(r.recallByDisguise).map(([k, v]) => `| disguise ${k} | recall | ${pct(v)} |`),
+    `| hand-written attacks in tool output | recall | ${pct(r.written)} |`,
+    ...Object.entries(r.writtenByLang).map(([k, v]) => `| hand-written attacks ${k} | recall | ${pct(v)} |`),
     `| BIPIA attacks (test categories) | recall | ${pct(r.bipia)} |`,
     `| deepset test (direct, en/de) | recall | ${pct(r.deepset.recall)} |`,
     `| deepset test (direct, en/de) | false positives | ${pct(r.deepset.fp)} |`,

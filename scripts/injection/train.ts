@@ -1,12 +1,13 @@
 // Trains the injection classifier and writes src/domain/injection/weights.ts, then the
 // held-out fixture test/fixtures/injection/heldout.jsonl.gz, and prints the figures.
 //
-//   node_modules/.bin/tsx scripts/injection/train.ts [--bipia <BIPIA git dir or clone>] [--deepset <dir>]
+//   node_modules/.bin/tsx scripts/injection/train.ts [--bipia <BIPIA git dir or clone>] [--deepset <dir>] [--cyberseceval <PurpleLlama git dir or clone>] [--spikee <spikee git dir or clone>]
 //
 // --bipia: a clone of github:microsoft/BIPIA (or its bare git directory); --deepset: a
 // directory with deepset-train.jsonl and deepset-test.jsonl (scripts/injection/deepset.py
 // makes them from github:sinanw/llm-security-prompt-injection's parquet files). Without
 // them the corpus is smaller and the figures differ. Deterministic for the same inputs.
+// --cyberseceval, --spikee: third parties' injections (third-party.ts), only measured.
 //
 // Model: logistic regression on hashed words and word pairs (src/domain/injection/tokens.ts),
 // one example per window of WINDOW words: every window of a benign text is a negative, the
@@ -24,6 +25,7 @@ import { mulberry32 } from '../../src/core/random.js';
 import { buildCorpus, type Example } from './corpus.js';
 import { benignLookalikes, DISGUISES, disguise } from './disguise.js';
 import { evaluate, HARD, markdown, TOOL_OUTPUT } from './evaluate.js';
+import { cyberSecEval, cyberSecEvalReport, spikee, spikeeReport } from './third-party.js';
 import { handDev, handDev2, handInjections, handwritten } from './handwritten.js';
 
 const WINDOW = 32;
@@ -32,7 +34,9 @@ const L2 = Number(process.env.L2 ?? 1e-5);
 const LR = 0.3;
 /** How much a synthetic legitimate text (a colleague's request, a manual's step, an AI product's docs, an article quoting an attack) weighs against a window of code or prose. */
 const HARD_WEIGHT = Number(process.env.HARD_WEIGHT ?? 3);
-const HARD_SOURCES = new Set(['hard-negative', 'article']);
+const HARD_SOURCES = new Set(['hard-negative', 'article', 'written']);
+/** How much a hand-written attack in tool output (scripts/injection/written) weighs against a synthetic one: they are few and varied. */
+const WRITTEN_WEIGHT = Number(process.env.WRITTEN_WEIGHT ?? 1);
 /** The quantile of each language's hard negatives (validation) the offset is set above. */
 const HARD_QUANTILE = Number(process.env.HARD_QUANTILE ?? 0.97);
 
@@ -86,8 +90,9 @@ for (const e of corpus) {
   } else {
     const [a, b] = e.span ?? [0, e.text.length];
     const core = e.text.slice(a, b);
+    const pw = e.source === 'written' || e.source === 'written-placed' ? WRITTEN_WEIGHT : 1;
     for (const f of windows(featuresOf(core), WINDOW / 2, 4)) {
-      train.push({ f, y: 1, w: 1 });
+      train.push({ f, y: 1, w: pw });
       pos++;
     }
     // the injection with some of its carrier: the window may start before it or end after it
@@ -97,7 +102,7 @@ for (const e of corpus) {
     const l = Math.floor(r() * 6);
     const rr = Math.floor(r() * 6);
     const ctx = Int32Array.from([...left.subarray(Math.max(0, left.length - FEATS * l)), ...featuresOf(core), ...right.subarray(0, FEATS * rr)]);
-    train.push({ f: ctx.length / FEATS > WINDOW ? ctx.subarray(0, FEATS * WINDOW) : ctx, y: 1, w: 0.5 });
+    train.push({ f: ctx.length / FEATS > WINDOW ? ctx.subarray(0, FEATS * WINDOW) : ctx, y: 1, w: 0.5 * pw });
     pos++;
   }
 }
@@ -232,6 +237,7 @@ const heldout: Example[] = [
   ...disguised,
   ...test.filter((e) => e.source === 'bipia-attack'),
   ...test.filter((e) => e.source === 'deepset'),
+  ...test.filter((e) => e.source === 'written' && e.label === 1),
   ...sample(
     test.filter((e) => e.label === 0 && TOOL_OUTPUT.has(e.source)),
     4000,
@@ -281,6 +287,10 @@ const by = (label: 0 | 1) => {
   return `${hit.length}/${xs.length} (${langs.join(', ')})`;
 };
 console.log(`dev2 (hand-written, only measured): recall ${by(1)}, false positives ${by(0)}`);
+const cse = arg('--cyberseceval');
+if (cse) console.log(`${cyberSecEvalReport(cyberSecEval(cse))}\n(a third party's set, only measured)`);
+const spk = arg('--spikee');
+if (spk) console.log(`${spikeeReport(spikee(spk))}\n(a third party's set, only measured)`);
 console.log(`\nmisses:\n${rep.misses.slice(0, 25).join('\n')}`);
 console.log(`\nfalse positives:\n${rep.falsePositives.slice(0, 25).join('\n')}`);
 console.error(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
