@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { detectInjection, detectInjectionJson } from '../../src/domain/injection/index.js';
 import { evaluate, type Labelled } from '../injection/evaluate.js';
+import { handAuthors } from '../injection/handwritten.js';
 import { fmt, percentile, report, type Row } from './lib.js';
 
 function repoRoot(): string {
@@ -77,7 +78,7 @@ const jsonMs = (performance.now() - jt0) / 20;
 
 const q = evaluate(rows);
 
-// The hand-written sets (dev: chose the settings; dev2: only measured) and tool poisoning
+// The hand-written sets (dev: chose the settings; dev2 and heldout-authors: only measured) and tool poisoning
 // (what a server says to the model by design, read with instructive: true).
 const jsonl = <T>(name: string) =>
   readFileSync(join(root, 'test/fixtures/injection', name), 'utf8')
@@ -101,6 +102,11 @@ const hand = (name: string) => {
 };
 const dev = hand('dev.jsonl');
 const dev2 = hand('dev2.jsonl');
+const authors = (() => {
+  const xs = handAuthors(root);
+  const of = (label: 0 | 1) => xs.filter((x) => x.label === label).map((x) => x.text);
+  return { recall: share(of(1), flaggedText), fp: share(of(0), flaggedText) };
+})();
 /** As the guard judges what a server says by design: flagged by a signal that needs no model. */
 const poisoned = (t: string) => {
   const r = detectInjection(t, { instructive: true });
@@ -128,6 +134,8 @@ const out: Row[] = [
   { metric: 'dev.jsonl: false positives', value: pct(dev.fp) },
   { metric: 'dev2.jsonl (hand-written, only measured): recall', value: pct(dev2.recall) },
   { metric: 'dev2.jsonl: false positives', value: pct(dev2.fp) },
+  { metric: 'heldout-authors (hand-written tool output, other authors, only measured): recall', value: pct(authors.recall), target: '≥ 90 %', ok: authors.recall >= 0.9 },
+  { metric: 'heldout-authors: false positives on the legitimate twins', value: pct(authors.fp), target: '≤ 3 %', ok: authors.fp <= 0.03 },
   { metric: 'tool poisoning: descriptions of real MCP servers flagged', value: pct(share(tools, poisoned)), target: '≤ 1 %', ok: share(tools, poisoned) <= 0.01 },
   {
     metric: 'tool poisoning: published poisonings caught',

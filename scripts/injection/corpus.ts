@@ -1,7 +1,7 @@
 // The labelled data the classifier is trained, tuned and measured on, built deterministically.
 //
 //   benign   READMEs and docs of the installed npm packages (their own licences, mostly MIT),
-//            this repository's docs, the e-mails, tables and code of Microsoft's BIPIA benchmark
+//            the e-mails, tables and code of Microsoft's BIPIA benchmark
 //            (MIT; tables from WikiTableQuestions, CC BY-SA 4.0), the translated messages of the
 //            system's gettext catalogues (de, fr, es, ru, zh_CN: UI text full of imperatives),
 //            synthetic tool answers (JSON records, search results, calendar entries), and the
@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { KIND_BANKS, kindBenign, kindInjection, partItem } from './kinds.js';
 import { BANKS, LANGS, type Lang } from './phrases.js';
 import { mulberry32 } from '../../src/core/random.js';
@@ -133,8 +133,35 @@ function chunks(text: string, size: number): string[] {
   return out.filter((c) => c.trim().length >= 40);
 }
 
-function walk(dir: string, match: (name: string) => boolean, out: string[], depth = 0, limit = 4000): void {
-  if (depth > 6 || out.length >= limit) return;
+/**
+ * The files under `dir` whose names match (at most 6 folders down, past no hidden entry:
+ * `node_modules/.cache` holds tsx's compiled files and the tests' venvs, which come and go with
+ * every run), then `limit` of them picked by a hash of their path under `dir`: a spread over every
+ * package, the same on every machine with the same packages (a directory's own order is the file
+ * system's, and the first files of a walk cut short were those of a few packages).
+ */
+/** Which files `walk` picks, when there are more than it takes: another salt, another spread. The shipped weights' ('a') was chosen among three on the validation part (its hand-written texts' AUC 0.863, against 0.858 and 0.858; dev2 only printed). */
+const PICK_SALT = process.env.PICK_SALT ?? 'a';
+/** How many of the installed packages' docs and source files the benign corpus reads. */
+const PACKAGE_DOCS = Number(process.env.PACKAGE_DOCS ?? 3000);
+const PACKAGE_CODE = Number(process.env.PACKAGE_CODE ?? 1500);
+function walk(dir: string, match: (name: string) => boolean, out: string[], limit: number): void {
+  const all: string[] = [];
+  collect(dir, match, all, 0);
+  const key = (f: string) =>
+    createHash('sha1')
+      .update(`${PICK_SALT}${relative(dir, f)}`)
+      .digest('hex');
+  out.push(
+    ...all
+      .map((f) => [key(f), f] as const)
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, limit)
+      .map(([, f]) => f),
+  );
+}
+function collect(dir: string, match: (name: string) => boolean, out: string[], depth: number): void {
+  if (depth > 6 || out.length >= 200_000) return;
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -142,6 +169,7 @@ function walk(dir: string, match: (name: string) => boolean, out: string[], dept
     return;
   }
   for (const n of names) {
+    if (n.startsWith('.')) continue;
     const p = join(dir, n);
     let st: ReturnType<typeof statSync>;
     try {
@@ -149,16 +177,14 @@ function walk(dir: string, match: (name: string) => boolean, out: string[], dept
     } catch {
       continue;
     }
-    if (st.isDirectory()) walk(p, match, out, depth + 1, limit);
+    if (st.isDirectory()) collect(p, match, out, depth + 1);
     else if (match(n) && st.size < 400_000) out.push(p);
-    if (out.length >= limit) return;
   }
 }
 
 function readmes(root: string): Doc[] {
   const files: string[] = [];
-  walk(join(root, 'node_modules'), (n) => /^(readme|changelog|history|contributing|security)\.md$/i.test(n) || /\.md$/i.test(n), files, 0, 3000);
-  for (const f of readdirSync(join(root, 'docs'))) if (f.endsWith('.md') && f !== 'injection.md') files.push(join(root, 'docs', f));
+  walk(join(root, 'node_modules'), (n) => /^(readme|changelog|history|contributing|security)\.md$/i.test(n) || /\.md$/i.test(n), files, PACKAGE_DOCS);
   const docs: Doc[] = [];
   for (const f of files) {
     const text = readFileSync(f, 'utf8');
@@ -171,8 +197,8 @@ function readmes(root: string): Doc[] {
 
 function code(root: string): Doc[] {
   const files: string[] = [];
-  walk(join(root, 'node_modules'), (n) => /\.(?:ts|js|py|json)$/.test(n) && !n.endsWith('.d.ts') && !n.endsWith('.min.js'), files, 0, 1500);
-  walk('/usr/lib/python3.11', (n) => n.endsWith('.py'), files, 0, 2500);
+  walk(join(root, 'node_modules'), (n) => /\.(?:ts|js|py|json)$/.test(n) && !n.endsWith('.d.ts') && !n.endsWith('.min.js'), files, PACKAGE_CODE);
+  walk('/usr/lib/python3.11', (n) => n.endsWith('.py'), files, 2500);
   const docs: Doc[] = [];
   for (const f of files) {
     const text = readFileSync(f, 'utf8').slice(0, 6000);
@@ -283,7 +309,7 @@ function localDocs(): Doc[] {
   const dirs: Record<string, Lang> = { de: 'de', fr: 'fr', es: 'es', ru: 'ru', zh_CN: 'zh' };
   for (const [dir, lang] of Object.entries(dirs)) {
     const files: string[] = [];
-    walk(`/usr/share/man/${dir}`, (n) => n.endsWith('.gz'), files, 0, 1000);
+    walk(`/usr/share/man/${dir}`, (n) => n.endsWith('.gz'), files, 1000);
     for (const f of files) {
       let text: string;
       try {

@@ -1,9 +1,10 @@
 // The hand-written sets of test/fixtures/injection: hard negatives (legitimate instructions,
 // requests and writing about injections, six languages) and injections as they arrive in tool
-// output, held out; dev.jsonl, both kinds, for choosing the trainer's settings; and dev2.jsonl,
-// both kinds, only measured. None of them is trained on.
+// output, held out; dev.jsonl, both kinds, for choosing the trainer's settings; dev2.jsonl and
+// heldout-authors.jsonl.gz, both kinds, only measured. None of them is trained on.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 
 export interface Hand {
   lang: string;
@@ -12,8 +13,10 @@ export interface Hand {
   label?: 0 | 1;
 }
 
-function read(name: string): Hand[] {
-  return readFileSync(join(process.cwd(), 'test/fixtures/injection', name), 'utf8')
+function read(name: string, root = process.cwd()): Hand[] {
+  const raw = readFileSync(join(root, 'test/fixtures/injection', name));
+  return (name.endsWith('.gz') ? gunzipSync(raw) : raw)
+    .toString('utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Hand);
@@ -29,3 +32,11 @@ export const handDev = () => read('dev.jsonl');
  * choose a setting. Its figures are the honest measure of phrasings nobody wrote for the trainer.
  */
 export const handDev2 = () => read('dev2.jsonl');
+/**
+ * A third, larger one (750 attacks in realistic tool output, 750 legitimate twins: en 150 + 150, the
+ * other five languages 120 + 120), written like scripts/injection/written/ but by six other
+ * authors, each of whom read the earlier sets of their language to write unlike them (longer
+ * carriers, attacks in the data's own voice, the AI named in the third person, everyday tool
+ * verbs): held out as a whole, never trained on nor used for a setting.
+ */
+export const handAuthors = (root?: string) => read('heldout-authors.jsonl.gz', root);

@@ -26,7 +26,7 @@ import { buildCorpus, type Example } from './corpus.js';
 import { benignLookalikes, DISGUISES, disguise } from './disguise.js';
 import { evaluate, HARD, markdown, TOOL_OUTPUT } from './evaluate.js';
 import { cyberSecEval, cyberSecEvalReport, spikee, spikeeReport } from './third-party.js';
-import { handDev, handDev2, handInjections, handwritten } from './handwritten.js';
+import { handAuthors, handDev, handDev2, handInjections, handwritten } from './handwritten.js';
 
 const WINDOW = 32;
 const EPOCHS = Number(process.env.EPOCHS ?? 6);
@@ -280,13 +280,15 @@ console.log(
 for (const h of [...devMiss, ...devFp]) console.log(`  dev ${h.label === 1 ? 'miss' : 'fp'} [${h.lang}] ${h.text.slice(0, 120)}`);
 // dev2: only measured, never looked at for a setting (its misses are not printed)
 const dev2 = handDev2();
-const by = (label: 0 | 1) => {
-  const xs = dev2.filter((h) => h.label === label);
+const by = (label: 0 | 1, set = dev2) => {
+  const xs = set.filter((h) => h.label === label);
   const hit = xs.filter((h) => detectInjection(h.text).flagged);
   const langs = [...new Set(xs.map((h) => h.lang))].map((l) => `${l} ${hit.filter((h) => h.lang === l).length}/${xs.filter((h) => h.lang === l).length}`);
   return `${hit.length}/${xs.length} (${langs.join(', ')})`;
 };
 console.log(`dev2 (hand-written, only measured): recall ${by(1)}, false positives ${by(0)}`);
+const authors = handAuthors();
+console.log(`held-out authors (hand-written, only measured): recall ${by(1, authors)}, false positives ${by(0, authors)}`);
 const cse = arg('--cyberseceval');
 if (cse) console.log(`${cyberSecEvalReport(cyberSecEval(cse))}\n(a third party's set, only measured)`);
 const spk = arg('--spikee');
