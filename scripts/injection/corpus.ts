@@ -140,7 +140,7 @@ function chunks(text: string, size: number): string[] {
  * package, the same on every machine with the same packages (a directory's own order is the file
  * system's, and the first files of a walk cut short were those of a few packages).
  */
-/** Which files `walk` picks, when there are more than it takes: another salt, another spread. The shipped weights' ('a') was chosen among three on the validation part (its hand-written texts' AUC 0.863, against 0.858 and 0.858; dev2 only printed). */
+/** Which files `walk` picks, when there are more than it takes: another salt, another spread. The shipped weights' ('a') was chosen among three on the validation part (its hand-written texts' AUC 0.863, against 0.858 and 0.852; dev2 only printed). */
 const PICK_SALT = process.env.PICK_SALT ?? 'a';
 /** How many of the installed packages' docs and source files the benign corpus reads. */
 const PACKAGE_DOCS = Number(process.env.PACKAGE_DOCS ?? 3000);
@@ -610,7 +610,8 @@ const TLDS = ['.com', '.net', '.org', '.io', '.co', '.info', '.biz', '.xyz', '.d
 function realDomains(e: Example, r: () => number): Example {
   if (!e.text.includes('.test')) return e;
   const shift: [number, number][] = []; // [at, delta]
-  const text = e.text.replace(/(?<=[a-z0-9-])\.test\b(?![.\w])/gi, (m, at: number) => {
+  // (an address: not a file's `.test.ts`, nor code's `re.test(s)`)
+  const text = e.text.replace(/(?<=[a-z0-9-])\.test\b(?![.\w(])/gi, (m, at: number) => {
     const t = pick(r, TLDS);
     shift.push([at, t.length - m.length]);
     return t;

@@ -100,7 +100,7 @@ export function spikee(repo: string): { text: string; frame: string; instruction
   const out: { text: string; frame: string; instruction: string }[] = [];
   for (const f of jsonl<{ id: string; text: string }>(frames!).filter((f) => english(f.id)))
     for (const i of jsonl<{ id: string; instruction: string }>(instructions!).filter((i) => english(i.id)))
-      out.push({ text: `${doc}\n${f.text.replace('<INSTRUCTION>', i.instruction)}`, frame: f.id, instruction: i.id });
+      out.push({ text: `${doc}\n${f.text.replace('<INSTRUCTION>', () => i.instruction)}`, frame: f.id, instruction: i.id });
   return out;
 }
 

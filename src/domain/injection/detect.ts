@@ -122,9 +122,14 @@ function union(a: Hit[], b: Hit[]): Hit[] {
 }
 
 /** Text addressed to the model, in the text as written and as folded (homoglyphs, zero-width characters and the like undone). */
-function addressedBoth(t: Reading, f: Folded | null, fr: Reading | null): Hit[] {
+/** The addressed-to-model hits of the text as written and as folded, and whether one of them sets the reader's instructions aside (each read in its own text). */
+function addressedBoth(t: Reading, f: Folded | null, fr: Reading | null): { hits: Hit[]; override: boolean } {
   const raw = addressed(t);
-  return f && fr ? union(raw, unfold(addressed(fr), f)) : raw;
+  let override = raw.some((h) => isOverride(t, h));
+  if (!f || !fr) return { hits: raw, override };
+  const folded = addressed(fr);
+  override ||= folded.some((h) => isOverride(fr, h));
+  return { hits: union(raw, unfold(folded, f)), override };
 }
 
 function forgeriesBoth(t: Reading, f: Folded | null, fr: Reading | null): ForgeryHits {
@@ -174,11 +179,11 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   const raw = readForSignals(t);
   const foldedRead = folded ? readForSignals(folded.text, raw, folded) : null;
   const said = addressedBoth(raw, folded, foldedRead);
-  for (const h of said) mark('addressed-to-model', h.start, h.end);
-  if (said.length > 0) logit += BONUS.addressed;
+  for (const h of said.hits) mark('addressed-to-model', h.start, h.end);
+  if (said.hits.length > 0) logit += BONUS.addressed;
   // setting the reader's instructions aside (`ignore all previous instructions`) reads as an attack
   // whatever else the text says, unless it is quoted or written about (the discount below)
-  if (said.some((h) => isOverride(raw, h))) logit = Math.max(logit, MODEL.offset + OVERRIDE_FLOOR);
+  if (said.override) logit = Math.max(logit, MODEL.offset + OVERRIDE_FLOOR);
 
   const forged = forgeriesBoth(raw, folded, foldedRead);
   for (const h of forged.strong) mark(h.signal as InjectionSignal, h.start, h.end);

@@ -99,6 +99,27 @@ function readable(s: string): number {
   return ok / s.length;
 }
 
+/** How many hidden texts of one kind are read one by one; the rest are read together, as one. */
+const HIDDEN_APART = 32;
+/** How much decoded text the last, joined one holds at most (the detector's own maxLength). */
+const HIDDEN_JOINED = 1 << 20;
+
+/**
+ * Adds a hidden text: the first HIDDEN_APART apart, any after them joined into the last of those
+ * (its span to the end of the last joined), so that harmless runs in front of an instruction do
+ * not push it out of sight, and a text of many runs costs no more classifier calls than one of 32.
+ */
+function keep(out: Hidden[], h: Hidden): void {
+  if (out.length < HIDDEN_APART) {
+    out.push(h);
+    return;
+  }
+  const last = out[HIDDEN_APART - 1]!;
+  if (last.text.length >= HIDDEN_JOINED) return;
+  last.text = `${last.text}\n${h.text}`;
+  last.end = h.end;
+}
+
 // ---------- base64 ----------
 
 /** Code units of base64 and base64url: A–Z a–z 0–9 + / _ - */
@@ -180,8 +201,7 @@ export function base64Texts(text: string): Hidden[] {
     if (!/[A-Z]/.test(run) || !/[a-z]/.test(run)) continue;
     const txt = decodeBase64(run);
     if (txt === null || !/\s\S+\s/.test(txt)) continue;
-    out.push({ signal: 'base64-instruction', start: m.index, end: m.index + run.length, text: txt });
-    if (out.length >= 32) break;
+    keep(out, { signal: 'base64-instruction', start: m.index, end: m.index + run.length, text: txt });
   }
   return out;
 }
@@ -205,7 +225,7 @@ export function hexTexts(text: string): Hidden[] {
   const out: Hidden[] = [];
   const n = text.length;
   let done = 0;
-  for (let probe = 0; probe < n && out.length < 32; probe += 24) {
+  for (let probe = 0; probe < n; probe += 24) {
     if (probe < done || !isHexish(text.charCodeAt(probe))) continue;
     let start = probe;
     while (start > done && isHexish(text.charCodeAt(start - 1))) start--;
@@ -229,8 +249,7 @@ export function hexTexts(text: string): Hidden[] {
         continue;
       }
       if (readable(txt) < 0.95 || !/\s\S+\s/.test(txt)) continue;
-      out.push({ signal: 'hex-instruction', start: from + m.index, end: from + m.index + m[0].length, text: txt });
-      if (out.length >= 32) break;
+      keep(out, { signal: 'hex-instruction', start: from + m.index, end: from + m.index + m[0].length, text: txt });
     }
   }
   return out;
@@ -252,7 +271,7 @@ export function hiddenHtml(text: string): Hidden[] {
   if (text.indexOf('<') < 0) return out;
   for (const m of text.matchAll(COMMENT)) {
     const inner = m[1]!.trim();
-    if (inner.length >= 12) out.push({ signal: 'hidden-html', start: m.index, end: m.index + m[0].length, text: inner });
+    if (inner.length >= 12) keep(out, { signal: 'hidden-html', start: m.index, end: m.index + m[0].length, text: inner });
   }
   let lower: string | undefined; // the text lowercased, once an element is found hidden
   for (const m of text.matchAll(OPEN_TAG)) {
@@ -266,8 +285,7 @@ export function hiddenHtml(text: string): Hidden[] {
     const close = lower.indexOf(`</${tag}`, from);
     const end = close < 0 ? Math.min(text.length, from + 2000) : close;
     const inner = text.slice(from, end).replace(TAGS, ' ').replace(/\s+/g, ' ').trim();
-    if (inner.length >= 12) out.push({ signal: 'hidden-html', start: m.index, end, text: inner });
-    if (out.length >= 32) break;
+    if (inner.length >= 12) keep(out, { signal: 'hidden-html', start: m.index, end, text: inner });
   }
   return out;
 }

@@ -22,17 +22,17 @@ const SENTENCE = String.raw`(?<=(?:^|[\n.!?;:>"«“„(\[*#-])[ \t]{0,3})`;
 // words (quotation, discussion), as for every signal.
 const OVERRIDE_SOURCES = [
   String.raw`\b(?:ignore|disregard|forget|override|bypass|neglect|skip)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|former|original|system|initial|all (?:your|the))\b[^.\n]{0,30}?\b(?:instructions?|prompts?|directions?|rules|guidelines|directives?|commands?|guardrails?|context|tasks?)\b`,
-  String.raw`\b(?:ignore|disregard|forget)\b (?:the|this|that|these|those|all|any|everything|whatever|what|your|my)\b[^.\n]{0,40}? (?:and|then)(?: instead| just| only| simply)? (?:say|state|print|output|declare|claim|respond with|reply with|answer with|tell the user|inform the user)\b`,
+  String.raw`\b(?:ignore|disregard|forget)\b (?:(?:the|this|that|these|those|all|any|your) )?(?:[\w-]+ )?(?:above|previous|preceding|webpage|web page|page|site|document|text|content|article|e-?mail|message|resume|résumé|cv|table|data|input|file|function|code|question|request|task|context|conversation|instructions|prompt|summary|everything)\b[^.\n]{0,30}? (?:and|then)(?: instead| just| only| simply)? (?:say|state|declare|claim|respond with|reply with|answer with|tell the user|inform the user)\b`,
   String.raw`\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte|übergehe|verwirf)\b[^.\n]{0,40}?(?:vorherigen|bisherigen|obigen|vorigen|früheren|ursprünglichen|alle|deine|ihre)\s+(?:anweisungen|instruktionen|befehle|regeln|vorgaben|aufgaben)`,
-  String.raw`\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte)\b [^.\n]{0,40}? und (?:stattdessen |nur |einfach )?(?:sag|sage|sagen sie|gib aus|geben sie aus|behaupte|behaupten sie|erkläre|erklären sie|antworte mit|antworten sie mit|schreib|schreibe|schreiben sie|teile dem (?:benutzer|nutzer) mit)\b`,
+  String.raw`\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte)\b (?:(?:die|das|den|diese[nmrs]?|alle[ns]?|deine|ihre) )?(?:[\w-]+ )?(?:seite|webseite|dokument|text|inhalt|tabelle|funktion|code|e-mail|mail|nachricht|anfrage|frage|aufgabe|daten|eingabe|datei|artikel|lebenslauf|obigen?|vorherigen?|alles|anweisungen)\b[^.\n]{0,30}? und (?:stattdessen |nur |einfach )?(?:sag|sage|sagen sie|behaupte|behaupten sie|erkläre|erklären sie|antworte mit|antworten sie mit|teile dem (?:benutzer|nutzer) mit)\b`,
   String.raw`\b(?:ignore[rz]?|oublie[rz]?|ne tiens pas compte d)[^.\n]{0,30}?(?:les|tes|vos|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine)`,
-  String.raw`\b(?:ignore[rz]?|oublie[rz]?)\b [^.\n]{0,40}? et (?:plutôt |simplement |seulement )?(?:dis|dites|indique[rz]?|affirme[rz]?|déclare[rz]?|réponds|répondez|écris|écrivez|affiche[rz]?|annonce[rz]?)\b`,
+  String.raw`\b(?:ignore[rz]?|oublie[rz]?)\b (?:(?:la|le|les|l[’']|ce|cette|ces|tout|tous les|toutes les) ?)?(?:[\w-]+ )?(?:page|site|document|texte|contenu|tableau|fonction|code|e-mail|courriel|message|question|demande|tâche|données|fichier|article|cv|ci-dessus|précédent\w*|instructions|consignes)\b[^.\n]{0,30}? et (?:plutôt |simplement |seulement )?(?:dis|dites|indique[rz]?|affirme[rz]?|déclare[rz]?|réponds|répondez|annonce[rz]?)\b`,
   String.raw`\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar|omite|descarta)\b[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+instrucciones\s+(?:anteriores|previas|originales|de arriba|iniciales)`,
-  String.raw`\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar)\b [^.\n]{0,40}? y (?:en su lugar |solo |simplemente )?(?:di|diga|declara|declare|indica|indique|afirma|afirme|responde|responda|escribe|escriba|muestra|muestre|anuncia|anuncie)\b`,
+  String.raw`\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar)\b (?:(?:la|el|los|las|este|esta|estos|estas|todo|toda|todos los|todas las) )?(?:[\w-]+ )?(?:página|pagina|sitio|documento|texto|contenido|tabla|función|funcion|código|codigo|correo|mensaje|pregunta|solicitud|tarea|datos|archivo|artículo|articulo|cv|anterior(?:es)?|instrucciones)\b[^.\n]{0,30}? y (?:en su lugar |solo |simplemente )?(?:di|diga|declara|declare|indica|indique|afirma|afirme|responde|responda|anuncia|anuncie)\b`,
   String.raw`(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守)(?:之前|以前|先前|上面|上述|前面|以上|所有|你的|原来|原有)[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)`,
-  String.raw`(?:忽略|无视|忽视|忘记|忘掉|不要理会)[^。\n]{1,20}?(?:并且?|然后|，|,)\s*(?:改为|转而|直接|只)?(?:说|声称|宣称|表示|回答|输出|告诉用户|声明|指出)`,
+  String.raw`(?:忽略|无视|忽视|忘记|忘掉|不要理会)(?:上面|以上|上述|前面|之前|这个|这份|这篇|该|此|本|所有)?的?(?:网页|页面|网站|文档|文件|文本|内容|表格|函数|代码|邮件|消息|问题|请求|任务|数据|文章|简历|指令|说明)[^。\n]{0,10}?[，,]?\s*(?:并且?|然后)\s*(?:改为|转而|直接|只)?(?:说|声称|宣称|表示|回答|告诉用户|声明|指出)`,
   String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на|отбрось|отмени)(?:те)?[^.\n]{0,30}?(?:предыдущие|прежние|вышеуказанные|вышеизложенные|все|свои|ранее данные|исходные)\s+(?:инструкции|указания|команды|правила|задания|установки)`,
-  String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на)(?:те)? [^.\n]{0,40}? и (?:вместо этого |просто |только )?(?:скажи|сообщи|заяви|напиши|выведи|ответь|укажи)(?:те)?`,
+  String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на)(?:те)? (?:(?:эту|этот|это|эти|все|всё|весь|предыдущ\S*|вышеуказанн\S*) )?(?:страниц\S*|сайт\S*|документ\S*|текст\S*|содержимо\S*|таблиц\S*|функци\S*|код\S*|письм\S*|сообщени\S*|вопрос\S*|запрос\S*|задач\S*|данны\S*|файл\S*|стать\S*|резюме|инструкци\S*)[^.\n]{0,30}? и (?:вместо этого |просто |только )?(?:скажи|сообщи|заяви|ответь|укажи)(?:те)?`,
 ];
 
 // Text addressed to the model, or overriding its instructions, in English, German, French,
@@ -191,20 +191,27 @@ export function forgeries(r: Reading): ForgeryHits {
 const OVERRIDE = new RegExp(
   [
     // (narrower than the first, which also takes `skip the initial setup tasks`, `override the system rules`;
-    // a few code units between the words, so that a JSON answer's strings read one after the other count)
-    String.raw`\b(?:ignore|disregard|forget)\b[^.\n]{1,12}?(?:(?:all|any|of|the|your|these|those)\b[^.\n]{1,12}?)*(?:previous|prior|above|earlier|preceding|original|initial|system)\b(?:[^.\n]{1,12}?\w+)?[^.\n]{1,12}?(?:instructions|prompts?|directives|guidelines|rules)\b`,
+    // not after a negation or an auxiliary (`do not ignore the previous instructions from your doctor`,
+    // `the CLI will ignore the system rules file`); a few code units between the words, so that a JSON
+    // answer's strings read one after the other count; two bounded gaps, no nested repeat: linear)
+    String.raw`(?<!(?:\bnot|\bnever|n't|\bwill|\bwould|\bcan|\bcannot|\bcould|\bto|\bdoes|\bdid|\bmay|\bmight) )\b(?:ignore|disregard|forget)\b[^.\n]{1,40}?\b(?:previous|prior|above|earlier|preceding|original|initial)\b[^.\n]{1,24}?\b(?:instructions|prompts?|directives|guidelines|rules)\b`,
     ...OVERRIDE_SOURCES.slice(1),
   ]
     .join('|')
     .toLowerCase(),
+  'y',
 );
 /** Someone setting aside their own earlier instructions (`please ignore my previous instructions`) is no attack. */
-const OWN = /\b(?:my|our)\b/;
+const OWN = /\b(?:my|our|meine[nmrs]?|unsere[nmrs]?|mes|nos|mis|nuestr[oa]s)\b|мои|наши|我的|我们的/;
 
-/** Whether an addressed-to-model hit (`addressed`) is one of the phrases that set aside the reader's instructions. */
+/**
+ * Whether an addressed-to-model hit (`addressed`, in `r`'s positions) is one of the phrases that
+ * set aside the reader's instructions: the narrower regex tried where the hit starts, the text
+ * before it in view (a negation or an auxiliary there says it is not an order).
+ */
 export function isOverride(r: Reading, h: Hit): boolean {
-  const s = r.lower.slice(h.start, h.end);
-  return OVERRIDE.test(s) && !OWN.test(s);
+  OVERRIDE.lastIndex = h.start;
+  return OVERRIDE.test(r.lower) && !OWN.test(r.lower.slice(h.start, h.end));
 }
 
 export function addressed(r: Reading): Hit[] {
