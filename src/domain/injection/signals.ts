@@ -42,7 +42,9 @@ const OVERRIDE_SOURCES = [
 const ADDRESSED_SOURCES = [
   // override the instructions
   OVERRIDE_SOURCES[0]!,
+  // (as a heading too: `*** NEW IMPORTANT INSTRUCTIONS ***`, `## Updated system instructions ##`)
   String.raw`\b(?:new|updated|revised|real|actual|additional|important|urgent|hidden|priority|override|admin) (?:system )?(?:instructions?|directives?|task|orders|commands?)\s*:`,
+  String.raw`\b(?:new|updated|revised|real|actual|additional|important|urgent|hidden|priority|override|admin)(?: (?:new|important|urgent|updated|additional))? (?:system )?(?:instructions?|directives?|orders)[ \t]*(?:\*{2,}|#{2,}|={2,}|!{2,}|-{3,})`,
   // set aside what is being read and put words in the reader's mouth instead: `ignore the page and state that…`
   OVERRIDE_SOURCES[1]!,
   // a vocative anywhere; `to the assistant` followed by a colon anywhere, by a comma only where a sentence starts
