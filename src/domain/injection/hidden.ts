@@ -125,7 +125,6 @@ function keep(out: Hidden[], h: Hidden): void {
 /** Code units of base64 and base64url: A–Z a–z 0–9 + / _ - */
 const B64 = new Uint8Array(0x80);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') B64[c.charCodeAt(0)] = 1;
-const isB64 = (c: number) => c < 0x80 && B64[c] === 1;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const UTF8_LENIENT = new TextDecoder('utf-8');
 
@@ -141,14 +140,16 @@ function decodeBase64(run: string): string | null {
     return null;
   }
   const bytes = new Uint8Array(bin.length);
+  for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
+  return bytesAsText(bytes);
+}
+
+/** Decoded bytes read as UTF-8 text a person could read; null when they are not (an id, a key, binary). */
+function bytesAsText(bytes: Uint8Array): string | null {
   let controls = 0;
-  for (let k = 0; k < bin.length; k++) {
-    const b = bin.charCodeAt(k);
-    bytes[k] = b;
-    if ((b < 0x20 && b !== 9 && b !== 10 && b !== 13) || b === 0x7f) controls++;
-  }
+  for (const b of bytes) if ((b < 0x20 && b !== 9 && b !== 10 && b !== 13) || b === 0x7f) controls++;
   // each control byte is a character readable() does not count, and there are no more
-  // characters than bytes: past 1 in 20 the text cannot be readable (an id, a key, binary)
+  // characters than bytes: past 1 in 20 the text cannot be readable
   if (controls * 20 > bytes.length) return null;
   // decoded leniently, without the exception a strict decoder throws at the first invalid byte:
   // a U+FFFD in the text is an invalid sequence, unless the bytes hold U+FFFD itself
@@ -164,24 +165,33 @@ function decodeBase64(run: string): string | null {
   return readable(txt) >= 0.95 ? txt : null;
 }
 
+/** Whether the ASCII table (`B64`, `HEXISH`) takes the code unit `c`. */
+const takes = (table: Uint8Array, c: number) => c < 0x80 && table[c] === 1;
+
 /**
- * The runs of 24 or more base64 code units, each with up to two `=` after it: what the regex
- * /[A-Za-z0-9+/_-]{24,}={0,2}/g finds. Such a run covers a multiple of 24, so only those are
- * looked at, and a run found there is followed both ways to its ends.
+ * The stretches of 24 or more code units that `table` takes, each followed both ways to its
+ * ends. Such a stretch covers a multiple of 24, so only those positions are looked at.
  */
-function* base64Runs(text: string): Generator<{ index: number; run: string }> {
+function* stretches(text: string, table: Uint8Array): Generator<{ start: number; end: number }> {
   const n = text.length;
-  let done = 0; // the end of the last run found (with its `=`)
+  let done = 0; // the end of the last stretch looked at
   for (let probe = 0; probe < n; probe += 24) {
-    if (probe < done || !isB64(text.charCodeAt(probe))) continue;
+    if (probe < done || !takes(table, text.charCodeAt(probe))) continue;
     let start = probe;
-    while (start > done && isB64(text.charCodeAt(start - 1))) start--;
+    while (start > done && takes(table, text.charCodeAt(start - 1))) start--;
     let end = probe + 1;
-    while (end < n && isB64(text.charCodeAt(end))) end++;
-    if (end - start < 24) continue;
-    if (end < n && text.charCodeAt(end) === 0x3d) end++;
-    if (end < n && text.charCodeAt(end) === 0x3d) end++;
+    while (end < n && takes(table, text.charCodeAt(end))) end++;
     done = end;
+    if (end - start >= 24) yield { start, end };
+  }
+}
+
+/** The runs of 24 or more base64 code units, each with up to two `=` after it: what the regex /[A-Za-z0-9+/_-]{24,}={0,2}/g finds. */
+function* base64Runs(text: string): Generator<{ index: number; run: string }> {
+  for (const { start, end: e } of stretches(text, B64)) {
+    let end = e;
+    if (end < text.length && text.charCodeAt(end) === 0x3d) end++;
+    if (end < text.length && text.charCodeAt(end) === 0x3d) end++;
     yield { index: start, run: text.slice(start, end) };
   }
 }
@@ -211,7 +221,6 @@ export function base64Texts(text: string): Hidden[] {
 /** Hex digits, and what separates a byte's pairs in `\x41\x42` or `41 42`. */
 const HEXISH = new Uint8Array(0x80);
 for (const c of '0123456789abcdefABCDEF\\x ') HEXISH[c.charCodeAt(0)] = 1;
-const isHexish = (c: number) => c < 0x80 && HEXISH[c] === 1;
 /** 12 or more bytes in hex: digits in pairs, `\x`-prefixed pairs, or pairs separated by spaces. */
 const HEX_RUN = /(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Za-z])|(?:\\x[0-9A-Fa-f]{2}){12,}|(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2} ){11,}[0-9A-Fa-f]{2}(?![0-9A-Za-z])/g;
 
@@ -223,32 +232,14 @@ const HEX_RUN = /(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Za-z])|(?:\\x[0
  */
 export function hexTexts(text: string): Hidden[] {
   const out: Hidden[] = [];
-  const n = text.length;
-  let done = 0;
-  for (let probe = 0; probe < n; probe += 24) {
-    if (probe < done || !isHexish(text.charCodeAt(probe))) continue;
-    let start = probe;
-    while (start > done && isHexish(text.charCodeAt(start - 1))) start--;
-    let end = probe + 1;
-    while (end < n && isHexish(text.charCodeAt(end))) end++;
-    done = end;
-    if (end - start < 24) continue;
+  for (const { start, end } of stretches(text, HEXISH)) {
     // with a code unit either side, for the lookarounds (that one is no hex digit nor separator)
     const from = Math.max(0, start - 1);
-    const stretch = text.slice(from, Math.min(n, end + 1));
+    const stretch = text.slice(from, Math.min(text.length, end + 1));
     HEX_RUN.lastIndex = 0;
     for (let m = HEX_RUN.exec(stretch); m !== null; m = HEX_RUN.exec(stretch)) {
-      const bytes = Buffer.from(m[0].replace(/\\x| /g, ''), 'hex');
-      let controls = 0;
-      for (const b of bytes) if ((b < 0x20 && b !== 9 && b !== 10 && b !== 13) || b === 0x7f) controls++;
-      if (controls * 20 > bytes.length) continue;
-      let txt: string;
-      try {
-        txt = UTF8.decode(bytes);
-      } catch {
-        continue;
-      }
-      if (readable(txt) < 0.95 || !/\s\S+\s/.test(txt)) continue;
+      const txt = bytesAsText(Buffer.from(m[0].replace(/\\x| /g, ''), 'hex'));
+      if (txt === null || !/\s\S+\s/.test(txt)) continue;
       keep(out, { signal: 'hex-instruction', start: from + m.index, end: from + m.index + m[0].length, text: txt });
     }
   }
