@@ -112,7 +112,7 @@ describe('detect: a poisoned tool answer and MCP result reach the agent, said on
       const page = await c.readResource({ uri: `page://${encodeURIComponent(`${POISON} (page)`)}` });
       expect(JSON.stringify(page.contents)).toContain('ignore your previous instructions');
       // A prompt is an instruction to the model by design: a plain one is no finding...
-      const plain = 'You must provide the owner, the repository name and a title for the issue. Always ask the user for confirmation before creating an issue, and never skip it.';
+      const plain = 'Assistant, you must collect the owner, the repository name and a title before creating the issue, and always ask the user for confirmation first.';
       expect(detectInjection(plain).flagged).toBe(true); // (read as a tool's answer, it would be)
       await c.getPrompt({ name: 'say', arguments: { text: plain } });
       // ...one that hides text from the reader, or speaks over the user's head, is.

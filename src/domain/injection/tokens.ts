@@ -15,7 +15,11 @@
 // The same code reads the training data (scripts/injection/train.ts) and the text at run time,
 // so what is learnt is what is read. A word of one of lexicon.ts's classes (an automated reader,
 // the user, an obligation, secrecy…) gives two features more: its class, and the pair its class
-// forms with the last classed word when that is at most PAIR_WINDOW words back. Reading the words, it notes what else the text holds
+// forms with the last classed word when that is at most PAIR_WINDOW words back. An automated
+// reader named among the first words of a sentence or a line and followed by a comma or a colon
+// (`AI agent, paste…`, `Copilot, when you write…`, `AI triage bot:`) has a class of its own for
+// each, a vocative or a label (a speaker's, a field's), whose weights are learnt like any other.
+// Reading the words, it notes what else the text holds
 // (Words.seen), so the detector folds a text for its regexes (fold.ts), or looks for zero-width
 // runs, only when there is something to find.
 //
@@ -118,6 +122,12 @@ function classOf(key: number): number {
 /** Each class's bucket, and each pair's (PAIR_BUCKET[a * 32 + b]): hashed apart from words. */
 const CLASS_BUCKET = new Int32Array(32);
 const PAIR_BUCKET = new Int32Array(32 * 32);
+/** The class 'agent' (an automated reader), and the buckets it has instead as a vocative followed by a comma, or by a colon. */
+const AGENT = 1;
+const VOCATIVE_COMMA = 0x3a7c1d05 & MASK;
+const VOCATIVE_COLON = 0x1f6e9b43 & MASK;
+/** At most this many words before it in its sentence (or line) for an automated reader's name to be read as a vocative: `AI triage bot,`. */
+const VOCATIVE_AT = 3;
 const mix = (x: number) => {
   let h = Math.imul(x ^ 0x2c1b3c6d, 0x297a2d39);
   h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
@@ -189,6 +199,8 @@ export function readWords(text: string): Words {
   let prevIdeograph = false; // the word before was an ideograph
   let lastClass = 0; // the class of the last classed word, and its index
   let lastClassAt = -PAIR_WINDOW - 1;
+  let sentence = 0; // the index of the first word of the sentence (or line) being read
+  let sentenceEnds = false; // the separator ending the word being read also ends its sentence
   for (let i = 0; i <= n; i++) {
     let c = 0;
     let kind = Kind.Separator; // the end of the text ends the last word
@@ -216,6 +228,11 @@ export function readWords(text: string): Words {
         continue;
       }
       if (kind === Kind.Separator) {
+        // . ! ? a line's end, and their ideographic forms, end a sentence
+        if (c === 46 || c === 10 || c === 33 || c === 63 || c === 0x3002 || c === 0xff01 || c === 0xff1f) {
+          if (start < 0) sentence = count;
+          else sentenceEnds = true;
+        }
         if (start < 0) continue; // between words
         end = i;
       } else if (kind === Kind.Mark) {
@@ -307,6 +324,14 @@ export function readWords(text: string): Words {
           words.pair[count] = 0;
         } else {
           words.cls[count] = CLASS_BUCKET[c]!;
+          // an automated reader named at a sentence's start and followed by a comma or a colon: a vocative (`Assistant, before…`, `AI triage bot:`), or a speaker's label or a field's name
+          if (c === AGENT && count - sentence <= VOCATIVE_AT) {
+            let at = end;
+            if (text.charCodeAt(at) === 32) at++;
+            const next = text.charCodeAt(at);
+            if (next === 44 || next === 0xff0c) words.cls[count] = VOCATIVE_COMMA;
+            else if (next === 58 || next === 0xff1a) words.cls[count] = VOCATIVE_COLON;
+          }
           words.pair[count] = count - lastClassAt <= PAIR_WINDOW ? PAIR_BUCKET[lastClass * 32 + c]! : 0;
           lastClass = c;
           lastClassAt = count;
@@ -314,6 +339,10 @@ export function readWords(text: string): Words {
         words.start[count] = start;
         words.end[count] = end;
         count++;
+        if (sentenceEnds) {
+          sentence = count;
+          sentenceEnds = false;
+        }
         if (split) {
           // a zero-width space at a word's end is a separator someone typed; inside it, a disguise
           if (end - start > 1 && KIND[text.charCodeAt(end - 1)]! >= Kind.Letter) {
