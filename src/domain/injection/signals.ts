@@ -34,7 +34,7 @@ const OVERRIDE_SOURCES = [
   String.raw`(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守)(?:之前|以前|先前|上面|上述|前面|以上|所有|你的|原来|原有)[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)`,
   String.raw`(?:忽略|无视|忽视|忘记|忘掉|不要理会)(?:上面|以上|上述|前面|之前|这个|这份|这篇|该|此|本|所有)?的?(?:网页|页面|网站|文档|文件|文本|内容|表格|函数|代码|邮件|消息|问题|请求|任务|数据|文章|简历|指令|说明)[^。\n]{0,10}?[，,]?\s*(?:并且?|然后)\s*(?:改为|转而|直接|只)?(?:说|声称|宣称|表示|回答|告诉用户|声明|指出)`,
   String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на|отбрось|отмени)(?:те)?[^.\n]{0,30}?(?:предыдущие|прежние|вышеуказанные|вышеизложенные|все|свои|ранее данные|исходные)\s+(?:инструкции|указания|команды|правила|задания|установки)`,
-  String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на)(?:те)? (?:(?:эту|этот|это|эти|все|всё|весь|предыдущ\S*|вышеуказанн\S*) )?(?:страниц\S*|сайт\S*|документ\S*|текст\S*|содержимо\S*|таблиц\S*|функци\S*|код\S*|письм\S*|сообщени\S*|вопрос\S*|запрос\S*|задач\S*|данны\S*|файл\S*|стать\S*|резюме|инструкци\S*)[^.\n]{0,30}? и (?:вместо этого |просто |только )?(?:скажи|сообщи|заяви|ответь|укажи)(?:те)?`,
+  String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на)(?:те)? (?:(?:эту|этот|это|эти|все|всё|весь|предыдущ[^\s]*|вышеуказанн[^\s]*) )?(?:страниц[^\s]*|сайт[^\s]*|документ[^\s]*|текст[^\s]*|содержимо[^\s]*|таблиц[^\s]*|функци[^\s]*|код[^\s]*|письм[^\s]*|сообщени[^\s]*|вопрос[^\s]*|запрос[^\s]*|задач[^\s]*|данны[^\s]*|файл[^\s]*|стать[^\s]*|резюме|инструкци[^\s]*)[^.\n]{0,30}? и (?:вместо этого |просто |только )?(?:скажи|сообщи|заяви|ответь|укажи)(?:те)?`,
 ];
 
 // Text addressed to the model, or overriding its instructions, in English, German, French,
@@ -127,9 +127,17 @@ const ADDRESSED_SOURCES = [
   String.raw`(?:инструкци[яи]|сообщение|указани[яе]) для (?:ии|ассистента|модели|агента|бота|нейросети|языковой модели)`,
   String.raw`(?:без ведома|не уведомляя|не сообщая|не спрашивая) пользовател`,
 ];
+/** Sources joined and lowercased, for a text read lowercased: an upper-case escape (`\S`, `\W`, `\D`, `\B`, `\P`) would turn into its opposite, so none may be in them. */
+function lowered(sources: readonly string[]): string {
+  const s = sources.join('|');
+  const upper = /\\[SWDBP]/.exec(s);
+  if (upper) throw new Error(`a lowercased signal regex holds ${upper[0]}: write it as a class ([^\\s] for \\S)`);
+  return s.toLowerCase();
+}
+
 // Read over the text lowercased (same length for the scripts here), without the `i` and `u`
 // flags: V8 runs this alternation several times faster so.
-const ADDRESSED = new RegExp(ADDRESSED_SOURCES.join('|').toLowerCase(), 'g');
+const ADDRESSED = new RegExp(lowered(ADDRESSED_SOURCES), 'g');
 
 // Special tokens of chat templates: never in data a tool returns, except documentation of them.
 const ROLE_TOKENS =
@@ -193,16 +201,14 @@ export function forgeries(r: Reading): ForgeryHits {
 }
 
 const OVERRIDE = new RegExp(
-  [
+  lowered([
     // (narrower than the first, which also takes `skip the initial setup tasks`, `override the system rules`;
     // not after a negation or an auxiliary (`do not ignore the previous instructions from your doctor`,
     // `the CLI will ignore the system rules file`); a few code units between the words, so that a JSON
     // answer's strings read one after the other count; two bounded gaps, no nested repeat: linear)
     String.raw`(?<!(?:\bnot|\bnever|n't|\bwill|\bwould|\bcan|\bcannot|\bcould|\bto|\bdoes|\bdid|\bmay|\bmight) )\b(?:ignore|disregard|forget)\b[^.\n]{1,40}?\b(?:previous|prior|above|earlier|preceding|original|initial)\b[^.\n]{1,24}?\b(?:instructions|prompts?|directives|guidelines|rules)\b`,
     ...OVERRIDE_SOURCES.slice(1),
-  ]
-    .join('|')
-    .toLowerCase(),
+  ]),
   'y',
 );
 /** Someone setting aside their own earlier instructions (`please ignore my previous instructions`) is no attack. */
