@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 // The state files hold checkpoints, cached tool bodies, events and sealed secrets: they are
@@ -46,68 +46,6 @@ export function prepareStateFile(db: string, warn: PermissionWarning = emitPermi
   for (const f of sqliteFiles(db)) {
     const w = tighten(f, PRIVATE_FILE);
     if (w) warn(w);
-  }
-}
-
-// Whether the state file was closed cleanly, in its own header: SQLite's application id
-// (4 bytes at offset 68 of page 1, which SQLite never reads itself) is OPEN while a process has the
-// file and CLOSED once the last one closed it, its WAL folded in and deleted by SQLite. A WAL or a
-// rollback journal beside a file closed so was not written by iron-cage: someone wrote it into the
-// folder since (an agent of another cage in the same folder, whose cover over this name went when
-// SQLite deleted the file it covered), and SQLite would replay it at open, rewriting any page of the
-// state (a config row, an agent's token, a budget). It is set aside, never read. After a crash the
-// mark is still OPEN and the WAL holds the last commits: it is replayed as SQLite always does.
-const APPLICATION_ID_AT = 68;
-export const STATE_OPEN = 0x49434f50; // 'ICOP'
-export const STATE_CLOSED = 0x4943434c; // 'ICCL'
-
-/** The state file's application id as its header holds it (what SQLite has folded into the file), null when it has no full header. */
-export function stateMark(db: string): number | null {
-  let fd: number;
-  try {
-    fd = openSync(db, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const b = Buffer.alloc(4);
-    return readSync(fd, b, 0, 4, APPLICATION_ID_AT) === 4 ? b.readUInt32BE(0) : null;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Before SQLite opens `db`: a WAL or rollback journal beside a file its last process closed cleanly
- * is renamed `<name>.refused-<time>` (never read) and `warn`ed of; what is left is what iron-cage wrote.
- *
- * @example
- * refusePlantedJournals('./iron_state.db', (m) => logger.warn(m));
- */
-export function refusePlantedJournals(db: string, warn: PermissionWarning, now = new Date()): void {
-  if (stateMark(db) !== STATE_CLOSED) return;
-  const stamp = now.toISOString().replace(/[:.]/g, '-');
-  for (const f of [`${db}-wal`, `${db}-journal`]) {
-    // (an empty one is nothing SQLite could replay: a name the sandbox holds for a run, say)
-    if (!existsSync(f) || statSync(f).size === 0) continue;
-    const aside = `${f}.refused-${stamp}`;
-    renameSync(f, aside);
-    warn(
-      `${f} was not written by iron-cage: ${db} was closed cleanly after its last run, which leaves no ${f.endsWith('-wal') ? 'WAL' : 'journal'}, so something wrote it into the folder since (an agent of another cage run here?) and SQLite would have replayed it over the state. Set aside unread as ${aside}.`,
-    );
-  }
-}
-
-/** After the last connection closed `db` (SQLite deleted its WAL): mark it closed cleanly. Nothing when a WAL is left (another process still has it open). */
-export function markClosed(db: string): void {
-  if (existsSync(`${db}-wal`) || stateMark(db) !== STATE_OPEN) return;
-  const fd = openSync(db, 'r+');
-  try {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(STATE_CLOSED, 0);
-    writeSync(fd, b, 0, 4, APPLICATION_ID_AT);
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { markClosed, prepareStateFile, refusePlantedJournals, STATE_OPEN, secureOpenedState, type PermissionWarning } from './files.js';
+import { prepareStateFile, secureOpenedState, type PermissionWarning } from './files.js';
 import { migrate, refuseNewer } from './migrate.js';
 
 /**
@@ -12,10 +12,7 @@ import { migrate, refuseNewer } from './migrate.js';
  *   const sqlite = openStateFile('./iron_state.db', (m) => logger.warn(m));
  */
 export function openStateFile(path: string, warn: PermissionWarning): Database.Database {
-  if (path !== ':memory:') {
-    refusePlantedJournals(path, warn);
-    prepareStateFile(path, warn);
-  }
+  if (path !== ':memory:') prepareStateFile(path, warn);
   const sqlite = new Database(path);
   try {
     // A newer iron-cage's file is left as it was: not even switched to WAL.
@@ -40,12 +37,6 @@ export function openStateFile(path: string, warn: PermissionWarning): Database.D
   sqlite.pragma('foreign_keys = ON');
   try {
     migrate(sqlite, warn);
-    // open until its last process closes it cleanly (files.ts: refusePlantedJournals), folded into
-    // the file at once so that a crash leaves OPEN there beside the WAL it replays
-    if (path !== ':memory:' && sqlite.pragma('application_id', { simple: true }) !== STATE_OPEN) {
-      sqlite.pragma(`application_id = ${STATE_OPEN}`);
-      sqlite.pragma('wal_checkpoint(TRUNCATE)');
-    }
   } catch (e) {
     sqlite.close();
     throw e;
@@ -53,13 +44,11 @@ export function openStateFile(path: string, warn: PermissionWarning): Database.D
   return sqlite;
 }
 
-/** Close the file with its WAL folded back in (what is left is the file alone), marked closed cleanly when this was its last process. */
+/** Close the file with its WAL folded back in (what is left is the file alone). */
 export function closeStateFile(sqlite: Database.Database): void {
-  const path = sqlite.memory ? null : sqlite.name;
   try {
     sqlite.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
     sqlite.close();
   }
-  if (path) markClosed(path);
 }
