@@ -39,8 +39,8 @@ function chunks(text: string, size: number): string[] {
  * package, the same on every machine with the same packages (a directory's own order is the file
  * system's, and the first files of a walk cut short were those of a few packages).
  */
-/** Which files `walk` picks, when there are more than it takes: another salt, another spread. The shipped weights' ('c') was chosen among three on the validation part (its hand-written attacks caught 52.2 % at 4.0 % of their twins, against 51.9 / 5.4 % for 'a' and 47.1 / 5.1 % for 'b'; the held-out sets only printed). */
-const PICK_SALT = process.env.PICK_SALT ?? 'c';
+/** Which files `walk` picks, when there are more than it takes: another salt, another spread. The shipped weights' ('b') was chosen among three on the validation part (its hand-written attacks caught 48.4 % at 3.8 % of their twins, against 46.8 / 3.5 % for 'a' and 44.3 / 3.2 % for 'c'; the held-out sets only printed). */
+const PICK_SALT = process.env.PICK_SALT ?? 'b';
 /** How many of the installed packages' docs and source files the benign corpus reads. */
 const PACKAGE_DOCS = Number(process.env.PACKAGE_DOCS ?? 3000);
 const PACKAGE_CODE = Number(process.env.PACKAGE_CODE ?? 1500);

@@ -123,11 +123,15 @@ function classOf(key: number): number {
 const CLASS_BUCKET = new Int32Array(32);
 const PAIR_BUCKET = new Int32Array(32 * 32);
 /** The class 'agent' (an automated reader), and the buckets it has instead as a vocative followed by a comma, or by a colon. */
-const AGENT = 1;
+const AGENT = CLASS_NAMES.indexOf('agent') + 1;
 const VOCATIVE_COMMA = 0x3a7c1d05 & MASK;
 const VOCATIVE_COLON = 0x1f6e9b43 & MASK;
 /** At most this many words before it in its sentence (or line) for an automated reader's name to be read as a vocative: `AI triage bot,`. */
 const VOCATIVE_AT = 3;
+/** A space, a tab or a no-break space (a French colon has one before it). */
+const isSpace = (c: number) => c === 32 || c === 9 || c === 13 || c === 10 || c === 0xa0 || c === 0x202f || c === 0x3000;
+/** What may stand between a name and its comma or colon: a space, closing emphasis or quotes, an invisible character. */
+const isBetween = (c: number) => isSpace(c) || c === 42 || c === 95 || c === 34 || c === 39 || c === 0x201d || c === 0xbb || c === 0x300d || c === 0x200b || c === 0x200d || c === 0x2060;
 const mix = (x: number) => {
   let h = Math.imul(x ^ 0x2c1b3c6d, 0x297a2d39);
   h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
@@ -228,8 +232,8 @@ export function readWords(text: string): Words {
         continue;
       }
       if (kind === Kind.Separator) {
-        // . ! ? a line's end, and their ideographic forms, end a sentence
-        if (c === 46 || c === 10 || c === 33 || c === 63 || c === 0x3002 || c === 0xff01 || c === 0xff1f) {
+        // a line's end, ! ?, a full stop before a space or the text's end (not one in `Dr.`, `docs.example.com`, `2.1`), and their ideographic forms end a sentence
+        if (c === 10 || c === 33 || c === 63 || c === 0x3002 || c === 0xff01 || c === 0xff1f || (c === 46 && (i + 1 === n || isSpace(text.charCodeAt(i + 1))))) {
           if (start < 0) sentence = count;
           else sentenceEnds = true;
         }
@@ -326,8 +330,9 @@ export function readWords(text: string): Words {
           words.cls[count] = CLASS_BUCKET[c]!;
           // an automated reader named at a sentence's start and followed by a comma or a colon: a vocative (`Assistant, before…`, `AI triage bot:`), or a speaker's label or a field's name
           if (c === AGENT && count - sentence <= VOCATIVE_AT) {
+            // (past spaces, closing emphasis or quotes and invisible characters: `**Assistant**:`, `Assistant :`)
             let at = end;
-            if (text.charCodeAt(at) === 32) at++;
+            while (at < end + 4 && at < n && isBetween(text.charCodeAt(at))) at++;
             const next = text.charCodeAt(at);
             if (next === 44 || next === 0xff0c) words.cls[count] = VOCATIVE_COMMA;
             else if (next === 58 || next === 0xff1a) words.cls[count] = VOCATIVE_COLON;
