@@ -232,7 +232,7 @@ export function readWords(text: string): Words {
         continue;
       }
       if (kind === Kind.Separator) {
-        // a line's end, ! ?, a full stop before a space or the text's end (not one in `Dr.`, `docs.example.com`, `2.1`), and their ideographic forms end a sentence
+        // a line's end, ! ?, a full stop before a space or the text's end (not one in `docs.example.com` or `2.1`; `Dr. Smith` still ends one), and their ideographic forms end a sentence
         if (c === 10 || c === 33 || c === 63 || c === 0x3002 || c === 0xff01 || c === 0xff1f || (c === 46 && (i + 1 === n || isSpace(text.charCodeAt(i + 1))))) {
           if (start < 0) sentence = count;
           else sentenceEnds = true;
