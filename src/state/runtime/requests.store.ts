@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, isNotNull, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gte, isNotNull, lt, type SQL, sql } from 'drizzle-orm';
 import { boundRun } from './bound.js';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
@@ -78,6 +78,7 @@ export class RequestsStore {
   private readonly runningBefore;
   private readonly firstMinute;
   private readonly lastMinute;
+  private readonly minuteFrom;
   private readonly recentOf;
   private readonly topStepsOf;
   private readonly stepTotalsOf;
@@ -141,6 +142,14 @@ export class RequestsStore {
         .prepare();
     this.firstMinute = edge(asc);
     this.lastMinute = edge(desc);
+    // The agent's first minute with a call at or after `from`: one key seek.
+    this.minuteFrom = this.db.orm
+      .select({ minute: r.minute })
+      .from(r)
+      .where(and(eq(r.agentId, p('agentId')), gte(r.minute, p('from'))))
+      .orderBy(asc(r.minute))
+      .limit(1)
+      .prepare();
     // Along the (agent_id, ts) index (its rowid last: ties in id order) from the latest row, LIMIT rows and no more, whatever they hold.
     this.recentOf = this.db.orm
       .select({ status: t.status, latencyMs: t.latencyMs, ts: t.ts, costMicros: t.costMicros })
@@ -280,8 +289,9 @@ export class RequestsStore {
    * The agent's ledger per bucket of `bucketMs` (a whole number of minutes, aligned to the epoch),
    * ascending, only buckets with calls: the cost report's overTime and spend series, the
    * timeline overview's LLM calls. Each bucket is the difference of the running totals
-   * (`llm_running`) at its two edges: a key seek per bucket of the agent's span (`spanOf`,
-   * passed by a caller that has read it already), however many minutes or calls it holds.
+   * (`llm_running`) at its two edges, and the next bucket with calls is found by the next minute
+   * that has any: two key seeks per bucket with calls, however wide the agent's span (`spanOf`,
+   * passed by a caller that has read it already) or however many minutes or calls a bucket holds.
    */
   bucketsFor(agentId: string, bucketMs: number, span = this.spanOf(agentId)): LedgerBucket[] {
     if (!Number.isSafeInteger(bucketMs) || bucketMs < 60_000 || bucketMs % 60_000 !== 0) throw new RangeError(`bucketMs must be a whole number of minutes, got ${bucketMs}`);
@@ -290,7 +300,8 @@ export class RequestsStore {
     const none = { requests: 0, errors: 0, costMicros: 0, lastChargedMs: null };
     // Nothing before the agent's first minute's bucket.
     let before: Omit<LedgerBucket, 'start'> = none;
-    for (let start = span.first - (span.first % bucketMs); start <= span.last; start += bucketMs) {
+    let start = span.first - (span.first % bucketMs);
+    while (start <= span.last) {
       const end = this.runningBefore.get({ agentId, before: start + bucketMs }) ?? none;
       if (end.requests !== before.requests) {
         // The latest charge up to the bucket's end is in the bucket when it is not before its start.
@@ -298,6 +309,10 @@ export class RequestsStore {
         out.push({ start, requests: end.requests - before.requests, errors: end.errors - before.errors, costMicros: end.costMicros - before.costMicros, lastChargedMs: last });
       }
       before = end;
+      // The buckets between hold no call (a minute has a row of running totals only when a call settled in it).
+      const next = this.minuteFrom.get({ agentId, from: start + bucketMs });
+      if (!next) break;
+      start = next.minute - (next.minute % bucketMs);
     }
     return out;
   }

@@ -240,7 +240,7 @@ export class TimelineStore {
   buckets(agentId: string, startMs: number, bucketMs: number, n: number): OverviewBucket[] {
     const out: OverviewBucket[] = Array.from({ length: n }, (_, i) => ({ startMs: startMs + i * bucketMs, llm: 0, tool: 0, costMicros: 0, errors: 0 }));
     const at = (ms: number) => out[Math.min(n - 1, Math.max(0, Math.floor((ms - startMs) / bucketMs)))]!;
-    // A key seek of llm_running per bucket edge of the agent's calls (RequestsStore.bucketsFor).
+    // Two key seeks of llm_running per bucket with calls (RequestsStore.bucketsFor).
     for (const b of this.requests.bucketsFor(agentId, bucketMs)) {
       const o = at(b.start);
       o.llm += b.requests;
