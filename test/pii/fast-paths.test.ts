@@ -130,12 +130,15 @@ describe('card checks agree with their string forms', () => {
   }
 
   it('on every four-digit prefix at every card length', () => {
+    // 90,000 cases: the disagreements gathered and compared once (an expect each cost 8 s of CPU).
+    const disagree: string[] = [];
     for (let p = 0; p < 10000; p++) {
       for (let n = 12; n <= 20; n++) {
         const digits = String(p).padStart(4, '0') + '7'.repeat(n - 4);
-        expect(issuerAccepts(Array.from(digits, Number), digits.length), digits).toBe(plainIssuer(digits));
+        if (issuerAccepts(Array.from(digits, Number), digits.length) !== plainIssuer(digits)) disagree.push(digits);
       }
     }
+    expect(disagree).toEqual([]);
   });
 
   it('on groupings', () => {

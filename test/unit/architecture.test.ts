@@ -317,7 +317,8 @@ describe('comments', () => {
     const cites = code.flatMap((f) =>
       readFileSync(f, 'utf8')
         .split('\n')
-        .flatMap((line, i) => (/(\/\/|\/\*|^\s*\*).*\bissues? #?\d+/i.test(line) ? [`${relative(REPO, f)}:${i + 1}`] : [])),
+        // The citation first: a line without one (the detector's weights, a base64 line full of `//`) is read once, not from every `//` in it.
+        .flatMap((line, i) => (/\bissues? #?\d+/i.test(line) && /(\/\/|\/\*|^\s*\*).*\bissues? #?\d+/i.test(line) ? [`${relative(REPO, f)}:${i + 1}`] : [])),
     );
     expect(code.length).toBeGreaterThan(500);
     expect(cites).toEqual([]);
