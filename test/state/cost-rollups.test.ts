@@ -256,6 +256,48 @@ describe('the cost report rollups equal the ledger', { timeout: 60_000 }, () => 
     }
   });
 
+  it('before 1970 too: a bucket is its calls rounded down to it (the remainder of a negative time is negative)', async () => {
+    const old = tempDir();
+    const state = StateManager.open(join(old.dir, 'iron_state.db'));
+    try {
+      const requests = new RequestsStore(state);
+      state.registerAgent({ id: 'old', name: 'old', kind: 'external', script: null, args: [], limitMicros: null });
+      const call = (ts: string) => ({
+        ts,
+        agentId: 'old',
+        endpoint: 'chat',
+        provider: 'openai',
+        model: 'gpt-4o',
+        stream: false,
+        status: 'ok',
+        httpStatus: 200,
+        promptTokens: 1,
+        completionTokens: 1,
+        costMicros: 5,
+        reservedMicros: 5,
+        usageSource: 'provider',
+        latencyMs: 1,
+        firstByteMs: null,
+        redactions: 0,
+        error: null,
+        attempts: 1,
+        budgets: null,
+      });
+      await state.writeSoon((tx) => {
+        for (const ts of ['1969-12-31T21:10:00.000Z', '1969-12-31T23:58:00.000Z', '1970-01-01T00:30:00.000Z']) requests.insert(tx, call(ts));
+      }, null);
+      const hour = 3_600_000;
+      expect(requests.bucketsFor('old', hour).map((b) => [b.start, b.requests])).toEqual([
+        [-3 * hour, 1],
+        [-hour, 1],
+        [0, 1],
+      ]);
+    } finally {
+      await state.close();
+      old.cleanup();
+    }
+  });
+
   it('as an upgrade fills them from llm_spend (a file from before migration 0017)', async () => {
     const raw = new Database(path);
     // llm_spend as 0016 left it, summed from the ledger as its triggers kept it; none of 0017-0018.

@@ -1,6 +1,5 @@
-import { chmodSync, closeSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError } from '../../core/errors.js';
 
 // The state files hold checkpoints, cached tool bodies, events and sealed secrets: they are
 // the operator's alone, like the key files beside them. Files are created 0600 (a mode given
@@ -42,53 +41,12 @@ export function sqliteFiles(db: string): string[] {
  * prepareStateFile('./iron_state.db', (m) => logger.warn(m));
  */
 export function prepareStateFile(db: string, warn: PermissionWarning = emitPermissionWarning): void {
-  refuseForeignJournal(db);
   mkdirSync(dirname(db), { recursive: true, mode: PRIVATE_DIR });
   closeSync(openSync(db, 'a', PRIVATE_FILE));
   for (const f of sqliteFiles(db)) {
     const w = tighten(f, PRIVATE_FILE);
     if (w) warn(w);
   }
-}
-
-/** The first bytes of a file, as many as it has up to `n`; empty when it cannot be read. */
-function head(path: string, n: number): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return Buffer.alloc(0);
-  }
-  try {
-    const buf = Buffer.alloc(n);
-    return buf.subarray(0, readSync(fd, buf, 0, n, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Refuse a rollback journal with content beside a database in WAL mode (its header's read and
- * write versions, bytes 18 and 19, are 2): iron-cage keeps its state in WAL mode from the first
- * write and never writes such a journal, and SQLite would play it back into the file at this
- * open. It was put there by someone else (a sandboxed agent of another cage that writes this
- * folder, a tool run by hand): nothing is read, moved or deleted, the operator decides. An empty
- * one (a sandbox's placeholder for the name) is no journal and stands.
- */
-function refuseForeignJournal(db: string): void {
-  const journal = `${db}-journal`;
-  let size: number;
-  try {
-    size = statSync(journal).size;
-  } catch {
-    return;
-  }
-  if (size === 0) return;
-  const h = head(db, 20);
-  if (h.length < 20 || h.toString('latin1', 0, 16) !== 'SQLite format 3\0' || h[18] !== 2 || h[19] !== 2) return;
-  throw new ConfigError(
-    `${journal} (${size} bytes) stands beside ${db}, a database in WAL mode, for which iron-cage never writes a rollback journal: someone else put it there, and SQLite would play it back into the state at this open. Nothing was opened or changed; look at it, move it out of the folder, and start again`,
-  );
 }
 
 /**

@@ -300,7 +300,9 @@ export class RequestsStore {
     const none = { requests: 0, errors: 0, costMicros: 0, lastChargedMs: null };
     // Nothing before the agent's first minute's bucket.
     let before: Omit<LedgerBucket, 'start'> = none;
-    let start = span.first - (span.first % bucketMs);
+    // The bucket a minute is in: rounded down, before 1970 too (`%` keeps the sign of a negative time).
+    const bucketOf = (minute: number) => minute - (((minute % bucketMs) + bucketMs) % bucketMs);
+    let start = bucketOf(span.first);
     while (start <= span.last) {
       const end = this.runningBefore.get({ agentId, before: start + bucketMs }) ?? none;
       if (end.requests !== before.requests) {
@@ -312,7 +314,7 @@ export class RequestsStore {
       // The buckets between hold no call (a minute has a row of running totals only when a call settled in it).
       const next = this.minuteFrom.get({ agentId, from: start + bucketMs });
       if (!next) break;
-      start = next.minute - (next.minute % bucketMs);
+      start = bucketOf(next.minute);
     }
     return out;
   }
