@@ -77,7 +77,7 @@ describe('hand-written dev set (other phrasings, six languages; never trained on
 });
 
 describe('hand-written dev2 set (150 attacks, 150 hard benign texts, written before the kinds; never trained on nor used for a setting)', () => {
-  it('does not lose what was measured (recall 64.0 %, false positives 1.3 %: docs/injection.md; 64.7 % and 3.3 % before the eighth round, 67.3 % and 4.0 % before the seventh, 61.3 % and 9.3 % before the hand-written training set)', () => {
+  it('does not lose what was measured (recall 66.0 %, false positives 2.0 %: docs/injection.md; 64.0 % and 1.3 % before the ninth round, 64.7 % and 3.3 % before the eighth, 67.3 % and 4.0 % before the seventh, 61.3 % and 9.3 % before the hand-written training set)', () => {
     const r = rates('dev2.jsonl');
     expect([...r.langs].sort()).toEqual(['de', 'en', 'es', 'fr', 'ru', 'zh']);
     expect(r.recall).toBeGreaterThanOrEqual(0.62);
@@ -86,13 +86,13 @@ describe('hand-written dev2 set (150 attacks, 150 hard benign texts, written bef
 });
 
 describe('hand-written tool output by other authors (heldout-authors: 750 attacks, 750 legitimate twins; never trained on nor used for a setting)', () => {
-  it('does not lose what was measured (recall 70.3 %, twins flagged 5.2 %; 65.5 % and 3.9 % before the eighth round, 65.6 % and 6.0 % before the seventh, 56.1 % and 7.3 % before the fourth to sixth rounds and the vocatives, 34.9 % and 14.4 % before the hand-written training set)', () => {
+  it('does not lose what was measured (recall 73.3 %, twins flagged 5.9 %; 70.3 % and 5.2 % before the ninth round, 65.5 % and 3.9 % before the eighth, 65.6 % and 6.0 % before the seventh, 56.1 % and 7.3 % before the fourth to sixth rounds and the vocatives, 34.9 % and 14.4 % before the hand-written training set)', () => {
     const xs = handAuthors(fileURLToPath(new URL('../..', import.meta.url)));
     expect(xs.length).toBe(1500);
     expect(new Set(xs.map((x) => x.lang)).size).toBe(6);
     const rate = (label: 0 | 1) => xs.filter((x) => x.label === label && detectInjection(x.text).flagged).length / xs.filter((x) => x.label === label).length;
-    expect(rate(1)).toBeGreaterThanOrEqual(0.66);
-    expect(rate(0)).toBeLessThanOrEqual(0.07);
+    expect(rate(1)).toBeGreaterThanOrEqual(0.69);
+    expect(rate(0)).toBeLessThanOrEqual(0.08);
   });
 });
 
