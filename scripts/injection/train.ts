@@ -13,7 +13,7 @@
 // one example per window of WINDOW words: every window of a benign text is a negative, the
 // injection's own words (and them with a few words of their carrier around) a positive.
 // AdaGrad, L2, a few epochs, then int8 weights. The offset (the logit that scores 0.5) is set
-// on the validation split so benign tool output stays under 0.5 % and hard negatives under 2 %.
+// on the validation split above each language's hard negatives' HARD_QUANTILE and benign tool output's.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -38,7 +38,7 @@ const HARD_SOURCES = new Set(['hard-negative', 'article', 'written']);
 /** How much a hand-written attack in tool output (scripts/injection/written) weighs against a synthetic one: they are few and varied. */
 const WRITTEN_WEIGHT = Number(process.env.WRITTEN_WEIGHT ?? 1);
 /** The quantile of each language's hard negatives (validation) the offset is set above. */
-const HARD_QUANTILE = Number(process.env.HARD_QUANTILE ?? 0.97);
+const HARD_QUANTILE = Number(process.env.HARD_QUANTILE ?? 0.98);
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);

@@ -16,6 +16,7 @@
 //   ≤ 1 % false positives (scripts/injection/train.ts sets the offset).
 import { classify } from './classifier.js';
 import { SEEN_FOLDABLE, SEEN_ZERO_WIDTH_RUN } from './fold-tables.js';
+import { originalIndex, unescapeJson } from './escapes.js';
 import { withoutHarness } from './harness.js';
 import { base64Texts, exfilImages, type Hidden, hexTexts, hiddenHtml, tagRuns, zeroWidthRuns } from './hidden.js';
 import { toolPoisoning } from './poisoning.js';
@@ -160,7 +161,10 @@ function hiddenLogit(h: Hidden): { logit: number; instruction: boolean } {
 export function detectInjection(text: string, opts: DetectOptions = {}): InjectionResult {
   const threshold = opts.threshold ?? INJECTION_THRESHOLD;
   // a coding agent's harness's own words (harness.ts) are blanked, offsets kept: not an injection
-  const t = withoutHarness(text.length > (opts.maxLength ?? 1 << 20) ? text.slice(0, opts.maxLength ?? 1 << 20) : text);
+  const plain = withoutHarness(text.length > (opts.maxLength ?? 1 << 20) ? text.slice(0, opts.maxLength ?? 1 << 20) : text);
+  // read as the model reads a JSON string: escapes decoded (escapes.ts); spans are given in the text as it came
+  const unescaped = unescapeJson(plain);
+  const t = unescaped ? unescaped.text : plain;
   const fired = new Set<InjectionSignal>();
   const spans: InjectionSpan[] = [];
   const mark = (signal: InjectionSignal, start: number, end: number) => {
@@ -260,7 +264,10 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   const score = Number.isFinite(logit) ? sigmoid(logit - MODEL.offset) : 0;
   const signals = INJECTION_SIGNALS.filter((s) => fired.has(s));
   const result: InjectionResult = { score, flagged: score >= threshold, signals };
-  if (opts.spans) result.spans = spans.sort((a, b) => a.start - b.start);
+  if (opts.spans) {
+    const u = unescaped;
+    result.spans = spans.map((x) => (u ? { ...x, start: originalIndex(u, x.start), end: originalIndex(u, x.end) } : x)).sort((a, b) => a.start - b.start);
+  }
   return result;
 }
 

@@ -28,6 +28,7 @@
 
 import { astral, FOLD, Kind, KIND, kindOf, LOOK, learn, SEEN, SEEN_ZERO_WIDTH, SEEN_ZERO_WIDTH_RUN, ZERO_WIDTH_RUN } from './fold-tables.js';
 import { CLASS_NAMES, CLASS_WORDS } from './lexicon.js';
+import { unescapeJson } from './escapes.js';
 
 export const BITS = 19;
 export const BUCKETS = 1 << BITS;
@@ -383,7 +384,8 @@ export function readWords(text: string): Words {
 
 /** The buckets of each word of `text` (FEATS of them: unigram, bigram, stem, class, class pair), for training. */
 export function featuresOf(text: string): Int32Array {
-  const w = readWords(text);
+  // as detectInjection reads it: JSON's escapes decoded
+  const w = readWords(unescapeJson(text)?.text ?? text);
   const out = new Int32Array(FEATS * w.count);
   for (let k = 0; k < w.count; k++) {
     out[FEATS * k] = w.uni[k]!;
