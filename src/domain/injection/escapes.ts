@@ -1,10 +1,17 @@
+import { Kind, kindOf } from './fold-tables.js';
+
 // JSON's escapes undone before the detector reads a text. Tool output is JSON more often than not,
 // and what a model reads there is the decoded string: `\n` is a line's end (read as written it
 // glued an `n` to the next word: `nКогда`, a Latin letter in a Cyrillic word, read as a homoglyph
 // disguise), and a writer that escapes every non-ASCII character (Python's json.dumps by default)
 // leaves a Russian, Chinese or German text as `\u0410\u0441…`, no word of which the detector knew.
-// Only JSON's own escapes are read (`\n \r \t \b \f \" \\ \/ \uXXXX`); a lone surrogate escape
-// stays as written. Each decoded code unit keeps where it was in the text, for the spans.
+// Only JSON's own escapes are read (`\n \r \t \b \f \" \\ \/ \uXXXX`). An escape of what no
+// reader sees (a zero-width or joining character, a soft hyphen, a combining mark, half of a
+// surrogate pair: an emoji, a tag character) is read as a space: a model reads the escape's six
+// characters, not an invisible one, so it must not join two words for the detector alone. Each
+// decoded code unit keeps where it was in the text, for the spans. A string JSON.parse decoded
+// already (detectInjectionJson's) is read so again: an escape left in it is what the model reads
+// as one, and one of an invisible character between words still reads as a space.
 
 export interface Unescaped {
   /** The text with its escapes decoded. */
@@ -41,8 +48,8 @@ function escapeAt(text: string, i: number): [number, number] | null {
         if (d < 0) return null;
         v = v * 16 + d;
       }
-      // a character beyond the BMP is a pair of escapes: a first half only before a `\u` (the loop checks the second's)
-      if (v >= 0xd800 && v <= 0xdbff && (text.charCodeAt(i + 6) !== 92 || text.charCodeAt(i + 7) !== 117)) return null;
+      // what no reader sees: a space (a surrogate's half too: the model reads an escape, not an emoji or a tag)
+      if ((v >= 0xd800 && v <= 0xdfff) || kindOf(v) === Kind.Skip || kindOf(v) === Kind.Mark) return [32, 6];
       return [v, 6];
     }
     default:
@@ -62,11 +69,9 @@ export function unescapeJson(text: string): Unescaped | null {
   const marks: number[] = [];
   let from = 0;
   let out = 0;
-  let high = -1; // where the original goes on after an escaped first half of a pair, the second half due there
   while (i >= 0) {
     const e = escapeAt(text, i);
-    // a second half only right after a first (a lone half stays as written)
-    if (e === null || (e[0] >= 0xdc00 && e[0] <= 0xdfff && high !== i)) {
+    if (e === null) {
       i = text.indexOf('\\', i + 1);
       continue;
     }
@@ -74,7 +79,6 @@ export function unescapeJson(text: string): Unescaped | null {
     out += i - from + 1;
     from = i + e[1];
     marks.push(out, from);
-    high = e[0] >= 0xd800 && e[0] <= 0xdbff ? from : -1;
     i = text.indexOf('\\', from);
   }
   if (marks.length === 0) return null;
