@@ -7,7 +7,7 @@ import { readForSignals, SIGNAL_REGEXES } from '../../src/domain/injection/signa
 import { Gate, ODD_LETTERS } from '../../src/domain/injection/starts.js';
 import { foldForSignals } from '../../src/domain/injection/fold.js';
 import { readWords } from '../../src/domain/injection/tokens.js';
-import { originalIndex, unescapeJson } from '../../src/domain/injection/escapes.js';
+import { decodeEscapes, originalIndex } from '../../src/domain/injection/escapes.js';
 import { handAuthors } from '../../scripts/injection/handwritten.js';
 
 const jsonl = (name: string) =>
@@ -134,7 +134,7 @@ describe("JSON's escapes, read as the model reads the string", () => {
     expect(detectInjectionJson({ note }).flagged).toBe(true);
   });
   it('reads only JSON escapes', () => {
-    const u = (t: string) => unescapeJson(t)?.text ?? null;
+    const u = (t: string) => decodeEscapes(t)?.text ?? null;
     expect(u('no escapes here')).toBe(null);
     expect(u('C:\\\\new and \\d+ \\q')).toBe('C:\\new and \\d+ \\q');
     expect(u('tab\\there, \\"quoted\\", a\\/b')).toBe('tab\there, "quoted", a/b');
@@ -143,7 +143,7 @@ describe("JSON's escapes, read as the model reads the string", () => {
     expect(u('soft\\u00adhyphen, joiner\\u200dhere, mark e\\u0301')).toBe('soft hyphen, joiner here, mark e ');
     expect(u('end\\')).toBe(null);
     // each position of the decoded text where it is in the original
-    const e = unescapeJson('\\u00e9t\\u00e9 ok')!;
+    const e = decodeEscapes('\\u00e9t\\u00e9 ok')!;
     expect(e.text).toBe('été ok');
     expect([0, 1, 2, 3, 4, 5, 6].map((k) => originalIndex(e, k))).toEqual([0, 6, 7, 13, 14, 15, 16]);
   });

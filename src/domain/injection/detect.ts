@@ -15,10 +15,10 @@
 //   score = sigmoid(logit − MODEL.offset): 0.5 is where the held-out benign tool output gives
 //   ≤ 1 % false positives (scripts/injection/train.ts sets the offset).
 import { classify } from './classifier.js';
-import { SEEN_FOLDABLE, SEEN_ZERO_WIDTH_RUN } from './fold-tables.js';
-import { originalIndex, unescapeJson } from './escapes.js';
+import { SEEN_ENCLOSED, SEEN_FOLDABLE, SEEN_ZERO_WIDTH_RUN } from './fold-tables.js';
+import { decodeEscapes, originalIndex, type Unescaped } from './escapes.js';
 import { withoutHarness } from './harness.js';
-import { base64Texts, exfilImages, type Hidden, hexTexts, hiddenHtml, tagRuns, zeroWidthRuns } from './hidden.js';
+import { base64Texts, enclosedTexts, exfilImages, type Hidden, hexTexts, hiddenHtml, percentTexts, selectorRuns, tagRuns, zeroWidthRuns } from './hidden.js';
 import { toolPoisoning } from './poisoning.js';
 import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, quotation, type Reading, readForSignals } from './signals.js';
 import { type Folded, foldForSignals } from './fold.js';
@@ -33,9 +33,11 @@ export const INJECTION_SIGNALS = [
   'role-forgery',
   'delimiter-forgery',
   'unicode-tags',
+  'variation-selectors',
   'zero-width-run',
   'base64-instruction',
   'hex-instruction',
+  'encoded-instruction',
   'homoglyph',
   'hidden-html',
   'markdown-exfil-image',
@@ -140,6 +142,23 @@ function forgeriesBoth(t: Reading, f: Folded | null, fr: Reading | null): Forger
   return { strong: union(raw.strong, unfold(fo.strong, f)), delimiters: union(raw.delimiters, unfold(fo.delimiters, f)), weak: union(raw.weak, unfold(fo.weak, f)) };
 }
 
+/** Letters spelt as escapes or references (`&#73;gnore`, `\u0049gnore`) that make a disguise: a writer escapes none. */
+const SPELT_LETTERS = 8;
+
+/**
+ * The stretch from the first letter a text spelt as an escape or a reference to the last, out to
+ * the words they stand in, read as hidden text (decoded: the model reads it so). An address
+ * spelt so against spam harvesters is a few words, no instruction.
+ */
+function speltLetters(u: Unescaped | null, t: string): Hidden[] {
+  if (u === null || u.spelt.letters < SPELT_LETTERS) return [];
+  let start = u.spelt.start;
+  while (start > 0 && !/\s/.test(t[start - 1]!)) start--;
+  let end = u.spelt.end;
+  while (end < t.length && !/\s/.test(t[end]!)) end++;
+  return [{ signal: 'encoded-instruction', start, end, text: t.slice(start, end) }];
+}
+
 /** The classifier's logit of a hidden text with the bonus for hiding, and whether it reads as an instruction. */
 function hiddenLogit(h: Hidden): { logit: number; instruction: boolean } {
   // a few words (a menu, a label) are no instruction, whatever their logit
@@ -162,8 +181,8 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   const threshold = opts.threshold ?? INJECTION_THRESHOLD;
   // a coding agent's harness's own words (harness.ts) are blanked, offsets kept: not an injection
   const plain = withoutHarness(text.length > (opts.maxLength ?? 1 << 20) ? text.slice(0, opts.maxLength ?? 1 << 20) : text);
-  // read as the model reads a JSON string: escapes decoded (escapes.ts); spans are given in the text as it came
-  const unescaped = unescapeJson(plain);
+  // read as the model reads it: JSON's escapes and HTML's numeric references decoded (escapes.ts); spans are given in the text as it came
+  const unescaped = decodeEscapes(plain);
   const t = unescaped ? unescaped.text : plain;
   const fired = new Set<InjectionSignal>();
   const spans: InjectionSpan[] = [];
@@ -212,9 +231,20 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
   }
 
   // What a reader does not see, decoded and read.
-  const hidden: Hidden[] = [...tagRuns(t), ...((cls.seen & SEEN_ZERO_WIDTH_RUN) !== 0 ? zeroWidthRuns(t) : []), ...base64Texts(t), ...hexTexts(t), ...hiddenHtml(t)];
+  const hidden: Hidden[] = [
+    ...speltLetters(unescaped, t),
+    ...tagRuns(t),
+    ...selectorRuns(t),
+    ...((cls.seen & SEEN_ZERO_WIDTH_RUN) !== 0 ? zeroWidthRuns(t) : []),
+    ...base64Texts(t),
+    ...hexTexts(t),
+    ...percentTexts(t),
+    ...((cls.seen & SEEN_ENCLOSED) !== 0 ? enclosedTexts(t) : []),
+    ...hiddenHtml(t),
+  ];
   for (const h of hidden) {
-    if (h.signal === 'unicode-tags') {
+    if (h.signal === 'unicode-tags' || h.signal === 'variation-selectors') {
+      // invisible characters that spell letters: a message whatever it says
       mark(h.signal, h.start, h.end);
       if (h.text.replace(/[^A-Za-z]/g, '').length >= 8) conclusive = true;
     } else if (h.signal === 'zero-width-run' && h.text.length === 0) {
@@ -226,7 +256,7 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
     if (h.signal === 'zero-width-run') {
       mark(h.signal, h.start, h.end);
       conclusive = true;
-    } else if (r.instruction && h.signal !== 'unicode-tags') {
+    } else if (r.instruction && h.signal !== 'unicode-tags' && h.signal !== 'variation-selectors') {
       mark(h.signal, h.start, h.end);
       conclusive = true;
     }

@@ -160,12 +160,19 @@ export const SEEN_FOLDABLE = 1;
 export const SEEN_ZERO_WIDTH = 2;
 /** Words.seen: ZERO_WIDTH_RUN zero-width code units in a row (hidden.ts reads such runs). */
 export const SEEN_ZERO_WIDTH_RUN = 4;
+/** Words.seen: a letter in a circle or in parentheses, or a high surrogate of letters in squares (and of emoji): hidden.ts reads such letters (enclosedTexts). */
+export const SEEN_ENCLOSED = 8;
+const ENCLOSED_UNITS: readonly (readonly [number, number])[] = [
+  [0x249c, 0x24e9],
+  [0xd83c, 0xd83c],
+];
 /** The fewest zero-width code units in a row that can hide bits (hidden.ts: zeroWidthRuns). */
 export const ZERO_WIDTH_RUN = 8;
 export const SEEN = new Uint8Array(0x10000);
 for (const [bit, ranges] of [
   [SEEN_FOLDABLE, FOLDED_UNITS],
   [SEEN_ZERO_WIDTH, ZERO_WIDTH_UNITS],
+  [SEEN_ENCLOSED, ENCLOSED_UNITS],
 ] as const)
   for (const [a, b] of ranges) for (let c = a; c <= b; c++) SEEN[c] = SEEN[c]! | bit;
 

@@ -1,11 +1,12 @@
-// Text a reader does not see but a model reads: Unicode tag characters, runs of zero-width
-// characters encoding bits, base64, HTML a browser hides, and markdown images whose address
-// carries data out. Each finder returns the hidden text (decoded) with where it was, so the
-// detector can read it as it reads the rest.
+// Text a reader does not see but a model reads: Unicode tag characters, variation selectors
+// carrying bytes, runs of zero-width characters encoding bits, base64 (whole or broken into
+// lines), hex, percent-encoding, letters in circles or squares, HTML a browser hides, and markdown
+// images whose address carries data out. Each finder returns the hidden text (decoded) with where
+// it was, so the detector can read it as it reads the rest.
 import { unitClass, ZERO_WIDTH_RUN, ZERO_WIDTH_UNITS } from './fold-tables.js';
 
 export interface Hidden {
-  signal: 'unicode-tags' | 'zero-width-run' | 'base64-instruction' | 'hex-instruction' | 'hidden-html';
+  signal: 'unicode-tags' | 'variation-selectors' | 'zero-width-run' | 'base64-instruction' | 'hex-instruction' | 'encoded-instruction' | 'homoglyph' | 'hidden-html';
   start: number;
   end: number;
   /** The text it hides, decoded. */
@@ -31,6 +32,40 @@ export function tagRuns(text: string): Hidden[] {
     const flag = start >= 2 && text.charCodeAt(start - 2) === 0xd83c && text.charCodeAt(start - 1) === 0xdff4 && s.length <= 7;
     if (!flag && s.length >= 4) out.push({ signal: 'unicode-tags', start, end: i, text: s });
     i = text.indexOf('\udb40', Math.max(i, start + 1));
+  }
+  return out;
+}
+
+// ---------- variation selectors carrying bytes ----------
+
+/** The byte a variation selector at `i` stands for (VS1-16 U+FE00-FE0F: 0-15; VS17-256 U+E0100-E01EF: 16-255) and its length, or null. */
+function selectorAt(text: string, i: number): [number, number] | null {
+  const c = text.charCodeAt(i);
+  if (c >= 0xfe00 && c <= 0xfe0f) return [c - 0xfe00, 1];
+  if (c === 0xdb40) {
+    const low = text.charCodeAt(i + 1);
+    if (low >= 0xdd00 && low <= 0xddef) return [low - 0xdd00 + 16, 2];
+  }
+  return null;
+}
+
+/** Four or more variation selectors in a row (an emoji takes one; a run is a message). */
+const SELECTORS = /(?:[\ufe00-\ufe0f]|\udb40[\udd00-\uddef]){4,}/g;
+
+/**
+ * Runs of variation selectors read as the bytes they stand for, one each (an emoji followed by
+ * invisible selectors spelling a UTF-8 text: "emoji smuggling"). A selector picks a glyph's form
+ * and comes one at a time after an emoji or an ideograph; four or more in a row carry data.
+ */
+export function selectorRuns(text: string): Hidden[] {
+  const out: Hidden[] = [];
+  // a run spells bytes of 16 and over (any text's) with VS17-256, whose high surrogate is U+DB40
+  if (text.indexOf('\udb40') < 0) return out;
+  for (const m of text.matchAll(SELECTORS)) {
+    const bytes: number[] = [];
+    for (let i = m.index, s = selectorAt(text, i); s !== null; i += s[1], s = selectorAt(text, i)) bytes.push(s[0]);
+    const txt = bytesAsText(Uint8Array.from(bytes));
+    if (txt !== null) keep(out, { signal: 'variation-selectors', start: m.index, end: m.index + m[0].length, text: txt });
   }
   return out;
 }
@@ -202,7 +237,7 @@ function holdsReplacementCharacter(bytes: Uint8Array): boolean {
   return false;
 }
 
-/** Base64 runs that decode to readable text with spaces in it (words, not an id or a key). */
+/** Base64 runs that decode to readable text with spaces in it (words, not an id or a key), whole or broken into lines. */
 export function base64Texts(text: string): Hidden[] {
   const out: Hidden[] = [];
   for (const m of base64Runs(text)) {
@@ -213,7 +248,59 @@ export function base64Texts(text: string): Hidden[] {
     if (txt === null || !/\s\S+\s/.test(txt)) continue;
     keep(out, { signal: 'base64-instruction', start: m.index, end: m.index + run.length, text: txt });
   }
+  for (const m of brokenBase64(text)) keep(out, m);
   return out;
+}
+
+/** Base64 broken into lines: 3 or more lines that are each one piece of 8-76 code units. */
+const BROKEN_B64 = /(?<![A-Za-z0-9+/=])(?:[A-Za-z0-9+/]{8,76}[ \t]*\r?\n[ \t]*){2,}[A-Za-z0-9+/]{2,76}={0,2}(?![A-Za-z0-9+/=])/g;
+/** A line inside a text that is one piece of base64 (16 to 76 code units): what base64 broken into lines has, and prose seldom. */
+const BASE64_LINE = /\n[A-Za-z0-9+/]{16,76}\r?\n/;
+
+/**
+ * Base64 a writer broke into lines (MIME's 76, a PEM's 64, any width), which the runs above (no
+ * line break inside) see only line by line, or not at all when the lines are short. A writer breaks
+ * it at one width: lines of one length, a multiple of 4, then at most a shorter last one; words of
+ * prose on the lines before or after are left out (one of that length may still lead: up to two
+ * are dropped when the rest reads as text). Looked for only in a text with such a line (BASE64_LINE).
+ */
+function brokenBase64(text: string): Hidden[] {
+  const out: Hidden[] = [];
+  if (!BASE64_LINE.test(text)) return out;
+  for (const m of text.matchAll(BROKEN_B64)) {
+    const pieces = [...m[0].matchAll(/\S+/g)].map((p) => ({ s: p[0], at: m.index + p.index }));
+    for (let a = 0; a < pieces.length; ) {
+      const width = pieces[a]!.s.length;
+      let b = a + 1;
+      while (b < pieces.length && pieces[b]!.s.length === width) b++;
+      if (width % 4 === 0 && b - a >= 2) {
+        const found = readPieces(pieces, a, b, b < pieces.length && pieces[b]!.s.length <= width);
+        if (found !== null) out.push(found);
+      }
+      a = b;
+    }
+  }
+  return out;
+}
+
+/**
+ * The text pieces[a, b) of one width hold, with the shorter piece after them when `tail` (a
+ * word of prose may be that piece: then it is read without), and up to two before dropped.
+ */
+function readPieces(pieces: ReadonlyArray<{ s: string; at: number }>, a: number, b: number, tail: boolean): Hidden | null {
+  for (const last of tail ? [b + 1, b] : [b])
+    for (let from = a; from <= a + 2 && last - from >= 3; from++) {
+      const run = pieces
+        .slice(from, last)
+        .map((p) => p.s)
+        .join('');
+      if (run.length < 24 || !/[A-Z]/.test(run) || !/[a-z]/.test(run)) break;
+      const txt = decodeBase64(run);
+      if (txt === null || !/\s\S+\s/.test(txt)) continue;
+      const end = pieces[last - 1]!;
+      return { signal: 'base64-instruction', start: pieces[from]!.at, end: end.at + end.s.length, text: txt };
+    }
+  return null;
 }
 
 // ---------- hex ----------
@@ -246,35 +333,129 @@ export function hexTexts(text: string): Hidden[] {
   return out;
 }
 
+// ---------- percent-encoding ----------
+
+/** A stretch of 8 or more percent-encoded bytes, plain characters of a word or `+` between them, outside an address. */
+const PERCENT_RUN = /(?<![\w/?&=%.+~-])[A-Za-z0-9.+_~-]{0,24}(?:%[0-9A-Fa-f]{2}[A-Za-z0-9.+_~-]{0,24}){8,}/g;
+
+/** Three percent-encoded bytes close together: found at the speed of a scan for `%` (a text's percentages have no hex after them). */
+const PERCENT_NEAR = /%[0-9A-Fa-f]{2}[^%\s]{0,24}%[0-9A-Fa-f]{2}[^%\s]{0,24}%[0-9A-Fa-f]{2}/;
+
+/**
+ * Text spelt in percent-encoding (`%49%67%6E…`, or words joined by `%20`) outside an address,
+ * decoded: a model reads it, a filter that reads words does not. A stretch inside a URL (after a
+ * `/`, `?`, `&` or `=`) is the address's own and is left to the image check below.
+ */
+export function percentTexts(text: string): Hidden[] {
+  const out: Hidden[] = [];
+  if (text.indexOf('%') < 0 || !PERCENT_NEAR.test(text)) return out;
+  for (const m of text.matchAll(PERCENT_RUN)) {
+    const bytes = Buffer.from(
+      m[0].replace(/\+/g, ' ').replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16))),
+      'latin1',
+    );
+    const txt = bytesAsText(bytes);
+    if (txt === null || !/\s\S+\s/.test(txt)) continue;
+    keep(out, { signal: 'encoded-instruction', start: m.index, end: m.index + m[0].length, text: txt });
+  }
+  return out;
+}
+
+// ---------- letters in circles and squares ----------
+
+/** The ASCII letter an enclosed letter reads as, or -1: ⒜-⒵ Ⓐ-Ⓩ ⓐ-ⓩ in the BMP; 🄐-🄩 🄰-🅉 🅐-🅩 🅰-🆉 as surrogate pairs (high D83C). */
+function enclosedLetter(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c >= 0x249c && c <= 0x24b5) return 0x61 + c - 0x249c;
+  if (c >= 0x24b6 && c <= 0x24cf) return 0x61 + c - 0x24b6;
+  if (c >= 0x24d0 && c <= 0x24e9) return 0x61 + c - 0x24d0;
+  if (c !== 0xd83c) return -1;
+  const low = text.charCodeAt(i + 1);
+  for (const first of [0xdd10, 0xdd30, 0xdd50, 0xdd70]) if (low >= first && low < first + 26) return 0x61 + low - first;
+  return -1;
+}
+/** An enclosed letter: enclosedLetter's ranges. */
+const ENCLOSED = /[\u249c-\u24e9]|\ud83c[\udd10-\udd29\udd30-\udd49\udd50-\udd69\udd70-\udd89]/g;
+/** The fewest enclosed letters that make a disguise (an ⓘ for information or a Ⓡ is a symbol). */
+const ENCLOSED_LETTERS = 6;
+
+/**
+ * Letters in circles, in parentheses or in squares (the negative ones too, which Unicode does not
+ * decompose) read as the ASCII letters they show: a model reads `ⓘⓖⓝⓞⓡⓔ` as "ignore". The lines
+ * that hold them are read with each such letter replaced, the rest as written.
+ */
+export function enclosedTexts(text: string): Hidden[] {
+  let letters = 0;
+  let first = -1;
+  let last = -1;
+  for (const m of text.matchAll(ENCLOSED)) {
+    if (letters++ === 0) first = m.index;
+    last = m.index + m[0].length;
+  }
+  if (letters < ENCLOSED_LETTERS) return [];
+  const start = text.lastIndexOf('\n', first) + 1;
+  const lineEnd = text.indexOf('\n', last);
+  const end = lineEnd < 0 ? text.length : lineEnd;
+  const read = text.slice(start, end).replace(ENCLOSED, (c) => String.fromCharCode(enclosedLetter(c, 0)));
+  return [{ signal: 'homoglyph', start, end, text: read }];
+}
+
 // ---------- HTML hidden from a reader ----------
 
 const HIDING_STYLE =
-  /display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|rem|%)?\s*(?:;|"|'|!|$)|opacity\s*:\s*0(?:\.0+)?\s*(?:;|"|'|!|$)|(?:^|[;"'\s])color\s*:\s*(?:#fff(?:fff)?\b|white\b|rgba?\(\s*255\s*,\s*255\s*,\s*255\s*(?:,\s*1(?:\.0+)?\s*)?\)|transparent\b)|(?:left|top|text-indent)\s*:\s*-\d{3,}|(?:height|width|max-height)\s*:\s*0(?:px)?\s*;[^"']*overflow\s*:\s*hidden|clip(?:-path)?\s*:\s*(?:rect\(0|inset\(50%)/i;
+  /display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|rem|%)?\s*(?:;|"|'|!|$)|opacity\s*:\s*0(?:\.0+)?\s*(?:;|"|'|!|$)|(?:^|[;"'\s])color\s*:\s*(?:#fff(?:fff)?\b|white\b|rgba?\(\s*255\s*,\s*255\s*,\s*255\s*(?:,\s*1(?:\.0+)?\s*)?\)|transparent\b)|(?:left|top|text-indent)\s*:\s*-\d{3,}|(?:height|width|max-height)\s*:\s*0(?:px)?\s*;[^"']*overflow\s*:\s*hidden|clip(?:-path)?\s*:\s*(?:rect\(0|inset\(50%)|transform\s*:\s*scale\(\s*0(?:\.0+)?\s*[,)]|font-size\s*:\s*(?:0?\.\d+|1)px/i;
 const OPEN_TAG = /<([a-z][a-z0-9]*)\b([^<>]*?)>/gi;
 const HIDDEN_ATTR = /(?:^|\s)(?:hidden(?:\s|=|$)|aria-hidden\s*=\s*["']?true)/i;
 const STYLE_ATTR = /style\s*=\s*("[^"]*"|'[^']*')/i;
-const COMMENT = /<!--([\s\S]*?)-->/g;
 const TAGS = /<[^<>]*>/g;
+
+/** A text colour and a background of the same value in one style (`color:#fefefe;background:#fefefe`). */
+const COLOR = /(?:^|[;"'\s])color\s*:\s*([^;"'!]+)/i;
+const BACKGROUND = /background(?:-color)?\s*:\s*([^;"'!]+)/i;
+/** `<font color="white">`. */
+const WHITE_FONT = /(?:^|\s)color\s*=\s*["']?(?:#fff(?:fff)?|white)\b/i;
+
+/** Whether an element's attributes hide its text from a reader: a hiding style, the text in the background's colour, `hidden`, `aria-hidden`, a white `<font>`. */
+function hides(tag: string, attrs: string): boolean {
+  if (HIDDEN_ATTR.test(attrs)) return true;
+  if (tag === 'font' && WHITE_FONT.test(attrs)) return true;
+  const style = STYLE_ATTR.exec(attrs)?.[1];
+  if (style === undefined) return false;
+  if (HIDING_STYLE.test(style)) return true;
+  const color = COLOR.exec(style)?.[1]?.trim().toLowerCase();
+  return color !== undefined && color === BACKGROUND.exec(style)?.[1]?.trim().toLowerCase();
+}
 
 /** Text inside HTML comments and inside elements hidden by a style or an attribute. */
 export function hiddenHtml(text: string): Hidden[] {
   const out: Hidden[] = [];
   if (text.indexOf('<') < 0) return out;
-  for (const m of text.matchAll(COMMENT)) {
-    const inner = m[1]!.trim();
-    if (inner.length >= 12) keep(out, { signal: 'hidden-html', start: m.index, end: m.index + m[0].length, text: inner });
+  // a comment runs to its `-->`, or to the text's end as a browser reads one left open (found once:
+  // a search from every `<!--` to the end was quadratic in a text of many open ones)
+  for (let at = text.indexOf('<!--'); at >= 0; ) {
+    const close = text.indexOf('-->', at + 4);
+    const end = close < 0 ? text.length : close + 3;
+    const inner = text.slice(at + 4, close < 0 ? end : close).trim();
+    if (inner.length >= 12) keep(out, { signal: 'hidden-html', start: at, end, text: inner });
+    at = close < 0 ? -1 : text.indexOf('<!--', end);
   }
   let lower: string | undefined; // the text lowercased, once an element is found hidden
+  // each tag's first closing tag found after the last search from before it (-1: none to the end):
+  // the same search is not made again from each of many hidden elements of one tag
+  const closes = new Map<string, { from: number; at: number }>();
+  let readTo = 0; // the end of the last hidden element read: one inside it was read with it
   for (const m of text.matchAll(OPEN_TAG)) {
     const attrs = m[2]!;
-    if (attrs.length < 6) continue;
-    const style = STYLE_ATTR.exec(attrs)?.[1];
-    if (!(style !== undefined && HIDING_STYLE.test(style)) && !HIDDEN_ATTR.test(attrs)) continue;
+    if (attrs.length < 6 || m.index < readTo) continue;
     const tag = m[1]!.toLowerCase();
+    if (!hides(tag, attrs)) continue;
     const from = m.index + m[0].length;
     lower ??= text.toLowerCase();
-    const close = lower.indexOf(`</${tag}`, from);
+    let found = closes.get(tag);
+    if (found === undefined || from < found.from || (found.at >= 0 && from > found.at)) closes.set(tag, (found = { from, at: lower.indexOf(`</${tag}`, from) }));
+    const close = found.at;
     const end = close < 0 ? Math.min(text.length, from + 2000) : close;
+    readTo = end;
     const inner = text.slice(from, end).replace(TAGS, ' ').replace(/\s+/g, ' ').trim();
     if (inner.length >= 12) keep(out, { signal: 'hidden-html', start: m.index, end, text: inner });
   }
@@ -285,9 +466,12 @@ export function hiddenHtml(text: string): Hidden[] {
 
 const MD_IMAGE = /!\[[^\]\n]{0,200}\]\(\s*<?(https?:\/\/[^)\s>]+)/gi;
 const HTML_IMAGE = /<img\b[^>]*?\bsrc\s*=\s*["']?(https?:\/\/[^"'\s>]+)/gi;
-// A placeholder for the model to fill: {x}, {{x}}, [x], <x>, $X, %7B…%7D, or words that name what to put.
+// A placeholder for the model to fill: {x}, {{x}} (a brace at all: a URL spells it %7B, and a
+// placeholder with spaces ends the address inside it), [x], <x>, $X, %7B…%7D, or words that name what to put.
+// The words are capitals, read as a word between anything but letters and digits (`SECRET_API_KEY`,
+// `USER_CARDS_HERE`: an underscore joins the words of a placeholder).
 const TEMPLATE =
-  /\{\{?[^}]{1,60}\}\}?|%7B|%5B|\[[A-Za-z_ ]{2,40}\]|<[A-Za-z_ ]{2,40}>|\$[A-Z_]{3,}|\b(?:INSERT|REPLACE|PLACEHOLDER|YOUR_|USER_?DATA|CONVERSATION|CHAT_?HISTORY|SECRET|PASSWORD|API_?KEY|TOKEN|SUMMARY|EMAIL)\b/;
+  /\{|%7B|%5B|\[[A-Za-z_ ]{2,40}\]|<[A-Za-z_ ]{2,40}>|\$[A-Z_]{3,}|(?<![A-Za-z0-9])(?:INSERT|REPLACE|PLACEHOLDER|YOUR|HERE|USER_?DATA|CONVERSATION|CHAT_?HISTORY|HISTORY|MESSAGES?|PROMPT|SECRETS?|PASSWORDS?|CREDENTIALS?|API_?KEYS?|TOKEN|SUMMARY|EMAIL|CARDS?|SSN)(?![A-Za-z0-9])/;
 
 export interface ImageHit {
   start: number;
@@ -302,17 +486,37 @@ export interface ImageHit {
  */
 export function exfilImages(text: string): ImageHit[] {
   const out: ImageHit[] = [];
-  if (text.indexOf('](http') < 0 && !hasImgTag(text)) return out;
-  for (const re of [MD_IMAGE, HTML_IMAGE]) {
-    for (const m of text.matchAll(re)) {
-      const url = m[1]!;
-      const q = url.indexOf('?');
-      const path = q < 0 ? url : url.slice(0, q);
-      const query = q < 0 ? '' : url.slice(q + 1);
-      const why = judgeUrl(path, query);
-      if (why !== null) out.push({ start: m.index, end: m.index + m[0].length, why });
-    }
+  const inline = text.indexOf('](http') >= 0 || hasImgTag(text);
+  // by reference: a definition's `]:` first (one search, seldom found), then the image that names it
+  const defined = text.indexOf(']:') >= 0;
+  if (!inline && !defined) return out;
+  if (inline) for (const re of [MD_IMAGE, HTML_IMAGE]) for (const m of text.matchAll(re)) judgeImage(out, m[1]!, m.index, m.index + m[0].length);
+  if (defined) for (const d of referencedImages(text)) judgeImage(out, d.url, d.start, d.end);
+  return out;
+}
+
+/** Adds the image at [start, end) to `out` when its address carries data or asks for it. */
+function judgeImage(out: ImageHit[], url: string, start: number, end: number): void {
+  const q = url.indexOf('?');
+  const why = judgeUrl(q < 0 ? url : url.slice(0, q), q < 0 ? '' : url.slice(q + 1));
+  if (why !== null) out.push({ start, end, why });
+}
+
+/** A markdown image by reference: `![alt][label]`, `![label][]` or `![label]`. */
+const MD_IMAGE_REF = /!\[([^\]\n]{0,200})\](?:\[([^\]\n]{0,100})\])?/g;
+/** A link reference definition: `[label]: https://…` at a line's start. */
+const MD_DEFINITION = /^[ \t]{0,3}\[([^\]\n]{1,100})\]:[ \t]*<?(https?:\/\/[^\s>]+)/gm;
+
+/** The addresses of the images a text shows by reference (`![chart][1]` and, anywhere, `[1]: https://…`), with where each is defined. */
+function referencedImages(text: string): Array<{ url: string; start: number; end: number }> {
+  const labels = new Set<string>();
+  for (const m of text.matchAll(MD_IMAGE_REF)) {
+    if (text[m.index + m[0].length] === '(') continue; // an inline image: read above
+    labels.add((m[2] ? m[2] : m[1]!).trim().toLowerCase());
   }
+  const out: Array<{ url: string; start: number; end: number }> = [];
+  if (labels.size === 0) return out;
+  for (const m of text.matchAll(MD_DEFINITION)) if (labels.has(m[1]!.trim().toLowerCase())) out.push({ url: m[2]!, start: m.index, end: m.index + m[0].length });
   return out;
 }
 
