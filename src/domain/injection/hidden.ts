@@ -403,10 +403,10 @@ export function enclosedTexts(text: string): Hidden[] {
 // ---------- HTML hidden from a reader ----------
 
 const HIDING_STYLE =
-  /display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|rem|%)?\s*(?:;|"|'|!|$)|opacity\s*:\s*0(?:\.0+)?\s*(?:;|"|'|!|$)|(?:^|[;"'\s])color\s*:\s*(?:#fff(?:fff)?\b|white\b|rgba?\(\s*255\s*,\s*255\s*,\s*255\s*(?:,\s*1(?:\.0+)?\s*)?\)|transparent\b)|(?:left|top|text-indent)\s*:\s*-\d{3,}|(?:height|width|max-height)\s*:\s*0(?:px)?\s*;[^"']*overflow\s*:\s*hidden|clip(?:-path)?\s*:\s*(?:rect\(0|inset\(50%)|transform\s*:\s*scale\(\s*0(?:\.0+)?\s*[,)]|font-size\s*:\s*(?:0?\.\d+|1)px/i;
+  /display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|font-size\s*:\s*(?:0(?:\.0\d*)?|\.0\d*)(?:px|pt|em|rem|%)?\s*(?:;|"|'|!|$)|opacity\s*:\s*(?:0(?:\.0\d*)?|\.0\d*)\s*(?:;|"|'|!|$)|(?:^|[;"'\s])color\s*:\s*(?:#fff(?:fff)?\b|white\b|rgba?\(\s*255\s*,\s*255\s*,\s*255\s*(?:,\s*1(?:\.0+)?\s*)?\)|rgba\(\s*\d+\s*,\s*\d+\s*,\s*\d+\s*,\s*0(?:\.0+)?\s*\)|transparent\b)|(?:left|top|text-indent)\s*:\s*-\d{3,}|(?:height|width|max-height)\s*:\s*0(?:px)?\s*;[^"']*overflow\s*:\s*hidden|clip(?:-path)?\s*:\s*(?:rect\(0|inset\(50%)|transform\s*:\s*scale\(\s*0(?:\.0+)?\s*[,)]|font-size\s*:\s*(?:0?\.\d+|1)px/i;
 const OPEN_TAG = /<([a-z][a-z0-9]*)\b([^<>]*?)>/gi;
 const HIDDEN_ATTR = /(?:^|\s)(?:hidden(?:\s|=|$)|aria-hidden\s*=\s*["']?true)/i;
-const STYLE_ATTR = /style\s*=\s*("[^"]*"|'[^']*')/i;
+const STYLE_ATTR = /style\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)/i;
 const TAGS = /<[^<>]*>/g;
 
 /** A text colour and a background of the same value in one style (`color:#fefefe;background:#fefefe`). */
@@ -464,8 +464,8 @@ export function hiddenHtml(text: string): Hidden[] {
 
 // ---------- markdown images that carry data ----------
 
-const MD_IMAGE = /!\[[^\]\n]{0,200}\]\(\s*<?(https?:\/\/[^)\s>]+)/gi;
-const HTML_IMAGE = /<img\b[^>]*?\bsrc\s*=\s*["']?(https?:\/\/[^"'\s>]+)/gi;
+const MD_IMAGE = /!\[[^\]\n]{0,200}\]\(\s*<?((?:https?:)?\/\/[^)\s>]+)/gi;
+const HTML_IMAGE = /<img\b[^>]*?\bsrc(?:set)?\s*=\s*["']?((?:https?:)?\/\/[^"'\s>]+)/gi;
 // A placeholder for the model to fill: {x}, {{x}} (a brace at all: a URL spells it %7B, and a
 // placeholder with spaces ends the address inside it), [x], <x>, $X, %7B…%7D, or words that name what to put.
 // The words are capitals, read as a word between anything but letters and digits (`SECRET_API_KEY`,
@@ -486,7 +486,7 @@ export interface ImageHit {
  */
 export function exfilImages(text: string): ImageHit[] {
   const out: ImageHit[] = [];
-  const inline = text.indexOf('](http') >= 0 || hasImgTag(text);
+  const inline = text.indexOf('![') >= 0 || hasImgTag(text);
   // by reference: a definition's `]:` first (one search, seldom found), then the image that names it
   const defined = text.indexOf(']:') >= 0;
   if (!inline && !defined) return out;
@@ -531,7 +531,8 @@ function hasImgTag(text: string): boolean {
 }
 
 function judgeUrl(path: string, query: string): 'template' | 'text' | null {
-  if (TEMPLATE.test(query) || TEMPLATE.test(path.replace(/^https?:\/\/[^/]+/, ''))) return 'template';
+  // the host too: `https://{user_email}.example/` asks for data in a name its server's resolver sees
+  if (TEMPLATE.test(query) || TEMPLATE.test(path.replace(/^(?:https?:)?\/\//, ''))) return 'template';
   for (const pair of query.split('&')) {
     const value = pair.slice(pair.indexOf('=') + 1);
     if (value.length < 24) continue;
