@@ -16,9 +16,9 @@
 //   ≤ 1 % false positives (scripts/injection/train.ts sets the offset).
 import { classify } from './classifier.js';
 import { SEEN_ENCLOSED, SEEN_FOLDABLE, SEEN_ZERO_WIDTH_RUN } from './fold-tables.js';
-import { decodeEscapes, originalIndex, type Unescaped } from './escapes.js';
+import { decodeEscapes, originalIndex } from './escapes.js';
 import { withoutHarness } from './harness.js';
-import { base64Texts, enclosedTexts, exfilImages, type Hidden, hexTexts, hiddenHtml, percentTexts, selectorRuns, tagRuns, zeroWidthRuns } from './hidden.js';
+import { base64Texts, enclosedTexts, exfilImages, type Hidden, hexTexts, hiddenHtml, percentTexts, selectorRuns, speltLetters, tagRuns, zeroWidthRuns } from './hidden.js';
 import { toolPoisoning } from './poisoning.js';
 import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, quotation, type Reading, readForSignals } from './signals.js';
 import { type Folded, foldForSignals } from './fold.js';
@@ -140,23 +140,6 @@ function forgeriesBoth(t: Reading, f: Folded | null, fr: Reading | null): Forger
   if (!f || !fr) return raw;
   const fo = forgeries(fr);
   return { strong: union(raw.strong, unfold(fo.strong, f)), delimiters: union(raw.delimiters, unfold(fo.delimiters, f)), weak: union(raw.weak, unfold(fo.weak, f)) };
-}
-
-/** Letters spelt as escapes or references (`&#73;gnore`, `\u0049gnore`) that make a disguise: a writer escapes none. */
-const SPELT_LETTERS = 8;
-
-/**
- * The stretch from the first letter a text spelt as an escape or a reference to the last, out to
- * the words they stand in, read as hidden text (decoded: the model reads it so). An address
- * spelt so against spam harvesters is a few words, no instruction.
- */
-function speltLetters(u: Unescaped | null, t: string): Hidden[] {
-  if (u === null || u.spelt.letters < SPELT_LETTERS) return [];
-  let start = u.spelt.start;
-  while (start > 0 && !/\s/.test(t[start - 1]!)) start--;
-  let end = u.spelt.end;
-  while (end < t.length && !/\s/.test(t[end]!)) end++;
-  return [{ signal: 'encoded-instruction', start, end, text: t.slice(start, end) }];
 }
 
 /** The classifier's logit of a hidden text with the bonus for hiding, and whether it reads as an instruction. */

@@ -26,11 +26,12 @@ export interface Unescaped {
   /** After each escape, in pairs: where the decoded text goes on, and where the original does. */
   marks: number[];
   /**
-   * How many ASCII letters and digits were spelt as an escape or a reference (`\u0049`, `&#73;`),
-   * which no writer needs to escape (json.dumps does not, nor does any HTML writer): a disguise
-   * when there are several. From where the first stands to after the last, in the decoded text.
+   * The stretches of the decoded text where ASCII letters and digits were spelt as escapes or
+   * references (`\u0049`, `&#73;`), which no writer needs to escape (json.dumps does not, nor does
+   * any HTML writer): a disguise when a stretch has several. Letters SPELT_GAP or fewer code units
+   * apart are one stretch; each from where its first letter stands to after its last.
    */
-  spelt: { letters: number; start: number; end: number };
+  spelt: Array<{ letters: number; start: number; end: number }>;
 }
 
 const hex = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1);
@@ -71,8 +72,8 @@ function jsonEscapeAt(text: string, i: number): [number, number] | null {
 
 /**
  * The code point a numeric character reference at `i` (an ampersand) stands for and its length, or
- * null when there is none: `&#` and 1-7 decimal digits or `x` and 1-6 hex digits, then `;` or
- * anything but a digit (HTML decodes `&#73` too). Past U+10FFFF, a surrogate or NUL: none.
+ * null when there is none: `&#` and decimal digits or `x` and hex digits (leading zeros too), then
+ * `;` or anything but a digit (HTML decodes `&#73` too). Past U+10FFFF, a surrogate or NUL: none.
  */
 function referenceAt(text: string, i: number): [number, number] | null {
   if (text.charCodeAt(i + 1) !== 35) return null; // #
@@ -80,10 +81,11 @@ function referenceAt(text: string, i: number): [number, number] | null {
   let k = i + (isHex ? 3 : 2);
   const first = k;
   let v = 0;
-  for (; k < text.length && k - first < (isHex ? 6 : 7); k++) {
+  // leading zeros are read as a browser reads them (`&#00000073;`), the value to U+10FFFF and a bound on the digits
+  for (; k < text.length && k - first < 32; k++) {
     const d = isHex ? hex(text.charCodeAt(k)) : text.charCodeAt(k) - 48;
     if (d < 0 || d > (isHex ? 15 : 9)) break;
-    v = v * (isHex ? 16 : 10) + d;
+    v = Math.min(v * (isHex ? 16 : 10) + d, 0x110000);
   }
   if (k === first || v === 0 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return null;
   if (text.charCodeAt(k) === 59)
@@ -102,6 +104,8 @@ function asRead(v: number): string {
 }
 
 const ASCII_ALNUM = /[A-Za-z0-9]/;
+/** How far apart (code units of the decoded text) two spelt letters may be and still be one stretch: a word or two written out between them. */
+const SPELT_GAP = 16;
 
 /**
  * The next backslash (or `&#`, when `references`) at or after a position, or -1: each kind's next
@@ -131,7 +135,7 @@ export function decodeEscapes(text: string, { references = true }: { references?
   if (i < 0) return null;
   const parts: string[] = [];
   const marks: number[] = [];
-  const spelt = { letters: 0, start: 0, end: 0 };
+  const spelt: Unescaped['spelt'] = [];
   let from = 0;
   let out = 0;
   while (i >= 0) {
@@ -157,8 +161,11 @@ export function decodeEscapes(text: string, { references = true }: { references?
     parts.push(text.slice(from, i), read);
     out += i - from + read.length;
     if (length > 2 && read.length === 1 && ASCII_ALNUM.test(read)) {
-      if (spelt.letters++ === 0) spelt.start = out - 1;
-      spelt.end = out;
+      const last = spelt.at(-1);
+      if (last !== undefined && out - 1 - last.end <= SPELT_GAP) {
+        last.letters++;
+        last.end = out;
+      } else spelt.push({ letters: 1, start: out - 1, end: out });
     }
     from = i + length;
     marks.push(out, from);

@@ -3,6 +3,7 @@
 // lines), hex, percent-encoding, letters in circles or squares, HTML a browser hides, and markdown
 // images whose address carries data out. Each finder returns the hidden text (decoded) with where
 // it was, so the detector can read it as it reads the rest.
+import type { Unescaped } from './escapes.js';
 import { unitClass, ZERO_WIDTH_RUN, ZERO_WIDTH_UNITS } from './fold-tables.js';
 
 export interface Hidden {
@@ -254,15 +255,16 @@ export function base64Texts(text: string): Hidden[] {
 
 /** Base64 broken into lines: 3 or more lines that are each one piece of 8-76 code units. */
 const BROKEN_B64 = /(?<![A-Za-z0-9+/=])(?:[A-Za-z0-9+/]{8,76}[ \t]*\r?\n[ \t]*){2,}[A-Za-z0-9+/]{2,76}={0,2}(?![A-Za-z0-9+/=])/g;
-/** A line inside a text that is one piece of base64 (16 to 76 code units): what base64 broken into lines has, and prose seldom. */
-const BASE64_LINE = /\n[A-Za-z0-9+/]{16,76}\r?\n/;
+/** A line inside a text that is one piece of base64 (8 to 76 code units): what base64 broken into lines has. */
+const BASE64_LINE = /\n[ \t]*[A-Za-z0-9+/]{8,76}\r?\n/;
 
 /**
- * Base64 a writer broke into lines (MIME's 76, a PEM's 64, any width), which the runs above (no
- * line break inside) see only line by line, or not at all when the lines are short. A writer breaks
- * it at one width: lines of one length, a multiple of 4, then at most a shorter last one; words of
- * prose on the lines before or after are left out (one of that length may still lead: up to two
- * are dropped when the rest reads as text). Looked for only in a text with such a line (BASE64_LINE).
+ * Base64 a writer broke into lines (MIME's 76, a PEM's 64, any width from 8, indented or not),
+ * which the runs above (no line break inside) see only line by line, or not at all when the lines
+ * are short. A writer breaks it at one width: lines of one length, then at most a shorter last one;
+ * words of prose on the lines before or after are left out (one of that length may still lead: up
+ * to two are dropped when the rest reads as text). Looked for only in a text with such a line
+ * (BASE64_LINE).
  */
 function brokenBase64(text: string): Hidden[] {
   const out: Hidden[] = [];
@@ -273,7 +275,7 @@ function brokenBase64(text: string): Hidden[] {
       const width = pieces[a]!.s.length;
       let b = a + 1;
       while (b < pieces.length && pieces[b]!.s.length === width) b++;
-      if (width % 4 === 0 && b - a >= 2) {
+      if (b - a >= 2) {
         const found = readPieces(pieces, a, b, b < pieces.length && pieces[b]!.s.length <= width);
         if (found !== null) out.push(found);
       }
@@ -333,23 +335,54 @@ export function hexTexts(text: string): Hidden[] {
   return out;
 }
 
+// ---------- letters spelt as escapes or references ----------
+
+/** Letters spelt as escapes or references (`&#73;gnore`, `\u0049gnore`) that make a disguise: a writer escapes none. */
+const SPELT_LETTERS = 8;
+
+/**
+ * Each stretch of letters a text spelt as escapes or references (escapes.ts: `Unescaped.spelt`),
+ * out to the words they stand in, read as hidden text (decoded, as the model reads it; `t` is the
+ * decoded text). Stretches apart are read apart: an address spelt so against spam harvesters at a
+ * page's top and another at its foot are two words, not the page between them.
+ */
+export function speltLetters(u: Unescaped | null, t: string): Hidden[] {
+  const out: Hidden[] = [];
+  for (const s of u?.spelt ?? []) {
+    if (s.letters < SPELT_LETTERS) continue;
+    let start = s.start;
+    while (start > 0 && !/\s/.test(t[start - 1]!)) start--;
+    let end = s.end;
+    while (end < t.length && !/\s/.test(t[end]!)) end++;
+    keep(out, { signal: 'encoded-instruction', start, end, text: t.slice(start, end) });
+  }
+  return out;
+}
+
 // ---------- percent-encoding ----------
 
 /** A stretch of 8 or more percent-encoded bytes, plain characters of a word or `+` between them, outside an address. */
-const PERCENT_RUN = /(?<![\w/?&=%.+~-])[A-Za-z0-9.+_~-]{0,24}(?:%[0-9A-Fa-f]{2}[A-Za-z0-9.+_~-]{0,24}){8,}/g;
+const PERCENT_RUN = /(?<![\w%.+~-])[A-Za-z0-9.+_~-]{0,24}(?:%[0-9A-Fa-f]{2}[A-Za-z0-9.+_~-]{0,24}){8,}/g;
+/** What makes a stretch's word an address: a scheme, `www.`, a path from the root, a host and its path. */
+const ADDRESS = /:\/\/|^www\.|^\/|^[a-z0-9-]+(?:\.[a-z0-9-]+)+\//i;
 
 /** Three percent-encoded bytes close together: found at the speed of a scan for `%` (a text's percentages have no hex after them). */
 const PERCENT_NEAR = /%[0-9A-Fa-f]{2}[^%\s]{0,24}%[0-9A-Fa-f]{2}[^%\s]{0,24}%[0-9A-Fa-f]{2}/;
 
 /**
  * Text spelt in percent-encoding (`%49%67%6E…`, or words joined by `%20`) outside an address,
- * decoded: a model reads it, a filter that reads words does not. A stretch inside a URL (after a
- * `/`, `?`, `&` or `=`) is the address's own and is left to the image check below.
+ * decoded: a model reads it, a filter that reads words does not (`note=%57%68…` too). A stretch
+ * inside a URL (a word with a scheme, `www.`, a root path or a host and path before it) is the
+ * address's own and is left to the image check below.
  */
 export function percentTexts(text: string): Hidden[] {
   const out: Hidden[] = [];
   if (text.indexOf('%') < 0 || !PERCENT_NEAR.test(text)) return out;
   for (const m of text.matchAll(PERCENT_RUN)) {
+    // inside an address (its path, its query) the encoding is the address's own: the image check reads those
+    let word = m.index;
+    while (word > 0 && m.index - word < 512 && !/[\s"'<>()[\]]/.test(text[word - 1]!)) word--;
+    if (ADDRESS.test(text.slice(word, m.index + 1))) continue;
     const bytes = Buffer.from(
       m[0].replace(/\+/g, ' ').replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16))),
       'latin1',
@@ -371,11 +404,13 @@ function enclosedLetter(text: string, i: number): number {
   if (c >= 0x24d0 && c <= 0x24e9) return 0x61 + c - 0x24d0;
   if (c !== 0xd83c) return -1;
   const low = text.charCodeAt(i + 1);
-  for (const first of [0xdd10, 0xdd30, 0xdd50, 0xdd70]) if (low >= first && low < first + 26) return 0x61 + low - first;
+  for (const first of [0xdd10, 0xdd30, 0xdd50, 0xdd70, 0xdde6]) if (low >= first && low < first + 26) return 0x61 + low - first;
   return -1;
 }
 /** An enclosed letter: enclosedLetter's ranges. */
-const ENCLOSED = /[\u249c-\u24e9]|\ud83c[\udd10-\udd29\udd30-\udd49\udd50-\udd69\udd70-\udd89]/g;
+const ENCLOSED = /[\u249c-\u24e9]|\ud83c[\udd10-\udd29\udd30-\udd49\udd50-\udd69\udd70-\udd89\udde6-\uddff]/g;
+/** How far apart two enclosed letters may be and still be one run (a word or two written out between them). */
+const ENCLOSED_GAP = 16;
 /** The fewest enclosed letters that make a disguise (an ⓘ for information or a Ⓡ is a symbol). */
 const ENCLOSED_LETTERS = 6;
 
@@ -385,25 +420,36 @@ const ENCLOSED_LETTERS = 6;
  * that hold them are read with each such letter replaced, the rest as written.
  */
 export function enclosedTexts(text: string): Hidden[] {
+  const out: Hidden[] = [];
+  // runs of enclosed letters, ENCLOSED_GAP or fewer code units apart: a list lettered Ⓐ, Ⓑ, Ⓒ at a
+  // text's top and an ⓘ at its foot are two runs of a few letters, not a disguise between them
   let letters = 0;
   let first = -1;
   let last = -1;
+  const read = () => {
+    if (letters < ENCLOSED_LETTERS) return;
+    // the lines that hold the run, each such letter read as the letter it shows
+    const start = text.lastIndexOf('\n', first) + 1;
+    const lineEnd = text.indexOf('\n', last);
+    const end = lineEnd < 0 ? text.length : lineEnd;
+    keep(out, { signal: 'homoglyph', start, end, text: text.slice(start, end).replace(ENCLOSED, (c) => String.fromCharCode(enclosedLetter(c, 0))) });
+  };
   for (const m of text.matchAll(ENCLOSED)) {
+    if (letters > 0 && m.index - last > ENCLOSED_GAP) {
+      read();
+      letters = 0;
+    }
     if (letters++ === 0) first = m.index;
     last = m.index + m[0].length;
   }
-  if (letters < ENCLOSED_LETTERS) return [];
-  const start = text.lastIndexOf('\n', first) + 1;
-  const lineEnd = text.indexOf('\n', last);
-  const end = lineEnd < 0 ? text.length : lineEnd;
-  const read = text.slice(start, end).replace(ENCLOSED, (c) => String.fromCharCode(enclosedLetter(c, 0)));
-  return [{ signal: 'homoglyph', start, end, text: read }];
+  read();
+  return out;
 }
 
 // ---------- HTML hidden from a reader ----------
 
 const HIDING_STYLE =
-  /display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|font-size\s*:\s*(?:0(?:\.0\d*)?|\.0\d*)(?:px|pt|em|rem|%)?\s*(?:;|"|'|!|$)|opacity\s*:\s*(?:0(?:\.0\d*)?|\.0\d*)\s*(?:;|"|'|!|$)|(?:^|[;"'\s])color\s*:\s*(?:#fff(?:fff)?\b|white\b|rgba?\(\s*255\s*,\s*255\s*,\s*255\s*(?:,\s*1(?:\.0+)?\s*)?\)|rgba\(\s*\d+\s*,\s*\d+\s*,\s*\d+\s*,\s*0(?:\.0+)?\s*\)|transparent\b)|(?:left|top|text-indent)\s*:\s*-\d{3,}|(?:height|width|max-height)\s*:\s*0(?:px)?\s*;[^"']*overflow\s*:\s*hidden|clip(?:-path)?\s*:\s*(?:rect\(0|inset\(50%)|transform\s*:\s*scale\(\s*0(?:\.0+)?\s*[,)]|font-size\s*:\s*(?:0?\.\d+|1)px/i;
+  /display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|font-size\s*:\s*(?:0(?:\.0\d*)?|\.0\d*)(?:px|pt|em|rem|%)?\s*(?:;|"|'|!|$)|opacity\s*:\s*(?:0(?:\.0\d*)?|\.0\d*)\s*(?:;|"|'|!|$)|(?:^|[;"'\s])color\s*:\s*(?:#fff(?:fff)?\b|white\b|rgba?\(\s*255\s*,\s*255\s*,\s*255\s*(?:,\s*1(?:\.0+)?\s*)?\)|rgba\(\s*\d+\s*,\s*\d+\s*,\s*\d+\s*,\s*0(?:\.0+)?\s*\)|transparent\b)|(?:left|top|text-indent)\s*:\s*-\d{3,}|clip(?:-path)?\s*:\s*(?:rect\(0|inset\(50%)|transform\s*:\s*scale\(\s*0(?:\.0+)?\s*[,)]|font-size\s*:\s*(?:0?\.\d+|1)px/i;
 const OPEN_TAG = /<([a-z][a-z0-9]*)\b([^<>]*?)>/gi;
 const HIDDEN_ATTR = /(?:^|\s)(?:hidden(?:\s|=|$)|aria-hidden\s*=\s*["']?true)/i;
 const STYLE_ATTR = /style\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)/i;
@@ -412,6 +458,8 @@ const TAGS = /<[^<>]*>/g;
 /** A text colour and a background of the same value in one style (`color:#fefefe;background:#fefefe`). */
 const COLOR = /(?:^|[;"'\s])color\s*:\s*([^;"'!]+)/i;
 const BACKGROUND = /background(?:-color)?\s*:\s*([^;"'!]+)/i;
+const ZERO_SIZE = /(?:^|[;"'\s])(?:height|width|max-height|max-width)\s*:\s*0(?:px)?\s*(?:;|"|'|!|$)/i;
+const OVERFLOW_HIDDEN = /overflow\s*:\s*hidden/i;
 /** `<font color="white">`. */
 const WHITE_FONT = /(?:^|\s)color\s*=\s*["']?(?:#fff(?:fff)?|white)\b/i;
 
@@ -422,6 +470,8 @@ function hides(tag: string, attrs: string): boolean {
   const style = STYLE_ATTR.exec(attrs)?.[1];
   if (style === undefined) return false;
   if (HIDING_STYLE.test(style)) return true;
+  // no room and what overflows it hidden (tested apart: one regex looking on from every `height:0;` to an `overflow` was quadratic)
+  if (ZERO_SIZE.test(style) && OVERFLOW_HIDDEN.test(style)) return true;
   const color = COLOR.exec(style)?.[1]?.trim().toLowerCase();
   return color !== undefined && color === BACKGROUND.exec(style)?.[1]?.trim().toLowerCase();
 }
@@ -439,24 +489,37 @@ export function hiddenHtml(text: string): Hidden[] {
     if (inner.length >= 12) keep(out, { signal: 'hidden-html', start: at, end, text: inner });
     at = close < 0 ? -1 : text.indexOf('<!--', end);
   }
-  let lower: string | undefined; // the text lowercased, once an element is found hidden
   // each tag's first closing tag found after the last search from before it (-1: none to the end):
   // the same search is not made again from each of many hidden elements of one tag
-  const closes = new Map<string, { from: number; at: number }>();
-  let readTo = 0; // the end of the last hidden element read: one inside it was read with it
+  const closes = new Map<string, { re: RegExp; from: number; at: number }>();
+  let readTo = 0; // how far hidden text has been read: an element ending inside it was read with it
+  // what the searches and reads may cost in all, linear in the text however its elements nest or overlap
+  let budget = 4 * text.length + 4096;
   for (const m of text.matchAll(OPEN_TAG)) {
     const attrs = m[2]!;
-    if (attrs.length < 6 || m.index < readTo) continue;
+    if (attrs.length < 6) continue;
     const tag = m[1]!.toLowerCase();
     if (!hides(tag, attrs)) continue;
     const from = m.index + m[0].length;
-    lower ??= text.toLowerCase();
     let found = closes.get(tag);
-    if (found === undefined || from < found.from || (found.at >= 0 && from > found.at)) closes.set(tag, (found = { from, at: lower.indexOf(`</${tag}`, from) }));
+    if (found === undefined || from < found.from || (found.at >= 0 && from > found.at)) {
+      // `</b` is not `</br>`; a search in the text itself (a lowercased copy can be longer: `İ`)
+      const re = found?.re ?? new RegExp(`</${tag}(?![a-z0-9])`, 'gi');
+      re.lastIndex = from;
+      const hit = re.exec(text);
+      closes.set(tag, (found = { re, from, at: hit === null ? -1 : hit.index }));
+      budget -= (hit === null ? text.length : hit.index) - from;
+    }
     const close = found.at;
+    // an element left open reads as far as a browser would show it, at most 2,000 code units; what of
+    // that was read already with an element before it is not read again
     const end = close < 0 ? Math.min(text.length, from + 2000) : close;
+    if (end <= readTo) continue;
+    const start = close < 0 ? Math.max(from, readTo) : from;
+    budget -= end - start;
+    if (budget < 0) break;
     readTo = end;
-    const inner = text.slice(from, end).replace(TAGS, ' ').replace(/\s+/g, ' ').trim();
+    const inner = text.slice(start, end).replace(TAGS, ' ').replace(/\s+/g, ' ').trim();
     if (inner.length >= 12) keep(out, { signal: 'hidden-html', start: m.index, end, text: inner });
   }
   return out;
@@ -503,20 +566,23 @@ function judgeImage(out: ImageHit[], url: string, start: number, end: number): v
 }
 
 /** A markdown image by reference: `![alt][label]`, `![label][]` or `![label]`. */
-const MD_IMAGE_REF = /!\[([^\]\n]{0,200})\](?:\[([^\]\n]{0,100})\])?/g;
+const MD_IMAGE_REF = /!\[([^[\]\n]{0,200})\](?:\[([^[\]\n]{0,100})\])?/g;
 /** A link reference definition: `[label]: https://…` at a line's start. */
-const MD_DEFINITION = /^[ \t]{0,3}\[([^\]\n]{1,100})\]:[ \t]*<?(https?:\/\/[^\s>]+)/gm;
+const MD_DEFINITION = /^[ \t]{0,3}(?:>[ \t]?)*\[([^[\]\n]{1,100})\]:[ \t]*\n?[ \t]*<?((?:https?:)?\/\/[^\s>]+)/gim;
+
+/** A link label as CommonMark matches one: case folded, inner white space one space. */
+const label = (s: string) => s.trim().replace(/\s+/g, ' ').toLowerCase();
 
 /** The addresses of the images a text shows by reference (`![chart][1]` and, anywhere, `[1]: https://…`), with where each is defined. */
 function referencedImages(text: string): Array<{ url: string; start: number; end: number }> {
   const labels = new Set<string>();
   for (const m of text.matchAll(MD_IMAGE_REF)) {
     if (text[m.index + m[0].length] === '(') continue; // an inline image: read above
-    labels.add((m[2] ? m[2] : m[1]!).trim().toLowerCase());
+    labels.add(label(m[2] ? m[2] : m[1]!));
   }
   const out: Array<{ url: string; start: number; end: number }> = [];
   if (labels.size === 0) return out;
-  for (const m of text.matchAll(MD_DEFINITION)) if (labels.has(m[1]!.trim().toLowerCase())) out.push({ url: m[2]!, start: m.index, end: m.index + m[0].length });
+  for (const m of text.matchAll(MD_DEFINITION)) if (labels.has(label(m[1]!))) out.push({ url: m[2]!, start: m.index, end: m.index + m[0].length });
   return out;
 }
 
