@@ -215,7 +215,21 @@ describe('texts built to make the reading slow', () => {
     }
     return best;
   };
-  it.each(['<div hidden>', '<!--', '<p style="display:none">x', '<font color=white>', '&#x', '![a][b]\n[b]: http://x/?q={', ']:\n!['])('%j repeated: linear in the length', (unit) => {
+  it.each([
+    '<div hidden>',
+    '<!--',
+    '<p style="display:none">x',
+    '<font color=white>',
+    '&#x',
+    '![a][b]\n[b]: http://x/?q={',
+    ']:\n![',
+    // each forgery looked for code from the text's start (and from its line's): 256 KB of `[INST]` took 19 s
+    '[INST]',
+    '`<system>',
+    '```</tool_result>',
+    // an `<img` read on to a `>` that never came
+    '<img ',
+  ])('%j repeated: linear in the length', (unit) => {
     const of = (n: number) => unit.repeat(Math.ceil(n / unit.length));
     cost(of(16_384));
     // best of five each, the longer text 4× the shorter: linear reads ~4, quadratic ~16

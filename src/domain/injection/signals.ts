@@ -159,15 +159,41 @@ const DELIMITERS =
 const DELIMITERS_INTL =
   /\b(?:ende (?:der|des) (?:tool-ausgabe|werkzeugausgabe|dokuments|daten|eingabe|e-mail|nachricht|kontexts)|fin (?:du|de la|des) (?:document|sortie de l['’]outil|données|contexte|message|courriel|e-mail)|fin (?:del|de la|de los) (?:documento|resultado de la herramienta|datos|contexto|mensaje|correo)|конец (?:документа|вывода инструмента|данных|контекста|сообщения|письма))\b|(?:文档|工具输出|数据|上下文|邮件|消息)(?:结束|到此结束)|(?:系统|管理员)(?:提示|消息|指令)\s*[:：]/gi;
 
-/** Inside a fenced block or inline code: where documentation shows a template. */
-function inCode(text: string, at: number): boolean {
-  let fences = 0;
-  for (let i = text.indexOf('```'); i >= 0 && i < at; i = text.indexOf('```', i + 3)) fences++;
-  if (fences % 2 === 1) return true;
-  const lineStart = text.lastIndexOf('\n', at) + 1;
-  let ticks = 0;
-  for (let i = lineStart; i < at; i++) if (text.charCodeAt(i) === 0x60) ticks++;
-  return ticks % 2 === 1;
+/** For one text, whether a position is inside a fenced block or inline code: where documentation shows a template. */
+function codeReader(text: string): (at: number) => boolean {
+  // read once per text, on the first ask: a search from the text's start (and from each line's) at
+  // every match was quadratic in a text of many (256 KB of `[INST]`: 19 s on the gateway's thread)
+  let fences: number[] | undefined; // where each ``` starts, as indexOf steps over them
+  let ticks: Uint32Array | undefined; // backticks before each index
+  let lineStart: Uint32Array | undefined; // where the line of each index starts (after its last line break at or before it)
+  return (at) => {
+    if (fences === undefined) {
+      fences = [];
+      for (let i = text.indexOf('```'); i >= 0; i = text.indexOf('```', i + 3)) fences.push(i);
+    }
+    let lo = 0;
+    let hi = fences.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (fences[mid]! < at) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo % 2 === 1) return true; // an odd number of fences before it: inside a block
+    if (ticks === undefined || lineStart === undefined) {
+      ticks = new Uint32Array(text.length + 1);
+      lineStart = new Uint32Array(text.length);
+      let line = 0;
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 10) line = i + 1;
+        lineStart[i] = line;
+        ticks[i + 1] = ticks[i]! + (c === 0x60 ? 1 : 0);
+      }
+    }
+    const from = at < text.length ? lineStart[at]! : text.lastIndexOf('\n', at) + 1;
+    // an odd number of backticks between the line's start and it: inside inline code
+    return from <= at && (ticks[at]! - ticks[from]!) % 2 === 1;
+  };
 }
 
 /** Whether the text looks like it may hold any of the forgeries (cheap gate). */
@@ -188,15 +214,14 @@ export function forgeries(r: Reading): ForgeryHits {
   const delimiters: Hit[] = [];
   const text = r.text;
   if (!FORGERY_GATE.test(text)) return { strong, delimiters, weak };
+  const inCode = codeReader(text);
   for (const m of matches(Re.RoleTokens, r)) {
     const hit = { signal: 'role-forgery', start: m.index, end: m.index + m[0].length };
-    (inCode(text, m.index) ? weak : strong).push(hit);
+    (inCode(m.index) ? weak : strong).push(hit);
   }
-  for (const re of [Re.RoleHeaders, Re.TurnPair, Re.OddTokens])
-    for (const m of matches(re, r)) if (!inCode(text, m.index)) weak.push({ signal: 'role-forgery', start: m.index, end: m.index + m[0].length });
-  for (const m of matches(Re.StrongDelimiters, r)) if (!inCode(text, m.index)) delimiters.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
-  for (const re of [Re.Delimiters, Re.DelimitersIntl])
-    for (const m of matches(re, r)) if (!inCode(text, m.index)) weak.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
+  for (const re of [Re.RoleHeaders, Re.TurnPair, Re.OddTokens]) for (const m of matches(re, r)) if (!inCode(m.index)) weak.push({ signal: 'role-forgery', start: m.index, end: m.index + m[0].length });
+  for (const m of matches(Re.StrongDelimiters, r)) if (!inCode(m.index)) delimiters.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
+  for (const re of [Re.Delimiters, Re.DelimitersIntl]) for (const m of matches(re, r)) if (!inCode(m.index)) weak.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
   return { strong, delimiters, weak };
 }
 
