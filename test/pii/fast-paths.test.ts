@@ -12,7 +12,7 @@ import { detectIbans, ibanChecksumOk } from '../../src/domain/pii/detectors/iban
 import { readLayoutFirst } from '../../src/domain/pii/detectors/numeric.js';
 import { nextStart, startsAfterSpace } from '../../src/domain/pii/detectors/numeric-start.js';
 import { internationalVerdict, nationalValid, readPlansTogether } from '../../src/domain/pii/detectors/phone-plan.js';
-import { createScanner } from '../../src/domain/pii/scanner.js';
+import { createScanner, sortByPosition } from '../../src/domain/pii/scanner.js';
 
 const random = (seed: number) => {
   let x = seed;
@@ -278,5 +278,37 @@ describe('the IBAN checksum read in place agrees with the checksum of the string
       expect(out.length === 1, written).toBe(expected);
     }
     expect(valid).toBeGreaterThan(1000);
+  });
+});
+
+describe('candidates sorted by merging their runs come in the order a stable sort gives', () => {
+  const byPosition = (a: Candidate, b: Candidate) => a.start - b.start || b.end - a.end;
+  const same = (list: Candidate[]) => {
+    const merged = list.slice();
+    sortByPosition(merged);
+    const sorted = list.slice().sort(byPosition);
+    // The same objects in the same places: ties (one start and end, another type) keep their order.
+    expect(merged.every((c, i) => c === sorted[i])).toBe(true);
+  };
+
+  it('on lists of a few sorted runs with ties, and on shuffled ones', () => {
+    const rnd = random(53);
+    for (let n = 0; n < 3000; n++) {
+      const list: Candidate[] = [];
+      for (let runs = 1 + Math.floor(rnd() * 9); runs > 0; runs--) {
+        let start = Math.floor(rnd() * 40);
+        for (let k = Math.floor(rnd() * 12); k > 0; k--) {
+          if (rnd() < 0.6) start += Math.floor(rnd() * 4);
+          list.push({ type: 'PHONE', start, end: start + Math.floor(rnd() * 5), confidence: list.length });
+        }
+      }
+      if (rnd() < 0.2) list.sort(() => rnd() - 0.5);
+      same(list);
+    }
+  });
+
+  it("on the benchmark texts' candidates", () => {
+    const scanner = createScanner();
+    for (const text of [denseText(200_000, 5).text, realisticCorpus(300, 9).text, nearMissCorpus(300, 5).text]) same(scanner.candidates(text));
   });
 });
