@@ -10,6 +10,7 @@ import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
 import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
 import { detectIbans, ibanChecksumOk } from '../../src/domain/pii/detectors/iban.js';
 import { readLayoutFirst } from '../../src/domain/pii/detectors/numeric.js';
+import { nextPhoneWord, PHONE_WORD_LETTERS, PHONE_WORDS } from '../../src/domain/pii/detectors/phone-context.js';
 import { nextStart, startsAfterSpace } from '../../src/domain/pii/detectors/numeric-start.js';
 import { internationalVerdict, nationalValid, readPlansTogether } from '../../src/domain/pii/detectors/phone-plan.js';
 import { createScanner, sortByPosition } from '../../src/domain/pii/scanner.js';
@@ -310,5 +311,41 @@ describe('candidates sorted by merging their runs come in the order a stable sor
   it("on the benchmark texts' candidates", () => {
     const scanner = createScanner();
     for (const text of [denseText(200_000, 5).text, realisticCorpus(300, 9).text, nearMissCorpus(300, 5).text]) same(scanner.candidates(text));
+  });
+});
+
+describe('phone words found with where they start read after the search, as the look-behind found them', () => {
+  const plain = new RegExp(`(?<![${PHONE_WORD_LETTERS}])${PHONE_WORDS}`, 'g');
+  const words = (before: string, next: (s: string, from: number) => RegExpExecArray | null): string[] => {
+    const out: string[] = [];
+    for (let m = next(before, 0); m !== null; m = next(before, m.index + m[0].length)) out.push(`${m.index}:${m[0]}`);
+    return out;
+  };
+  const plainNext = (s: string, from: number) => {
+    plain.lastIndex = from;
+    return plain.exec(s);
+  };
+
+  it('on random lower-case text of phone words, letters of several scripts and punctuation', () => {
+    const rnd = random(59);
+    const pieces = ['tel', 'phone', 'phones', 'mob', 'call', 'no', 'number', 'nr', 'é', 'ß', 'ȿ', 'ɐ', 'a', 'x', 'z', ' ', '.', '_', '-', '#', ':', '1', '电话', 'ケータイ', 's'];
+    let found = 0;
+    for (let n = 0; n < 6000; n++) {
+      let text = '';
+      for (let k = 1 + Math.floor(rnd() * 8); k > 0; k--) text += pieces[Math.floor(rnd() * pieces.length)]!;
+      const fast = words(text, nextPhoneWord);
+      expect(fast, JSON.stringify(text)).toEqual(words(text, plainNext));
+      found += fast.length;
+    }
+    expect(found).toBeGreaterThan(2000);
+  });
+
+  it('before every digit run of the bench texts', () => {
+    for (const text of [denseText(200_000, 5).text, nearMissCorpus(300, 5).text]) {
+      for (const m of text.matchAll(/(?<![0-9])[0-9]/g)) {
+        const before = text.slice(Math.max(0, m.index - 32), m.index).toLowerCase();
+        expect(words(before, nextPhoneWord)).toEqual(words(before, plainNext));
+      }
+    }
   });
 });
