@@ -8,6 +8,7 @@ import { realisticCorpus } from '../../scripts/bench/pii/realistic.js';
 import { isDigit, runsOn, softSpaceAt } from '../../src/domain/pii/chars.js';
 import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
 import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
+import { detectEmails, readTldInPlace } from '../../src/domain/pii/detectors/email.js';
 import { detectIbans, ibanChecksumOk } from '../../src/domain/pii/detectors/iban.js';
 import { readLayoutFirst } from '../../src/domain/pii/detectors/numeric.js';
 import { nextPhoneWord, PHONE_WORD_LETTERS, PHONE_WORDS } from '../../src/domain/pii/detectors/phone-context.js';
@@ -346,6 +347,43 @@ describe('phone words found with where they start read after the search, as the 
         const before = text.slice(Math.max(0, m.index - 32), m.index).toLowerCase();
         expect(words(before, nextPhoneWord)).toEqual(words(before, plainNext));
       }
+    }
+  });
+});
+
+describe('an ASCII top-level domain read in place decides as the lower-cased slice does', () => {
+  const both = (text: string): [Candidate[], Candidate[]] => {
+    const fast: Candidate[] = [];
+    detectEmails(text, fast);
+    readTldInPlace(false);
+    try {
+      const plain: Candidate[] = [];
+      detectEmails(text, plain);
+      return [fast, plain];
+    } finally {
+      readTldInPlace(true);
+    }
+  };
+
+  it('on addresses whose domains end in extensions, IDNA, digits, dashes and other scripts', () => {
+    const rnd = random(61);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const tlds = 'com COM De io x png PNG Json jsx js j xn--p1ai XN--P1AI xn- c0m co-m рф Kom \u212aom İco ico scss scsss yaml webp'.split(' ');
+    let found = 0;
+    for (let n = 0; n < 6000; n++) {
+      const text = `${pick(['', 'mail ', 'x '])}${pick(['bob', 'a.b', 'ünal'])}@${pick(['acme', 'mail.acme', 'a-b', 'пример'])}.${pick(tlds)}${pick(['', ' ', '.', '-x', '—ok', ',', '2'])}`;
+      const [fast, plain] = both(text);
+      expect(fast, text).toEqual(plain);
+      found += fast.length;
+    }
+    expect(found).toBeGreaterThan(2000);
+  });
+
+  it('on the benchmark texts', () => {
+    for (const text of [denseText(200_000, 5).text, realisticCorpus(300, 9).text, nearMissCorpus(300, 5).text]) {
+      const [fast, plain] = both(text);
+      expect(fast).toEqual(plain);
+      expect(fast.length).toBeGreaterThan(50);
     }
   });
 });
