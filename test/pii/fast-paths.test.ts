@@ -9,7 +9,8 @@ import { isDigit, runsOn, softSpaceAt } from '../../src/domain/pii/chars.js';
 import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
 import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
 import { detectEmails, readTldInPlace } from '../../src/domain/pii/detectors/email.js';
-import { detectIbans, ibanChecksumOk } from '../../src/domain/pii/detectors/iban.js';
+import { detectIbans, ibanChecksumOk, nextCode } from '../../src/domain/pii/detectors/iban.js';
+import { JOINED_PREFIXES, nextJoined } from '../../src/domain/pii/detectors/keys.js';
 import { readLayoutFirst } from '../../src/domain/pii/detectors/numeric.js';
 import { nextPhoneWord, PHONE_WORD_LETTERS, PHONE_WORDS } from '../../src/domain/pii/detectors/phone-context.js';
 import { nextStart, startsAfterSpace } from '../../src/domain/pii/detectors/numeric-start.js';
@@ -342,7 +343,7 @@ describe('phone words found with where they start read after the search, as the 
   });
 
   it('before every digit run of the bench texts', () => {
-    for (const text of [denseText(200_000, 5).text, nearMissCorpus(300, 5).text]) {
+    for (const text of [denseText(60_000, 5).text, nearMissCorpus(100, 5).text]) {
       for (const m of text.matchAll(/(?<![0-9])[0-9]/g)) {
         const before = text.slice(Math.max(0, m.index - 32), m.index).toLowerCase();
         expect(words(before, nextPhoneWord)).toEqual(words(before, plainNext));
@@ -385,5 +386,51 @@ describe('an ASCII top-level domain read in place decides as the lower-cased sli
       expect(fast).toEqual(plain);
       expect(fast.length).toBeGreaterThan(50);
     }
+  });
+});
+
+describe('the character before an IBAN country code or a key prefix matched with it, as the look-behind read it', () => {
+  // Every match of each plain pattern, searched from each index, against the search that reads
+  // the character before (from the text's first character on).
+  const PLAIN_CODE = /(?<![A-Za-z0-9]|[A-Za-z0-9]_{1,3}|_{4})[A-Za-z]{2}[0-9]{2}/g;
+  const PLAIN_JOINED = new RegExp(`[-_](?<=[kpousrtmf8a1bexiK].)(?<=${JOINED_PREFIXES})`, 'g');
+  const codes = (text: string, next: (i: number) => number) => Array.from({ length: text.length + 1 }, (_, i) => next(i));
+  const plainCode = (text: string) => (i: number) => {
+    PLAIN_CODE.lastIndex = i;
+    return PLAIN_CODE.test(text) ? PLAIN_CODE.lastIndex - 4 : -1;
+  };
+  const joined = (m: RegExpExecArray | null) => (m === null ? '' : `${m.index + m[0].length - m[1]!.length}:${m[1]}`);
+  const plainJoined = (text: string, i: number) => {
+    PLAIN_JOINED.lastIndex = i;
+    return PLAIN_JOINED.exec(text);
+  };
+  const check = (text: string) => {
+    const where = JSON.stringify(text);
+    expect(
+      codes(text, (i) => nextCode(text, i)),
+      where,
+    ).toEqual(codes(text, plainCode(text)));
+    const fast: string[] = [];
+    const plain: string[] = [];
+    for (let i = 0; i <= text.length; i++) {
+      fast.push(joined(nextJoined(text, i)));
+      plain.push(joined(plainJoined(text, i)));
+    }
+    expect(fast, where).toEqual(plain);
+  };
+
+  it('on random text of letters, digits, underscores, dashes and prefixes', () => {
+    const rnd = random(67);
+    const pieces = ['de', 'GB', 'x', 'Q', '4', '89', '0', '_', '__', '-', ' ', '.', 'é', 'sk', 'sk-', 'sk_', 'gsk_', 'xoxb-', 'glpat-', 'PMAK-', 'ghp_', 'k', 'K'];
+    for (let n = 0; n < 3000; n++) {
+      let text = '';
+      for (let k = 1 + Math.floor(rnd() * 8); k > 0; k--) text += pieces[Math.floor(rnd() * pieces.length)]!;
+      check(text);
+    }
+  });
+
+  it('on the benchmark texts', () => {
+    // From every index of a few kilobytes (each search may run to the text's end).
+    for (const text of [denseText(6_000, 5).text, nearMissCorpus(12, 5).text]) check(text);
   });
 });
