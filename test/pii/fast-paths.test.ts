@@ -5,12 +5,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { denseText } from '../../scripts/bench/pii/dense.js';
 import { nearMissCorpus } from '../../scripts/bench/pii/near-miss.js';
 import { realisticCorpus } from '../../scripts/bench/pii/realistic.js';
-import { isDigit, runsOn, softSpaceAt } from '../../src/domain/pii/chars.js';
+import { isAlnum, isDigit, isUpper, runsOn, softSpaceAt } from '../../src/domain/pii/chars.js';
 import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
 import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
 import { detectEmails, readTldInPlace } from '../../src/domain/pii/detectors/email.js';
 import { detectIbans, ibanChecksumOk, nextCode } from '../../src/domain/pii/detectors/iban.js';
-import { JOINED_PREFIXES, nextJoined } from '../../src/domain/pii/detectors/keys.js';
+import { BODY_ALPHABETS, inBody, JOINED_PREFIXES, nextJoined } from '../../src/domain/pii/detectors/keys.js';
 import { readLayoutFirst } from '../../src/domain/pii/detectors/numeric.js';
 import { nextPhoneWord, PHONE_WORD_LETTERS, PHONE_WORDS } from '../../src/domain/pii/detectors/phone-context.js';
 import { nextStart, startsAfterSpace } from '../../src/domain/pii/detectors/numeric-start.js';
@@ -432,5 +432,30 @@ describe('the character before an IBAN country code or a key prefix matched with
   it('on the benchmark texts', () => {
     // From every index of a few kilobytes (each search may run to the text's end).
     for (const text of [denseText(6_000, 5).text, nearMissCorpus(12, 5).text]) check(text);
+  });
+});
+
+describe("a key body's alphabet read from one table, as its predicate read it", () => {
+  // The predicates each shape had, one a body.
+  const hex = (c: number) => isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+  const base64url = (c: number) => isAlnum(c) || c === 45 || c === 95;
+  const plain: Record<keyof typeof BODY_ALPHABETS, (c: number) => boolean> = {
+    alnum: isAlnum,
+    base64url,
+    upperAlnum: (c) => isUpper(c) || isDigit(c),
+    slack: (c) => isAlnum(c) || c === 45,
+    githubPat: (c) => isAlnum(c) || c === 95,
+    hex,
+    sendgrid: (c) => base64url(c) || c === 46,
+    postman: (c) => hex(c) || c === 45,
+  };
+
+  it('for every UTF-16 code unit', () => {
+    const disagree: string[] = [];
+    for (const [name, alphabet] of Object.entries(BODY_ALPHABETS)) {
+      const predicate = plain[name as keyof typeof BODY_ALPHABETS];
+      for (let c = 0; c < 0x10000; c++) if (inBody(c, alphabet) !== predicate(c)) disagree.push(`${name} ${c}`);
+    }
+    expect(disagree).toEqual([]);
   });
 });
