@@ -10,6 +10,7 @@ import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
 import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
 import { detectEmails, readTldInPlace } from '../../src/domain/pii/detectors/email.js';
 import { detectIbans, ibanChecksumOk, nextCode } from '../../src/domain/pii/detectors/iban.js';
+import { validGroups } from '../../src/domain/pii/detectors/ip.js';
 import { BODY_ALPHABETS, inBody, JOINED_PREFIXES, nextJoined } from '../../src/domain/pii/detectors/keys.js';
 import { readLayoutFirst } from '../../src/domain/pii/detectors/numeric.js';
 import { nextPhoneWord, PHONE_WORD_LETTERS, PHONE_WORDS } from '../../src/domain/pii/detectors/phone-context.js';
@@ -457,5 +458,29 @@ describe("a key body's alphabet read from one table, as its predicate read it", 
       for (let c = 0; c < 0x10000; c++) if (inBody(c, alphabet) !== predicate(c)) disagree.push(`${name} ${c}`);
     }
     expect(disagree).toEqual([]);
+  });
+});
+
+describe("an IPv6 address's groups counted in place, as splitting counted them", () => {
+  const plain = (part: string): number => {
+    if (part === '') return 0;
+    const groups = part.split(':');
+    for (const g of groups) {
+      if (g.length === 0 || g.length > 4) return -1;
+      for (let i = 0; i < g.length; i++) if (!/[0-9A-Fa-f]/.test(g[i]!)) return -1;
+    }
+    return groups.length;
+  };
+
+  it('on random runs of hex digits, colons and other characters, read from anywhere in them', () => {
+    const rnd = random(73);
+    const pieces = ['0', 'f', 'A', 'db8', '2001', 'ffff1', ':', ':', '::', 'g', '.', ' '];
+    for (let n = 0; n < 20000; n++) {
+      let text = '';
+      for (let k = Math.floor(rnd() * 10); k > 0; k--) text += pieces[Math.floor(rnd() * pieces.length)]!;
+      const from = Math.floor(rnd() * (text.length + 1));
+      const to = from + Math.floor(rnd() * (text.length - from + 1));
+      expect(validGroups(text, from, to), `${JSON.stringify(text)} [${from}, ${to})`).toBe(plain(text.slice(from, to)));
+    }
   });
 });

@@ -103,14 +103,22 @@ function enoughColons(text: string, start: number, end: number): boolean {
   return colons >= 6;
 }
 
-function validGroups(part: string): number {
-  if (part === '') return 0;
-  const groups = part.split(':');
-  for (const g of groups) {
-    if (g.length === 0 || g.length > 4) return -1;
-    for (let i = 0; i < g.length; i++) if (!isHex(g.charCodeAt(i))) return -1;
+/** How many ':'-separated groups of 1-4 hex digits s[from, to) is (0 when empty), or -1; read in place (no split). */
+export function validGroups(s: string, from: number, to: number): number {
+  if (from === to) return 0;
+  let groups = 1;
+  let length = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 58) {
+      if (length === 0) return -1;
+      groups++;
+      length = 0;
+    } else if (!isHex(c) || ++length > 4) {
+      return -1;
+    }
   }
-  return groups.length;
+  return length === 0 ? -1 : groups;
 }
 
 export function validIpv6(s: string): boolean {
@@ -126,10 +134,10 @@ export function validIpv6(s: string): boolean {
   }
   if (!/\d/.test(s)) return false; // dead::beef, a::b: words, not addresses
   const gap = body.indexOf('::');
-  if (gap === -1) return validGroups(body) + extra === 8;
+  if (gap === -1) return validGroups(body, 0, body.length) + extra === 8;
   if (body.indexOf('::', gap + 1) !== -1) return false;
-  const head = validGroups(body.slice(0, gap));
-  const tail = validGroups(body.slice(gap + 2));
+  const head = validGroups(body, 0, gap);
+  const tail = validGroups(body, gap + 2, body.length);
   if (head < 0 || tail < 0 || head + tail + extra > 7) return false;
   return head + tail + extra >= 2 || s === '::1';
 }
