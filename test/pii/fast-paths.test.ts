@@ -8,7 +8,7 @@ import { realisticCorpus } from '../../scripts/bench/pii/realistic.js';
 import { isAlnum, isDigit, isUpper, runsOn, softSpaceAt } from '../../src/domain/pii/chars.js';
 import type { Candidate } from '../../src/domain/pii/detectors/candidate.js';
 import { cardGrouping, issuerAccepts } from '../../src/domain/pii/detectors/card.js';
-import { detectEmails, readTldInPlace } from '../../src/domain/pii/detectors/email.js';
+import { detectEmails, isDomainChar, isLocalChar, readTldInPlace } from '../../src/domain/pii/detectors/email.js';
 import { detectIbans, ibanChecksumOk, nextCode } from '../../src/domain/pii/detectors/iban.js';
 import { validGroups } from '../../src/domain/pii/detectors/ip.js';
 import { BODY_ALPHABETS, inBody, JOINED_PREFIXES, nextJoined } from '../../src/domain/pii/detectors/keys.js';
@@ -482,5 +482,19 @@ describe("an IPv6 address's groups counted in place, as splitting counted them",
       const to = from + Math.floor(rnd() * (text.length - from + 1));
       expect(validGroups(text, from, to), `${JSON.stringify(text)} [${from}, ${to})`).toBe(plain(text.slice(from, to)));
     }
+  });
+});
+
+describe("an address's characters read from one table, as the chain of tests read them", () => {
+  const word = /[\p{L}\p{M}\p{N}]/u;
+  const unicodeWord = (c: number) => c >= 0x80 && word.test(String.fromCharCode(c));
+  const plainLocal = (c: number) => isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45 || c === 39 || unicodeWord(c);
+  const plainDomain = (c: number) => isAlnum(c) || c === 46 || c === 45 || unicodeWord(c);
+
+  it('for every UTF-16 code unit and past the end of a text', () => {
+    const disagree: number[] = [];
+    for (let c = 0; c < 0x10000; c++) if (isLocalChar(c) !== plainLocal(c) || isDomainChar(c) !== plainDomain(c)) disagree.push(c);
+    expect(disagree).toEqual([]);
+    expect([isLocalChar(Number.NaN), isDomainChar(Number.NaN)]).toEqual([false, false]);
   });
 });

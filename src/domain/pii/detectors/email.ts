@@ -27,13 +27,26 @@ function isCjk(c: number): boolean {
   return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
 }
 
-function isLocalChar(c: number): boolean {
-  // . _ % + - ' (o'neil@…) and letters of any script (josé@…, почта@…).
-  return isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45 || c === 39 || (c >= 0x80 && isUnicodeWord(c));
+// An ASCII character's place in an address, as bits of one table (a load where the tests were a
+// chain of compares for each character read around each '@').
+const LOCAL = 1;
+const DOMAIN = 2;
+const ASCII_PLACE = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  // . _ % + - ' (o'neil@…) in a local part, . - in a domain.
+  const local = isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45 || c === 39;
+  const domain = isAlnum(c) || c === 46 || c === 45;
+  ASCII_PLACE[c] = (local ? LOCAL : 0) | (domain ? DOMAIN : 0);
 }
 
-function isDomainChar(c: number): boolean {
-  return isAlnum(c) || c === 46 || c === 45 || (c >= 0x80 && isUnicodeWord(c));
+/** Letters, digits and . _ % + - ' of ASCII, and letters of any script (josé@…, почта@…); not NaN, past a text's end. */
+export function isLocalChar(c: number): boolean {
+  return c < 0x80 ? (ASCII_PLACE[c]! & LOCAL) !== 0 : c >= 0x80 && isUnicodeWord(c);
+}
+
+/** Letters, digits, '.' and '-' of ASCII, and letters of any script; not NaN. */
+export function isDomainChar(c: number): boolean {
+  return c < 0x80 ? (ASCII_PLACE[c]! & DOMAIN) !== 0 : c >= 0x80 && isUnicodeWord(c);
 }
 
 /** `请联系bob@x.com` or `bob@x.com请回复`: where CJK meets other letters, the address ends. */
