@@ -145,6 +145,23 @@ describe('letters in circles, parentheses and squares', () => {
   });
 });
 
+describe('look-alikes of scripts other than Cyrillic and Greek', () => {
+  const mapped = (s: string, m: Record<string, string>) => [...s].map((c) => m[c] ?? c).join('');
+  it('Armenian and Cherokee letters inside Latin words, small capitals, the dotless i', () => {
+    caught(`${CARRIER} ${mapped(ORDER, { o: 'օ', n: 'ո', u: 'ս', h: 'հ', g: 'ց' })}`, 'homoglyph');
+    caught(`${CARRIER} ${mapped(ORDER, { I: 'Ꮖ', a: 'Ꭺ', e: 'Ꭼ', s: 'Ꮪ', t: 'Ꭲ', r: 'Ꮢ' })}`, 'homoglyph');
+    const small: Record<string, string> = { a: 'ᴀ', b: 'ʙ', c: 'ᴄ', d: 'ᴅ', e: 'ᴇ', f: 'ꜰ', g: 'ɢ', h: 'ʜ', i: 'ɪ', l: 'ʟ', n: 'ɴ', o: 'ᴏ', p: 'ᴘ', r: 'ʀ', s: 'ꜱ', t: 'ᴛ', u: 'ᴜ', v: 'ᴠ', y: 'ʏ' };
+    caught(`${CARRIER} ${mapped(ORDER.toLowerCase(), small)}`, 'addressed-to-model');
+    caught(`${CARRIER} ${mapped(ORDER, { i: 'ı' })}`, 'addressed-to-model');
+  });
+  it('Armenian, Cherokee, IPA and Turkish written as they are', () => {
+    left('Երևանում այսօր արևոտ է, օդի ջերմաստիճանը կհասնի 25 աստիճանի։ Երեկոյան հնարավոր է թեթև անձրև։');
+    left('ᏣᎳᎩ ᎦᏬᏂᎯᏍᏗ ᎠᏕᎶᏆᏍᏗ ᏗᏕᎶᏆᏍᏙᏗ: Ꮎ Ꮿ Ꮭ Ꮸ — the Cherokee Nation language programme opens next week.');
+    left('English /ˈɪŋɡlɪʃ/, bit /bɪt/, yes /jɛs/, German Hütte /ˈhʏtə/: the vowels of the first lesson.', 'homoglyph');
+    left('Yarın sabah kırmızı ışıkta dur, sonra sağa dön; müşteri toplantısı saat dokuzda başlıyor.', 'homoglyph');
+  });
+});
+
 describe('HTML hidden from a reader, more ways', () => {
   it('scaled to nothing, a one-pixel font, the text in the background colour, a white <font>', () => {
     for (const text of [
@@ -204,14 +221,16 @@ describe('images whose address asks for data', () => {
 
 describe('texts built to make the reading slow', () => {
   // Each `<!--` left open and each hidden element with no closing tag once searched to the text's
-  // end: 256 KB of `<div hidden>` took 4.7 s, of `<!--` 6.8 s (quadratic). A text four times as
-  // long now costs about four times as much; quadratic would be sixteen.
-  const cost = (text: string) => {
+  // end: 256 KB of `<div hidden>` took 4.7 s, of `<!--` 6.8 s (quadratic). A text eight times as
+  // long now costs about eight times as much; quadratic would be sixty-four.
+  const cost = (text: string, runs = 5) => {
     let best = Number.POSITIVE_INFINITY;
-    for (let k = 0; k < 5; k++) {
-      const t0 = performance.now();
+    // CPU time, not wall time: on a busy machine the process waits for a core, and that is no cost of the reading
+    for (let k = 0; k < runs; k++) {
+      const t0 = process.cpuUsage();
       detectInjection(text);
-      best = Math.min(best, performance.now() - t0);
+      const d = process.cpuUsage(t0);
+      best = Math.min(best, (d.user + d.system) / 1000);
     }
     return best;
   };
@@ -232,14 +251,15 @@ describe('texts built to make the reading slow', () => {
   ])('%j repeated: linear in the length', (unit) => {
     const of = (n: number) => unit.repeat(Math.ceil(n / unit.length));
     cost(of(16_384));
-    // best of five each, the longer text 4× the shorter: linear reads ~4, quadratic ~16
-    const ratio = cost(of(524_288)) / Math.max(1, cost(of(131_072)));
-    expect(ratio).toBeLessThan(9);
+    // best of five (of three for the longer), the longer text 8× the shorter: linear reads ~8 (~12
+    // where a text of 100,000 forged tokens makes as many findings for the collector), quadratic ~64
+    const ratio = cost(of(1_048_576), 3) / Math.max(1, cost(of(131_072)));
+    expect(ratio).toBeLessThan(32);
   });
   it('a style of many zero heights: linear in the length', () => {
     // one style regex once looked on from every `height:0;` to an `overflow` (17.8 s at 256 KB)
     const of = (n: number) => `<div style="${'height:0;'.repeat(n / 9)}">${TASK}</div>`;
     cost(of(16_384));
-    expect(cost(of(524_288)) / Math.max(1, cost(of(131_072)))).toBeLessThan(9);
+    expect(cost(of(1_048_576), 3) / Math.max(1, cost(of(131_072)))).toBeLessThan(32);
   });
 });

@@ -17,7 +17,8 @@ export const enum Kind {
   /** From here on, letters and digits (their folded code unit is in FOLD): this one of another script than the two below. */
   Letter = 5,
   Latin = 6,
-  CyrillicGreek = 7,
+  /** A letter of a script some of whose letters look like Latin ones: Cyrillic, Greek, Armenian, Cherokee. */
+  LookAlike = 7,
 }
 
 // Per BMP code unit: its kind, and for letters the code unit it folds to (first of its NFKD,
@@ -31,9 +32,9 @@ const MARK = /\p{M}/u;
 const IGNORABLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}]/u;
 const IDEOGRAPH = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
 const LATIN = /\p{Script=Latin}/u;
-const CYRILLIC_GREEK = /[\p{Script=Cyrillic}\p{Script=Greek}]/u;
+const LOOKALIKE_SCRIPT = /[\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}\p{Script=Cherokee}]/u;
 
-/** Cyrillic and Greek letters (lowercased) that look like a Latin letter, read as it inside a mixed word. */
+/** Cyrillic, Greek, Armenian and Cherokee letters (lowercased) that look like a Latin letter, read as it inside a mixed word. */
 const LOOKALIKES: Record<string, string> = {
   а: 'a',
   в: 'b',
@@ -75,9 +76,77 @@ const LOOKALIKES: Record<string, string> = {
   χ: 'x',
   γ: 'y',
   ω: 'w',
+  // Armenian
+  ա: 'w',
+  հ: 'h',
+  լ: 'l',
+  ո: 'n',
+  ս: 'u',
+  ց: 'g',
+  զ: 'q',
+  օ: 'o',
+  // Cherokee, in lowercase (its capitals are the look-alikes: Ꭺ Ᏼ Ꮯ Ꭰ Ꭼ Ꮐ Ꮋ Ꮖ Ꭻ Ꮶ Ꮮ Ꮇ Ꮎ Ꮲ Ꭱ Ꮢ Ꮪ Ꭲ Ꮩ Ꮤ Ꮃ Ꮓ)
+  ꭺ: 'a',
+  ᏼ: 'b',
+  ꮯ: 'c',
+  ꭰ: 'd',
+  ꭼ: 'e',
+  ꮐ: 'g',
+  ꮋ: 'h',
+  ꮖ: 'i',
+  ꭻ: 'j',
+  ꮶ: 'k',
+  ꮮ: 'l',
+  ꮇ: 'm',
+  ꮎ: 'o',
+  ꮲ: 'p',
+  ꭱ: 'r',
+  ꮢ: 'r',
+  ꮪ: 's',
+  ꭲ: 't',
+  ꮩ: 'v',
+  ꮤ: 'w',
+  ꮃ: 'w',
+  ꮓ: 'z',
 };
 export const LOOK = new Uint16Array(0x10000);
 for (const [k, v] of Object.entries(LOOKALIKES)) LOOK[k.charCodeAt(0)] = v.charCodeAt(0);
+
+/**
+ * Latin letters that show as another ASCII one and that Unicode does not decompose to it: small
+ * capitals (ɪɢɴᴏʀᴇ reads "ignore"), the dotless i. Read as the ASCII letter by the word reader and
+ * the fold, wherever they stand (IPA's ɪ and ʏ, Turkish ı: a word of them folds to plain letters).
+ */
+const LATIN_FORMS: Record<string, string> = {
+  ᴀ: 'a',
+  ʙ: 'b',
+  ᴄ: 'c',
+  ᴅ: 'd',
+  ᴇ: 'e',
+  ꜰ: 'f',
+  ɢ: 'g',
+  ʜ: 'h',
+  ɪ: 'i',
+  ᴊ: 'j',
+  ᴋ: 'k',
+  ʟ: 'l',
+  ᴍ: 'm',
+  ɴ: 'n',
+  ᴏ: 'o',
+  ᴘ: 'p',
+  ʀ: 'r',
+  ꜱ: 's',
+  ᴛ: 't',
+  ᴜ: 'u',
+  ᴠ: 'v',
+  ᴡ: 'w',
+  ʏ: 'y',
+  ᴢ: 'z',
+  ı: 'i',
+};
+/** The ASCII letter a LATIN_FORMS code unit reads as, 0 for any other. */
+export const LATIN_FORM = new Uint16Array(0x10000);
+for (const [k, v] of Object.entries(LATIN_FORMS)) LATIN_FORM[k.charCodeAt(0)] = v.charCodeAt(0);
 
 export function learn(c: number): Kind {
   const s = String.fromCharCode(c);
@@ -88,9 +157,9 @@ export function learn(c: number): Kind {
   else if (IGNORABLE.test(s)) kind = Kind.Skip;
   else if (IDEOGRAPH.test(s)) kind = Kind.Ideograph;
   else if (LETTER.test(s)) {
-    kind = LATIN.test(s) ? Kind.Latin : CYRILLIC_GREEK.test(s) ? Kind.CyrillicGreek : Kind.Letter;
+    kind = LATIN.test(s) ? Kind.Latin : LOOKALIKE_SCRIPT.test(s) ? Kind.LookAlike : Kind.Letter;
     const base = s.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
-    FOLD[c] = base.length > 0 ? base.charCodeAt(0) : c;
+    FOLD[c] = LATIN_FORM[c] || (base.length > 0 ? base.charCodeAt(0) : c);
     LOWER[c] = s.toLowerCase().charCodeAt(0);
   } else kind = Kind.Separator;
   KIND[c] = kind;
@@ -146,6 +215,7 @@ const FOLDED_UNITS: readonly (readonly [number, number])[] = [
   [0xd835, 0xd835],
   [0xdb40, 0xdb40],
   [0xff01, 0xff5e],
+  ...Object.keys(LATIN_FORMS).map((k) => [k.charCodeAt(0), k.charCodeAt(0)] as const),
 ];
 /** A regex for a code unit of these ranges. */
 export function unitClass(ranges: readonly (readonly [number, number])[]): RegExp {

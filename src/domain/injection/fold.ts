@@ -5,7 +5,7 @@
 // folds to is looked up in fold-tables.ts; the word reader (tokens.ts) counts the mixed words
 // that decide whether a text needs folding at all.
 
-import { Kind, KIND, LOOK, LOWER, learn, mathLetter, NEEDS_FOLD } from './fold-tables.js';
+import { Kind, KIND, LATIN_FORM, LOOK, LOWER, learn, mathLetter, NEEDS_FOLD } from './fold-tables.js';
 
 /**
  * A text as the signal regexes read it (foldForSignals): the original with a few code units
@@ -140,6 +140,9 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
     if (c >= 0xff01 && c <= 0xff5e) {
       c -= 0xfee0;
       replaced = true;
+    } else if (LATIN_FORM[c] !== 0) {
+      c = LATIN_FORM[c]!;
+      replaced = true;
     }
     let kind = KIND[c]! as Kind;
     if (kind === Kind.Unknown) kind = learn(c);
@@ -149,7 +152,7 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
     }
     if (kind >= Kind.Letter) {
       if (kind === Kind.Latin) latin = true;
-      else if (kind === Kind.CyrillicGreek) {
+      else if (kind === Kind.LookAlike) {
         other = true;
         if (LOWER[c] !== c) {
           c = LOWER[c]!;
@@ -204,9 +207,10 @@ function lookalikes(text: string, from: number, to: number): void {
       if (c < 0) continue;
     } else {
       if (c >= 0xff01 && c <= 0xff5e) c -= 0xfee0;
+      else if (LATIN_FORM[c] !== 0) c = LATIN_FORM[c]!;
       const kind = KIND[c]! as Kind;
       if (kind === Kind.Skip) continue;
-      if (kind === Kind.CyrillicGreek) c = LOWER[c]!;
+      if (kind === Kind.LookAlike) c = LOWER[c]!;
     }
     if (LOOK[c] === 0) continue;
     if (looks === lookAt.length) {

@@ -105,8 +105,8 @@ const FNV_PRIME = 0x01000193;
 
 const buf = new Uint16Array(MAX_WORD);
 const LATIN_LETTER = 1 << Kind.Latin;
-/** A word with letters of both: Latin, and Cyrillic or Greek. */
-const MIXED = LATIN_LETTER | (1 << Kind.CyrillicGreek);
+/** A word with letters of both: Latin, and a script whose letters look like Latin ones (Cyrillic, Greek, Armenian, Cherokee). */
+const MIXED = LATIN_LETTER | (1 << Kind.LookAlike);
 
 // The classes' words by their hash (a word's, a stem's, or a pair of ideographs'), open addressing.
 const CLASS_SLOTS = 1 << 12;
