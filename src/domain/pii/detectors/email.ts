@@ -99,8 +99,10 @@ function asciiTld(text: string, from: number, to: number): boolean | undefined {
   return true;
 }
 
-// FILE_EXTENSIONS as numbers (alnumCode), looked up without a string.
+// FILE_EXTENSIONS as numbers (alnumCode), looked up without a string. Six bits a character are
+// exact in a double up to 8 characters: a longer extension would number two TLDs alike.
 const MAX_EXTENSION = Math.max(...[...FILE_EXTENSIONS].map((e) => e.length));
+if (MAX_EXTENSION > 8) throw new Error(`email.ts: a file extension of ${MAX_EXTENSION} characters; alnumCode numbers 8 at most exactly`);
 const EXTENSION_CODES = new Set([...FILE_EXTENSIONS].map((e) => alnumCode(e, 0, e.length)));
 
 /** text[from, to) (ASCII letters, either case, and digits, as extensions are) as one number, six bits a character; NaN for anything else. */
