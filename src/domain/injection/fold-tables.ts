@@ -17,7 +17,7 @@ export const enum Kind {
   /** From here on, letters and digits (their folded code unit is in FOLD): this one of another script than the two below. */
   Letter = 5,
   Latin = 6,
-  /** A letter of a script some of whose letters look like Latin ones: Cyrillic, Greek, Armenian, Cherokee. */
+  /** A letter that looks like a Latin one (LOOKALIKES), of Cyrillic, Greek, Armenian or Cherokee; their other letters are Letter. */
   LookAlike = 7,
 }
 
@@ -157,7 +157,8 @@ export function learn(c: number): Kind {
   else if (IGNORABLE.test(s)) kind = Kind.Skip;
   else if (IDEOGRAPH.test(s)) kind = Kind.Ideograph;
   else if (LETTER.test(s)) {
-    kind = LATIN.test(s) ? Kind.Latin : LOOKALIKE_SCRIPT.test(s) ? Kind.LookAlike : Kind.Letter;
+    // only a letter that looks like a Latin one makes a Latin word mixed (`Googleի`, `/θɪn/` are no disguise)
+    kind = LATIN.test(s) ? Kind.Latin : LOOKALIKE_SCRIPT.test(s) && LOOK[s.toLowerCase().charCodeAt(0)] !== 0 ? Kind.LookAlike : Kind.Letter;
     const base = s.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
     FOLD[c] = LATIN_FORM[c] || (base.length > 0 ? base.charCodeAt(0) : c);
     LOWER[c] = s.toLowerCase().charCodeAt(0);

@@ -527,10 +527,11 @@ export function hiddenHtml(text: string): Hidden[] {
 
 // ---------- markdown images that carry data ----------
 
-// (an alt text holds no bracket: a scan of 200 code units on from every `![` of `![![![…` was a
-// second per MB; an `<img` tag's attributes end at the next `<`, not only at a `>` that may never come)
-const MD_IMAGE = /!\[[^[\]\n]{0,200}\]\(\s*<?((?:https?:)?\/\/[^)\s>]+)/gi;
-const HTML_IMAGE = /<img\b[^<>]*?\bsrc(?:set)?\s*=\s*["']?((?:https?:)?\/\/[^"'\s>]+)/gi;
+// An alt text as CommonMark reads one: escapes, code spans, one level of brackets, 200 pieces at
+// most (a scan on from every `![` of `![![![…` stays bounded); an `<img` tag's attributes end at a
+// `<` or `>` outside a quoted value, not only at a `>` that may never come.
+const MD_IMAGE = /!\[(?:\\[^\n]|`[^`\n]{0,200}`|\[[^[\]\n]{0,200}\]|[^[\]\n\\`]){0,200}\]\(\s*<?((?:https?:)?\/\/[^)\s>]+)/gi;
+const HTML_IMAGE = /<img\b(?:[^<>"']|"[^"\n]{0,500}"|'[^'\n]{0,500}')*?\bsrc(?:set)?\s*=\s*["']?((?:https?:)?\/\/[^"'\s>]+)/gi;
 // A placeholder for the model to fill: {x}, {{x}} (a brace at all: a URL spells it %7B, and a
 // placeholder with spaces ends the address inside it), [x], <x>, $X, %7B…%7D, or words that name what to put.
 // The words are capitals, read as a word between anything but letters and digits (`SECRET_API_KEY`,
