@@ -247,9 +247,10 @@ describe('the whole scrape at the defaults', () => {
         expect((await panel.api('/api/telemetry', { token, body: { runtime: id, seq: 1, sentAt: at, llmRequests } })).status).toBe(200);
       }
       const text = await (await fetch(`${panel.url}/metrics`)).text();
-      const rows = parse(text).filter((x) => x.name.startsWith('gen_ai_') || x.name.startsWith('iron_cage_llm_') || x.name.startsWith('iron_cage_spend'));
+      const samples = parse(text);
+      const rows = samples.filter((x) => x.name.startsWith('gen_ai_') || x.name.startsWith('iron_cage_llm_') || x.name.startsWith('iron_cage_spend'));
       expect(rows.length).toBeLessThanOrEqual(DEFAULTS.metrics.maxSeries + 6 * 70);
-      expect(sumOf(parse(text), 'iron_cage_llm_calls_total')).toBe(n * 60);
+      expect(sumOf(samples, 'iron_cage_llm_calls_total')).toBe(n * 60);
       expect(Buffer.byteLength(text)).toBeLessThan(16 * 1024 * 1024);
     } finally {
       await panel.close();
