@@ -165,10 +165,12 @@ export class ToolsStore {
   /**
    * One proxied call, group-committed with the other calls of this tick (a commit per call
    * cost more than the rest of the call), with its event if it has one (in the same write).
+   * `later`: a call whose answer does not wait for its row (an MCP call's, written after it was
+   * answered) shares a commit with those of the next few milliseconds (`Writer.later`).
    * Resolves once the row is on disk.
    */
-  async recordCall(r: ToolCallInput, event: NewEvent | null = null): Promise<number> {
-    const { result } = await this.db.writer.soon(() => {
+  async recordCall(r: ToolCallInput, event: NewEvent | null = null, when: 'soon' | 'later' = 'soon'): Promise<number> {
+    const { result } = await this.db.writer[when](() => {
       const id = Number(this.insertCall.run(r).lastInsertRowid);
       if (id > TOOL_CALLS_KEPT && id % PRUNE_CALLS_EVERY === 0)
         this.db.orm
