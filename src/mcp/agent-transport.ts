@@ -124,7 +124,17 @@ export class AgentTransport implements Transport {
       this.initialized = true;
       this.o.onSessionInitialized(this.sessionId);
     } else if (!this.validSession(req, res) || !this.validVersion(req, res)) return;
-    const extra: MessageExtraInfo = { requestInfo: { headers: req.headers as Record<string, string>, url: new URL(req.url ?? '/', 'http://localhost') } };
+    // The URL parsed only if a handler reads it (the cage's read the headers).
+    let url: URL | undefined;
+    const extra: MessageExtraInfo = {
+      requestInfo: {
+        headers: req.headers as Record<string, string>,
+        get url() {
+          url ??= new URL(req.url ?? '/', 'http://localhost');
+          return url;
+        },
+      },
+    };
     // A call the client gave up on gets no answer from the server: its stream is not kept open for it.
     for (const m of messages) if ('method' in m && m.method === 'notifications/cancelled') this.cancelled((m.params as { requestId?: RequestId } | undefined)?.requestId);
     if (!messages.some(isRequest)) {
