@@ -38,6 +38,15 @@ const WARMUP = { 1: 200, [CONCURRENCY]: 480 } as Record<number, number>;
 /** Each measured run stops at this many calls or this long, whichever comes first. */
 const MAX_CALLS = { 1: 5_000, [CONCURRENCY]: 40_000 } as Record<number, number>;
 const MAX_MS = { 1: 1_000, [CONCURRENCY]: 1_500 } as Record<number, number>;
+/**
+ * Seconds of calls at c=16 through each side before the rounds, not measured (`BENCH_MCP_WARMUP_S`
+ * for the cage, a third of it for the others): V8 optimises the cage's code (the SDK's, zod's,
+ * undici's, the guards') on its background threads for 10-15 s of such load on this 2-core
+ * machine, and a round measured before that counts mostly the compiler (the cage's CPU a call fell
+ * from 3.4 ms to 0.8 ms over its first 15 s, then stayed). The bare proxy and the server, little
+ * code, are optimised in a few seconds.
+ */
+const WARMUP_S = Number(process.env.BENCH_MCP_WARMUP_S ?? 15);
 /** Rounds of the three sides in turn (`BENCH_MCP_ROUNDS`). */
 const ROUNDS = Number(process.env.BENCH_MCP_ROUNDS ?? 5);
 /** The goals: the cage adds at most this over direct at c=1, and at c=16 carries this share of what the bare proxy does. */
@@ -159,10 +168,13 @@ function runClient(): void {
     await Promise.all(clients.map((c) => loop(c.client, false)));
     issued = 0;
     limit = job.count;
+    // Said as the measured calls begin and end: the processes' CPU is read then too (the calls' own, without the sessions' opening and closing).
+    process.send!({ phase: 'measuring' });
     const started = performance.now();
     deadline = started + job.maxMs;
     await Promise.all(clients.map((c) => loop(c.client, true)));
     const elapsedMs = performance.now() - started;
+    process.send!({ phase: 'measured' });
     for (const c of clients) {
       await c.transport.terminateSession().catch(() => undefined);
       await c.client.close();
@@ -175,9 +187,15 @@ function child(args: string[]): ChildProcess {
   return fork(process.argv[1]!, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
-function load(client: ChildProcess, job: LoadJob): Promise<LoadResult> {
+/** A job run by the load client; `phase` is told as its measured calls begin and end. */
+function load(client: ChildProcess, job: LoadJob, phase?: (p: 'measuring' | 'measured') => void): Promise<LoadResult> {
   return new Promise((resolve) => {
-    client.once('message', (m) => resolve(m as LoadResult));
+    const heard = (m: unknown) => {
+      if (typeof m === 'object' && m !== null && 'phase' in m) return phase?.((m as { phase: 'measuring' | 'measured' }).phase);
+      client.off('message', heard);
+      resolve(m as LoadResult);
+    };
+    client.on('message', heard);
     client.send(job);
   });
 }
@@ -197,6 +215,8 @@ interface Side {
   /** CPU (user + system) per call, µs: the process in the middle (the cage's, the bare proxy's; none direct), and the MCP server. */
   middleCpuUs: number;
   upstreamCpuUs: number;
+  /** The same over the measured calls only (the sessions' opening and closing, and the warm-up calls, left out). */
+  middleCallCpuUs: number;
 }
 
 async function main(): Promise<void> {
@@ -239,8 +259,12 @@ async function main(): Promise<void> {
       const up0 = await upstreamState(upstream);
       const bare0 = await upstreamState(bare);
       const cpu0 = process.cpuUsage();
-      const r = await load(client, job);
+      // The middle process's CPU as the measured calls begin and end: the cage's here, the bare proxy's asked of it.
+      const middle = () => (side === 'bare' ? upstreamState(bare).then((b) => b.cpu) : Promise.resolve(process.cpuUsage()));
+      const marks: Array<Promise<NodeJS.CpuUsage>> = [];
+      const r = await load(client, job, () => marks.push(middle()));
       const cageCpu = process.cpuUsage(cpu0);
+      const [m0, m1] = marks.length === 2 ? await Promise.all(marks) : [null, null];
       const bare1 = await upstreamState(bare);
       const up1 = await upstreamState(upstream);
       const cpu = side === 'bare' ? { user: bare1.cpu.user - bare0.cpu.user, system: bare1.cpu.system - bare0.cpu.system } : cageCpu;
@@ -255,6 +279,7 @@ async function main(): Promise<void> {
         rps: sorted.length / (r.elapsedMs / 1000),
         middleCpuUs: (cpu.user + cpu.system) / calls,
         upstreamCpuUs: (up1.cpu.user + up1.cpu.system - up0.cpu.user - up0.cpu.system) / calls,
+        middleCallCpuUs: m0 && m1 && sorted.length > 0 ? (m1.user + m1.system - m0.user - m0.system) / sorted.length : Number.NaN,
       };
     };
     /** `ROUNDS` rounds of the three sides in turn (direct, bare, cage, direct, bare, cage…): what other load the machine has falls on each side alike. */
@@ -267,11 +292,32 @@ async function main(): Promise<void> {
       }
       return rounds;
     };
+    // Warmed first (WARMUP_S): what the rounds measure is each side's steady state, not V8 compiling it.
+    const warmed: Record<string, number> = {};
+    for (const side of ['direct', 'bare', 'cage'] as const) {
+      const seconds = side === 'cage' ? WARMUP_S : WARMUP_S / 3;
+      if (seconds <= 0) continue;
+      const cpu0 = process.cpuUsage();
+      const r = await load(client, {
+        url: side === 'direct' ? upstreamUrl : side === 'bare' ? bareUrl : cageUrl,
+        tokens: side === 'cage' ? tokens : [],
+        concurrency: CONCURRENCY,
+        warmup: 0,
+        count: Number.MAX_SAFE_INTEGER,
+        maxMs: seconds * 1000,
+      });
+      if (r.errors.length > 0) throw new Error(`bench: warming ${side} failed: ${r.errors.join('; ')}`);
+      if (side === 'cage') {
+        const cpu = process.cpuUsage(cpu0);
+        warmed.cageCalls = r.latencies.length;
+        warmed.cageCpuUs = (cpu.user + cpu.system) / Math.max(1, r.latencies.length);
+      }
+    }
     const one = await measure(1);
     const many = await measure(CONCURRENCY);
 
     // Every call through the cage is a tool_calls row and an mcp.call event (their writes are asynchronous: a moment to land).
-    const cageCalls = [...one, ...many].reduce((n, r) => n + r.cage.n, 0) + ROUNDS * (WARMUP[1]! + WARMUP[CONCURRENCY]!);
+    const cageCalls = [...one, ...many].reduce((n, r) => n + r.cage.n, 0) + ROUNDS * (WARMUP[1]! + WARMUP[CONCURRENCY]!) + (warmed.cageCalls ?? 0);
     const landedBy = performance.now() + 5_000;
     while (queryState<{ n: number }>(rt.state.path, "SELECT count(*) AS n FROM events WHERE type = 'mcp.call'")!.n < cageCalls && performance.now() < landedBy)
       await new Promise((r) => setTimeout(r, 50));
@@ -315,9 +361,22 @@ async function main(): Promise<void> {
       metric: `CPU per call (user + system), concurrency ${CONCURRENCY}: the cage / the bare proxy (their ratio); the MCP server direct / through the cage`,
       value: `${fmt(over(many, (r) => r.cage.middleCpuUs).median, 0)} / ${fmt(over(many, (r) => r.bare.middleCpuUs).median, 0)} µs (×${fmt(over(many, (r) => r.cage.middleCpuUs / r.bare.middleCpuUs).median, 2)}); ${fmt(over(many, (r) => r.direct.upstreamCpuUs).median, 0)} / ${fmt(over(many, (r) => r.cage.upstreamCpuUs).median, 0)} µs`,
     });
+    rows.push({
+      metric: `CPU per call over the measured calls only (the sessions' opening and closing, and the warm-up calls, left out), concurrency ${CONCURRENCY}: the cage / the bare proxy (their ratio)`,
+      value: `${fmt(over(many, (r) => r.cage.middleCallCpuUs).median, 0)} / ${fmt(over(many, (r) => r.bare.middleCallCpuUs).median, 0)} µs (×${fmt(over(many, (r) => r.cage.middleCallCpuUs / r.bare.middleCallCpuUs).median, 2)})`,
+    });
+    rows.push({
+      metric: 'the same at concurrency 1: the cage / the bare proxy (their ratio)',
+      value: `${fmt(over(one, (r) => r.cage.middleCallCpuUs).median, 0)} / ${fmt(over(one, (r) => r.bare.middleCallCpuUs).median, 0)} µs (×${fmt(over(one, (r) => r.cage.middleCallCpuUs / r.bare.middleCallCpuUs).median, 2)})`,
+    });
+    if (warmed.cageCpuUs !== undefined)
+      rows.push({
+        metric: `warm-up before the rounds (${fmt(WARMUP_S, 0)} s through the cage, ${fmt(WARMUP_S / 3, 0)} s each other side, c=${CONCURRENCY}): the cage's CPU per call meanwhile`,
+        value: `${fmt(warmed.cageCpuUs, 0)} µs over ${fmt(warmed.cageCalls!, 0)} calls`,
+      });
     rows.push({ metric: 'load average (1 min) at the start, on this many cores', value: `${fmt(load1, 2)} on ${availableParallelism()}` });
     rows.push({ metric: 'calls through the cage / tool_calls rows / mcp.call events', value: `${fmt(cageCalls, 0)} / ${fmt(recorded, 0)} / ${fmt(events, 0)}` });
-    Object.assign(extra, { one, many, cageCalls, recorded, events, upstreamSessionsLeft: left, seconds: (performance.now() - started) / 1000 });
+    Object.assign(extra, { warmupS: WARMUP_S, warmed, one, many, cageCalls, recorded, events, upstreamSessionsLeft: left, seconds: (performance.now() - started) / 1000 });
   } finally {
     client.kill();
     bare.kill();

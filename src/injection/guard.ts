@@ -253,8 +253,9 @@ export class InjectionGuard {
     // A JSON verdict (its strings read one by one) is not a text verdict: a text's own key holds
     // only the text reader's, or a flagged JSON's (the same bytes forwarded to the model are then
     // refused or warned about without being counted again).
-    const textKey = fingerprint(`t:${content.text}`);
-    const key = o.instructive ? fingerprint(`i:${content.text}`) : content.json === undefined ? textKey : fingerprint(`j:${content.text}`);
+    // (The text's own key is hashed only when it is this key, or a finding is kept under it too.)
+    const textRead = !o.instructive && content.json === undefined;
+    const key = fingerprint(`${o.instructive ? 'i' : textRead ? 't' : 'j'}:${content.text}`);
     let f = seen.get(key);
     if (f === undefined) {
       f = this.judgeAnswer(source, content, o.instructive === true);
@@ -262,6 +263,7 @@ export class InjectionGuard {
       this.remember(seen, key, f);
       if (f) {
         this.say(agentId, ref, f, mode);
+        const textKey = textRead ? key : fingerprint(`t:${content.text}`);
         if (key !== textKey && !seen.get(textKey)) this.remember(seen, textKey, f);
       }
     }

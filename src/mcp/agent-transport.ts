@@ -71,6 +71,21 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** What a handler is told of the HTTP request that carried its message: the URL parsed only if it reads it (the cage's read the headers). */
+class RequestInfo {
+  readonly headers: Record<string, string>;
+  private parsed: URL | undefined;
+
+  constructor(private readonly req: IncomingMessage) {
+    this.headers = req.headers as Record<string, string>;
+  }
+
+  get url(): URL {
+    this.parsed ??= new URL(this.req.url ?? '/', 'http://localhost');
+    return this.parsed;
+  }
+}
+
 export class AgentTransport implements Transport {
   sessionId?: string;
   onclose?: () => void;
@@ -124,7 +139,7 @@ export class AgentTransport implements Transport {
       this.initialized = true;
       this.o.onSessionInitialized(this.sessionId);
     } else if (!this.validSession(req, res) || !this.validVersion(req, res)) return;
-    const extra: MessageExtraInfo = { requestInfo: { headers: req.headers as Record<string, string>, url: new URL(req.url ?? '/', 'http://localhost') } };
+    const extra: MessageExtraInfo = { requestInfo: new RequestInfo(req) };
     // A call the client gave up on gets no answer from the server: its stream is not kept open for it.
     for (const m of messages) if ('method' in m && m.method === 'notifications/cancelled') this.cancelled((m.params as { requestId?: RequestId } | undefined)?.requestId);
     if (!messages.some(isRequest)) {

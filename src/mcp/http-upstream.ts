@@ -316,7 +316,15 @@ export class HttpUpstreamTransport implements Transport {
    */
   private listen(last: string | null, attempt: number): void {
     let opened: (() => void) | null = null;
-    if (attempt === 0 && last === null && !this.listened) this.listening = new Promise<void>((resolve) => (opened = resolve));
+    if (attempt === 0 && last === null && !this.listened)
+      this.listening = new Promise<void>(
+        (resolve) =>
+          (opened = () => {
+            // Settled: the requests after it need not wait on it (a race and a timer each).
+            this.listening = null;
+            resolve();
+          }),
+      );
     const open = async () => {
       let r: Response;
       try {

@@ -129,7 +129,7 @@ export class McpRecorder {
       mcp: { server: c.server, tool: c.tool, sessionId: c.sessionId },
       injection: c.injection ?? null,
     };
-    // The row and its event in one write, group-committed with the calls of this moment: never on the answer's way.
+    // The row and its event in one write, group-committed with the calls of the next few milliseconds (`Writer.later`): never on the answer's way.
     const what = c.status === 'ok' ? (c.isError ? 'the tool reported an error' : 'ok') : `${c.status}: ${c.reason}`;
     const event: NewEvent<'mcp.call'> = {
       agentId: c.agentId,
@@ -149,7 +149,7 @@ export class McpRecorder {
         costUsd,
       },
     };
-    this.store.recordCall(row, event).then(
+    this.store.recordCall(row, event, 'later').then(
       (id) => this.observer?.toolCall({ ...observed, id }),
       (err) => {
         this.logger.error({ err }, `mcp ${c.server}: the call's row and event were not written`);

@@ -135,7 +135,11 @@ const MAX_METHOD_SAID = 100;
 type Extra = RequestHandlerExtra<any, any>;
 type Found = { redactions: number; block: string | null };
 
-/** Text in a JSON value scanned string by string (keys too: a result's structure is the tool's), so it stays valid JSON. */
+/**
+ * Text in a JSON value scanned string by string (keys too: a result's structure is the tool's), so
+ * it stays valid JSON. What the scan left as it was is the same value (an object or array only
+ * copied where a string in it changed), so a caller can tell nothing changed by its identity.
+ */
 function scanJson(value: unknown, scan: (text: string) => { text: string; redactions: number; block: string | null }, out: Found): unknown {
   if (typeof value === 'string') {
     const r = scan(value);
@@ -143,11 +147,22 @@ function scanJson(value: unknown, scan: (text: string) => { text: string; redact
     out.block ??= r.block;
     return r.text;
   }
-  if (Array.isArray(value)) return value.map((v) => scanJson(v, scan, out));
+  if (Array.isArray(value)) {
+    let copy: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const v = scanJson(value[i], scan, out);
+      if (v !== value[i]) (copy ??= value.slice())[i] = v;
+    }
+    return copy ?? value;
+  }
   if (value !== null && typeof value === 'object') {
-    const o: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) o[k] = scanJson(v, scan, out);
-    return o;
+    let copy: Record<string, unknown> | null = null;
+    for (const k of Object.keys(value)) {
+      const was = (value as Record<string, unknown>)[k];
+      const v = scanJson(was, scan, out);
+      if (v !== was) (copy ??= { ...value })[k] = v;
+    }
+    return copy ?? value;
   }
   return value;
 }
@@ -307,6 +322,7 @@ export class McpSession {
       token: undefined,
       sent: undefined,
       result: {},
+      sized: null,
       call: null,
       hidden: 0,
       charge: null,
@@ -479,7 +495,9 @@ export class McpSession {
   /** size: a result over the server's `max_result_mb` is refused, whatever the method. */
   private readonly bound = (c: Message): void => {
     const s = this.d.server;
-    const size = Buffer.byteLength(JSON.stringify(c.result));
+    const json = JSON.stringify(c.result);
+    c.sized = { value: c.result, json };
+    const size = Buffer.byteLength(json);
     if (c.call) c.call.resultBytes = size;
     if (size <= s.maxResultBytes) return;
     const what = c.call ? `the result of ${c.call.tool}` : `${c.method}: the result`;
@@ -498,7 +516,7 @@ export class McpSession {
   private readonly cleanResult = (c: Message): void => {
     const { ErrorCode } = this.d.sdk.types;
     const call = c.call;
-    const clean = this.clean(c.result, c.ref, call ? 'mcp.result' : 'mcp.message');
+    const clean = this.clean(c.result, c.ref, call ? 'mcp.result' : 'mcp.message', c.sized);
     if (call) {
       call.redactions += clean.redactions;
       const f = clean.injection?.finding;
@@ -695,7 +713,7 @@ export class McpSession {
    * (`block` says why, `injected` that it was an injection), so what block mode withholds is left out
    * wherever the server speaks: its instructions, tools listed, resources, prompts, questions, notifications.
    */
-  private clean(value: unknown, ref: string, source: 'mcp.result' | 'mcp.message' = 'mcp.message'): { value: unknown; injection: InjectionAnswer | null } & Found {
+  private clean(value: unknown, ref: string, source: 'mcp.result' | 'mcp.message' = 'mcp.message', sized?: Message['sized']): { value: unknown; injection: InjectionAnswer | null } & Found {
     const out: Found = { redactions: 0, block: null };
     const v = scanJson(
       value,
@@ -708,7 +726,9 @@ export class McpSession {
     );
     if (out.block !== null || !this.d.injection || v === undefined) return { value: v, injection: null, ...out };
     const instructive = INSTRUCTIVE.has(ref.slice(ref.lastIndexOf(':') + 1));
-    const found = this.d.injection.answer(this.d.agentId, source, { text: typeof v === 'string' ? v : JSON.stringify(v), json: v }, ref, { instructive });
+    // A value the scan left as it was is read as the JSON its size was measured by.
+    const text = typeof v === 'string' ? v : sized?.value === v ? sized.json : JSON.stringify(v);
+    const found = this.d.injection.answer(this.d.agentId, source, { text, json: v }, ref, { instructive });
     const why = found?.refuse ?? null;
     return { value: v, injection: found, redactions: out.redactions, block: why === null ? null : `what MCP server '${this.d.server.name}' sent (${ref.slice(ref.lastIndexOf(':') + 1)}): ${why}` };
   }
@@ -808,6 +828,8 @@ interface Message {
   sent: Record<string, unknown> | undefined;
   /** What the server answered, then as the agent gets it. */
   result: Record<string, unknown>;
+  /** The result as its size was measured (size), its JSON: read again by the injection reader if the scan leaves it as it was. */
+  sized: { value: unknown; json: string } | null;
   /** A tools/call's row, begun once it is read. */
   call: McpCall | null;
   /** tools/list: how many tools the rules left out. */

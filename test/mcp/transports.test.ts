@@ -255,8 +255,11 @@ describe('the cage’s session with a streamable HTTP server', () => {
       const fickle = (await (await t.api('/api/breakers/mcp/fickle')).json()) as { state: string; failures: number; consecutiveFailures: number };
       expect(fickle).toMatchObject({ state: 'CLOSED', failures: 0, consecutiveFailures: 0 });
       expect(t.rt.state.lastEvents(5000).filter((e) => e.type === 'breaker.transition' && (e.data as { service?: string }).service === 'fickle')).toEqual([]);
-      // Each is on record as the agent's doing, not the server's timeout.
-      const rows = sqliteOf(t.rt.state).prepare("SELECT reason FROM tool_calls WHERE service = 'fickle' AND path = 'slow' ORDER BY id").all() as Array<{ reason: string }>;
+      // Each is on record as the agent's doing, not the server's timeout (its row written a moment after it ended).
+      const rows = await until(() => {
+        const all = sqliteOf(t.rt.state).prepare("SELECT reason FROM tool_calls WHERE service = 'fickle' AND path = 'slow' ORDER BY id").all() as Array<{ reason: string }>;
+        return all.length === 2 ? all : null;
+      });
       expect(rows.map((r) => r.reason)).toEqual(['client_aborted', 'client_aborted']);
       expect(((await c.callTool({ name: 'echo', arguments: { text: 'still fine' } })) as any).content[0].text).toBe('echo: still fine');
     } finally {

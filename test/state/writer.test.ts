@@ -94,6 +94,34 @@ describe('the group commit', () => {
     }
   });
 
+  it('a write nobody waits for (later) shares a commit with those of the next moments, and one made sooner takes it along', async () => {
+    const { dir, cleanup } = tempDir();
+    const sm = StateManager.open(join(dir, 's.db'));
+    const heard: string[] = [];
+    sm.subscribe((e) => heard.push(e.message));
+    const { writer } = storeDb(sm);
+    const turn = () => new Promise((r) => setImmediate(r));
+    try {
+      const first = writer.later(() => undefined, event('first'));
+      await turn();
+      // Not committed on the next turn, as a `soon` would be: it waits for company.
+      expect(heard).toEqual([]);
+      const second = writer.later(() => undefined, event('second'));
+      await first;
+      // One commit for both: the first is heard only with the second.
+      expect(heard).toEqual(['first', 'second']);
+      await second;
+      const third = writer.later(() => undefined, event('third'));
+      await sm.writeSoon(() => undefined, event('fourth'));
+      expect(heard).toEqual(['first', 'second', 'third', 'fourth']);
+      await third;
+      expect(sm.lastEvents(10).map((e) => e.message)).toEqual(['first', 'second', 'third', 'fourth']);
+    } finally {
+      await sm.close();
+      cleanup();
+    }
+  });
+
   it('is written at close, so nothing queued is lost at shutdown', async () => {
     const { dir, cleanup } = tempDir();
     const path = join(dir, 's.db');

@@ -2,6 +2,7 @@ import type { NewEvent } from '../../core/events.js';
 import { and, desc, eq, gt, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import { storeDb, type StateManager, type StoreDb } from './manager.js';
 import { parseOrNull } from './breakers.store.js';
+import { boundRun } from './bound.js';
 import { toolCalls, type ToolCallRow } from '../schema.js';
 import { toolCache } from './schema-runtime.js';
 
@@ -79,29 +80,32 @@ export class ToolsStore {
         },
       })
       .prepare();
-    // Every proxied call: prepared once (a couple of µs a row over hand-written SQL, ~1% of a
-    // call's CPU; scripts/bench/writes.ts).
+    // Every proxied call and MCP tools/call: prepared once and bound by position (bound.ts), as
+    // an event's insert is: drizzle's own run tests each parameter's class on every call.
     const p = sql.placeholder;
-    this.insertCall = db
-      .insert(toolCalls)
-      .values({
-        ts: p('ts'),
-        agentId: p('agentId'),
-        service: p('service'),
-        method: p('method'),
-        path: p('path'),
-        status: p('status'),
-        tier: p('tier'),
-        reason: p('reason'),
-        detail: p('detail'),
-        upstreamStatus: p('upstreamStatus'),
-        latencyMs: p('latencyMs'),
-        upstreamMs: p('upstreamMs'),
-        bytes: p('bytes'),
-        redactions: p('redactions'),
-        fault: p('fault'),
-      })
-      .prepare();
+    this.insertCall = boundRun(
+      this.db.sqlite,
+      db
+        .insert(toolCalls)
+        .values({
+          ts: p('ts'),
+          agentId: p('agentId'),
+          service: p('service'),
+          method: p('method'),
+          path: p('path'),
+          status: p('status'),
+          tier: p('tier'),
+          reason: p('reason'),
+          detail: p('detail'),
+          upstreamStatus: p('upstreamStatus'),
+          latencyMs: p('latencyMs'),
+          upstreamMs: p('upstreamMs'),
+          bytes: p('bytes'),
+          redactions: p('redactions'),
+          fault: p('fault'),
+        })
+        .toSQL(),
+    );
   }
 
   // ── response cache ────────────────────────────────────────────────────────────────────
@@ -165,11 +169,13 @@ export class ToolsStore {
   /**
    * One proxied call, group-committed with the other calls of this tick (a commit per call
    * cost more than the rest of the call), with its event if it has one (in the same write).
+   * `later`: a call whose answer does not wait for its row (an MCP call's, written after it was
+   * answered) shares a commit with those of the next few milliseconds (`Writer.later`).
    * Resolves once the row is on disk.
    */
-  async recordCall(r: ToolCallInput, event: NewEvent | null = null): Promise<number> {
-    const { result } = await this.db.writer.soon(() => {
-      const id = Number(this.insertCall.run(r).lastInsertRowid);
+  async recordCall(r: ToolCallInput, event: NewEvent | null = null, when: 'soon' | 'later' = 'soon'): Promise<number> {
+    const { result } = await this.db.writer[when](() => {
+      const id = Number(this.insertCall(r as unknown as Record<string, unknown>).lastInsertRowid);
       if (id > TOOL_CALLS_KEPT && id % PRUNE_CALLS_EVERY === 0)
         this.db.orm
           .delete(toolCalls)

@@ -30,16 +30,29 @@ type Outcome = ({ ok: true } & Written<unknown>) | { ok: false; error: unknown }
 const NOTHING = (_tx: Tx): undefined => undefined;
 
 /**
+ * How long a write nobody waits for (`later`) may wait for others to share its commit, and how
+ * many may wait: a commit writes every page its rows touched (a `tool_calls` row and its event
+ * touch a dozen, with their indexes and counters), so a commit shared by many calls costs each a
+ * fraction of one of its own.
+ */
+const LATER_MS = 50;
+const LATER_MAX = 512;
+
+/**
  * The one write path: a write and the event that announces it go into the database in one
  * transaction, and only once that transaction has committed is the event broadcast, so a
  * subscriber never sees something the database does not hold. `now` commits at once; `soon`
- * joins the group commit of this turn of the event loop (hot paths: one row per call).
+ * joins the group commit of this turn of the event loop (hot paths: one row per call); `later`
+ * joins one up to `LATER_MS` away, for a write nobody waits for.
  */
 export class Writer {
   private readonly insertEvent;
   /** One wrapper for every transaction; nested calls become savepoints. */
   private readonly tx: <T>(fn: () => T) => T;
   private batch: Pending[] = [];
+  /** The batch's commit is due on the next turn of the event loop (`soon`), or at `timer` (`later`). */
+  private immediate = false;
+  private timer: NodeJS.Timeout | null = null;
   /** How deep in writes we are (a write may run inside another: a savepoint). */
   private depth = 0;
 
@@ -87,8 +100,27 @@ export class Writer {
   soon<T>(write: (tx: Tx) => T, e: EventSpec<T>): Promise<Written<T>> {
     return new Promise((resolve, reject) => {
       this.batch.push({ write, e: e as EventSpec<unknown>, resolve: resolve as Pending['resolve'], reject });
-      if (this.batch.length === 1) setImmediate(this.flush);
+      this.commitNextTurn();
     });
+  }
+
+  /**
+   * A write nobody waits for (a relayed call's row and event, written after its answer went out):
+   * as `soon`, but it may wait up to `LATER_MS` for others to share its commit (with a `soon`'s
+   * if one comes meanwhile). Its event is broadcast, and the promise resolves, once it is on disk.
+   */
+  later<T>(write: (tx: Tx) => T, e: EventSpec<T>): Promise<Written<T>> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ write, e: e as EventSpec<unknown>, resolve: resolve as Pending['resolve'], reject });
+      if (this.batch.length >= LATER_MAX) this.commitNextTurn();
+      else if (!this.immediate && this.timer === null) this.timer = setTimeout(this.flush, LATER_MS);
+    });
+  }
+
+  private commitNextTurn(): void {
+    if (this.immediate) return;
+    this.immediate = true;
+    setImmediate(this.flush);
   }
 
   /**
@@ -105,6 +137,11 @@ export class Writer {
   readonly flush = (): void => {
     const items = this.batch;
     this.batch = [];
+    this.immediate = false;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     if (items.length === 0) return;
     const outcomes: Outcome[] = [];
     try {
