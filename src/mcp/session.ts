@@ -156,11 +156,19 @@ function scanJson(value: unknown, scan: (text: string) => { text: string; redact
     return copy ?? value;
   }
   if (value !== null && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o);
     let copy: Record<string, unknown> | null = null;
-    for (const k of Object.keys(value)) {
-      const was = (value as Record<string, unknown>)[k];
-      const v = scanJson(was, scan, out);
-      if (v !== was) (copy ??= { ...value })[k] = v;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const key = scanJson(k, scan, out) as string;
+      const v = scanJson(o[k], scan, out);
+      if (copy === null && (key !== k || v !== o[k])) {
+        // The keys before this one as they were, in their order; from here on each as scanned.
+        copy = {};
+        for (let j = 0; j < i; j++) copy[keys[j]!] = o[keys[j]!];
+      }
+      if (copy !== null) copy[key] = v;
     }
     return copy ?? value;
   }

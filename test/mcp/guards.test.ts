@@ -130,7 +130,8 @@ describe('MCP guards: a server’s words, whatever their shape', () => {
       expect(e).toBeInstanceOf(McpError);
       expect(e.code).toBe(-32000);
       expect(e.message).toMatch(/refused: you sent \[CREDENTIAL_REDACTED\]; ask \[EMAIL_REDACTED\], SSN \[SSN_REDACTED\]/);
-      expect(e.data).toEqual({ echo: '[CREDENTIAL_REDACTED]', owner: '[EMAIL_REDACTED], SSN [SSN_REDACTED]' });
+      // Keys too: a structure is the server's, and a key is text it chose.
+      expect(e.data).toEqual({ echo: '[CREDENTIAL_REDACTED]', owner: '[EMAIL_REDACTED], SSN [SSN_REDACTED]', '[CREDENTIAL_REDACTED] for [EMAIL_REDACTED]': 'a key of the data' });
     }
     expectClean(told);
     // Scrubbed and scanned, not merely left out: the instructions, a tool's description, the log line.
