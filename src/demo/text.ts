@@ -103,7 +103,7 @@ function settle(n: number, maxTokens: number, tokensOf: (n: number) => number): 
 
 const capitalized = (word: string) => word.charAt(0).toUpperCase() + word.slice(1);
 
-/** Each word's tokens for a model: capitalized first, after a space, and the full stop's; counted once a process. */
+/** Each word's tokens in a model's encoding: capitalized first, after a space, and the full stop's; counted once a process. */
 interface WordTokens {
   first: number[];
   spaced: number[];
@@ -111,10 +111,11 @@ interface WordTokens {
 }
 const wordCounts = new Map<string, WordTokens>();
 function wordTokens(model: string): WordTokens {
-  let counts = wordCounts.get(model);
+  const encoding = encodingForModel(model) ?? model;
+  let counts = wordCounts.get(encoding);
   if (counts === undefined) {
     counts = { first: WORDS.map((w) => countTextTokens(capitalized(w), model)), spaced: WORDS.map((w) => countTextTokens(` ${w}`, model)), stop: countTextTokens('.', model) };
-    wordCounts.set(model, counts);
+    wordCounts.set(encoding, counts);
   }
   return counts;
 }

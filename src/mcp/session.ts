@@ -166,13 +166,23 @@ function scanJson(value: unknown, scan: (text: string) => { text: string; redact
       if (copy === null && (key !== k || v !== o[k])) {
         // The keys before this one as they were, in their order; from here on each as scanned.
         copy = {};
-        for (let j = 0; j < i; j++) copy[keys[j]!] = o[keys[j]!];
+        for (let j = 0; j < i; j++) own(copy, keys[j]!, o[keys[j]!]);
       }
-      if (copy !== null) copy[key] = v;
+      if (copy !== null) {
+        // Two keys redacted alike (or alike to one the server wrote) both kept: `[EMAIL_REDACTED] #2`.
+        let name = key;
+        for (let n = 2; Object.hasOwn(copy, name); n++) name = `${key} #${n}`;
+        own(copy, name, v);
+      }
     }
     return copy ?? value;
   }
   return value;
+}
+
+/** An own property, whatever its name (JSON.parse makes `__proto__` one; an assignment would set the prototype). */
+function own(o: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**

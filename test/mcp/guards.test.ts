@@ -131,7 +131,15 @@ describe('MCP guards: a server’s words, whatever their shape', () => {
       expect(e.code).toBe(-32000);
       expect(e.message).toMatch(/refused: you sent \[CREDENTIAL_REDACTED\]; ask \[EMAIL_REDACTED\], SSN \[SSN_REDACTED\]/);
       // Keys too: a structure is the server's, and a key is text it chose.
-      expect(e.data).toEqual({ echo: '[CREDENTIAL_REDACTED]', owner: '[EMAIL_REDACTED], SSN [SSN_REDACTED]', '[CREDENTIAL_REDACTED] for [EMAIL_REDACTED]': 'a key of the data' });
+      // Two keys redacted alike are both kept; a `__proto__` key stays a key.
+      expect(JSON.stringify(e.data)).toBe(
+        JSON.stringify({
+          echo: '[CREDENTIAL_REDACTED]',
+          owner: '[EMAIL_REDACTED], SSN [SSN_REDACTED]',
+          '[CREDENTIAL_REDACTED] for [EMAIL_REDACTED]': 'a key of the data',
+          nested: JSON.parse('{"[EMAIL_REDACTED]":1,"[EMAIL_REDACTED] #2":2,"__proto__":{"kept":true}}'),
+        }),
+      );
     }
     expectClean(told);
     // Scrubbed and scanned, not merely left out: the instructions, a tool's description, the log line.
