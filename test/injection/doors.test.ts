@@ -87,9 +87,12 @@ describe('detect: a poisoned tool answer and MCP result reach the agent, said on
     expect(protection.latestInjection).toMatchObject({ source: 'mcp.result', action: 'detected', signals: expect.arrayContaining(['addressed-to-model']) });
     expect(protection.latestInjection.excerpt).toContain('ignore your previous instructions');
     // The timeline marks each finding in its own lane, linked to the call that carried it.
-    const tl = (await (await s.t.api(`/api/agents/${s.agentId}/timeline?lanes=injection,tool`)).json()) as {
-      items: Array<{ key: string; lane: string; status: string; links: string[]; detail: Record<string, unknown> }>;
-    };
+    // An MCP call's row lands with the writes of the next 50 ms (Writer.later): its mark links to it once it has.
+    type Timeline = { items: Array<{ key: string; lane: string; status: string; links: string[]; detail: Record<string, unknown> }> };
+    const tl = await until(async () => {
+      const t = (await (await s.t.api(`/api/agents/${s.agentId}/timeline?lanes=injection,tool`)).json()) as Timeline;
+      return t.items.filter((i) => i.lane === 'injection').every((m) => m.links.length > 0) ? t : null;
+    });
     const marks = tl.items.filter((i) => i.lane === 'injection');
     expect(marks.map((m) => [m.detail.source, m.status])).toEqual([
       ['tool.response', 'warn'],
