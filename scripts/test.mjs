@@ -9,6 +9,9 @@
 // `node scripts/test.mjs -- <vitest args>` passes the rest to vitest (a file, `-t name`).
 
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const started = performance.now();
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
@@ -36,8 +39,12 @@ if (build.code !== 0) {
   process.exit(build.code);
 }
 
+// vitest's timing reporter writes each failed test there on a line; they are printed again last,
+// where a log cut to its end (CI's) still shows them.
+const failuresDir = mkdtempSync(join(tmpdir(), 'iron-cage-test-'));
+const failuresFile = join(failuresDir, 'failures.txt');
 const [vitest, ...rest] = await Promise.all([
-  step('vitest', npx('vitest'), ['run', ...vitestArgs], { stream: true }),
+  step('vitest', npx('vitest'), ['run', ...vitestArgs], { stream: true, env: { TEST_FAILURES: failuresFile } }),
   // Incremental: what the last run checked and nothing since changed is not checked again (its
   // record under node_modules/.cache). TypeScript 7's native compiler, on one thread: beside vitest
   // the CPU is what counts, and a fresh clone's two checks cost 12 s of it that way, 21 s with its
@@ -56,5 +63,22 @@ for (const s of rest) {
 console.log('\nnpm test, step by step (wall time; the steps after the build ran side by side):');
 for (const s of steps) console.log(`  ${s.code === 0 ? 'ok  ' : 'FAIL'} ${s.name.padEnd(14)} ${seconds(s.ms).padStart(8)}${s.code === 0 ? '' : `  (exit ${s.code})`}`);
 console.log(`  total ${seconds(performance.now() - started)}`);
+let failures = '';
+try {
+  failures = readFileSync(failuresFile, 'utf8');
+} catch {
+  // vitest ended before its reporters did (it crashed): its own output says why.
+}
+rmSync(failuresDir, { recursive: true, force: true });
+// Python's unittest names its failures in lines of their own ("FAIL: test_x (module.Class.test_x)").
+const python = rest.find((s) => s.name === 'python');
+const pyFailures = python && python.code !== 0 ? python.out.split('\n').filter((l) => /^(FAIL|ERROR): /.test(l)) : [];
+const lines = [...failures.split('\n').filter(Boolean), ...pyFailures.map((l) => `test/python: ${l}`)];
+const SHOWN = 20;
+if (lines.length > 0) {
+  console.log("\nWhat failed (the reports above have each one's stack):");
+  for (const l of lines.slice(0, SHOWN)) console.log(`  ${l}`);
+  if (lines.length > SHOWN) console.log(`  … and ${lines.length - SHOWN} more`);
+}
 const failed = steps.find((s) => s.code !== 0);
 process.exit(failed ? failed.code : 0);

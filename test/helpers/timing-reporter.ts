@@ -13,11 +13,15 @@ import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node';
 //   there are workers (a core idle unless a file's own processes fill it).
 // TEST_TIMELINE=<file>: each file's start and end (seconds from the run's start, the Unix time of
 // that start first), to lay beside a record of the machine's busy cores (what ran when they idled).
+// TEST_FAILURES=<file>: each failed test (or file that failed outside its tests) on a line with its
+// first error, which `npm test` prints again after its last step: CI keeps only the end of a log,
+// where vitest's own report of the failure is long gone behind the other steps' output.
 const SHARE = 0.5;
 const SLOWEST = 8;
 
 export default class TimingReporter implements Reporter {
   private readonly near: string[] = [];
+  private readonly failures: string[] = [];
   private readonly spans = new Map<TestModule, { start: number; end: number }>();
   private began = performance.now();
   private workers = 1;
@@ -34,9 +38,14 @@ export default class TimingReporter implements Reporter {
   onTestModuleEnd(module: TestModule): void {
     const span = this.spans.get(module);
     if (span) span.end = performance.now();
+    // A hook, an import or an unhandled error fails the file outside any one test.
+    const errors = module.errors();
+    if (errors.length > 0) this.failures.push(failure(`${module.relativeModuleId} (the file)`, errors));
   }
 
   onTestCaseResult(test: TestCase): void {
+    const result = test.result();
+    if (result.state === 'failed') this.failures.push(failure(`${test.module.relativeModuleId} > ${test.fullName}`, result.errors));
     const d = test.diagnostic();
     // `task` is vitest's internal view of the test; it holds the timeout the test ran under.
     const timeout = (test as unknown as { task?: { timeout?: number } }).task?.timeout ?? 0;
@@ -45,7 +54,9 @@ export default class TimingReporter implements Reporter {
     this.near.push(`  ${(d.duration / 1000).toFixed(1)} s of ${(timeout / 1000).toFixed(0)} s  ${file} > ${test.fullName}`);
   }
 
-  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<{ message?: string }> = []): void {
+    for (const e of unhandled) this.failures.push(failure('an error outside any file', [e]));
+    if (process.env.TEST_FAILURES) writeFileSync(process.env.TEST_FAILURES, this.failures.map((f) => `${f}\n`).join(''));
     if (this.near.length > 0) {
       console.log(`\nTests that took more than ${SHARE * 100}% of their timeout (they fail on a slower machine):`);
       for (const line of this.near) console.log(line);
@@ -76,6 +87,13 @@ export default class TimingReporter implements Reporter {
     console.log(`Slowest ${SLOWEST} files:`);
     for (const x of [...spans].sort((a, b) => b.end - b.start - (a.end - a.start)).slice(0, SLOWEST)) console.log(`  ${s(x.end - x.start).padStart(8)}  ${x.module.relativeModuleId}`);
   }
+}
+
+/** One failure on one line: where, and the first line of its first error (stack traces stay in vitest's report). */
+function failure(where: string, errors: ReadonlyArray<{ message?: string }> | undefined): string {
+  const first = (errors?.[0]?.message ?? 'failed').split('\n')[0]!.trim();
+  const more = (errors?.length ?? 0) > 1 ? ` (and ${errors!.length - 1} more)` : '';
+  return `${where}: ${first.length > 300 ? `${first.slice(0, 300)}…` : first}${more}`;
 }
 
 /** The last moment at which `n` files or more ran at once (the first file's start if never). */
