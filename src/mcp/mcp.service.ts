@@ -9,6 +9,7 @@ import type { CircuitBreaker } from '../domain/reliability/index.js';
 import type { BreakerRegistry } from '../reliability/index.js';
 import { wantRefs } from '../secrets/index.js';
 import { readBody, sendJson, type Platform, type Service } from '../server/index.js';
+import type { StepMarks } from '../budget/index.js';
 import type { Observer } from '../observability/index.js';
 import { McpStore, ToolsStore } from '../state/index.js';
 import type { AgentGate } from '../watch/index.js';
@@ -87,6 +88,8 @@ export interface McpDeps extends Pick<Platform, 'config' | 'state' | 'tokens' | 
   breakers: Pick<BreakerRegistry, 'breaker' | 'view'>;
   /** Metrics, traces, the watch: told of each tools/call as of any tool call. */
   observer?: Pick<Observer, 'toolCall'>;
+  /** The chain of the agent's next LLM call (cost per chain, src/budget/steps.ts): marked as each tools/call ends, before its row commits. */
+  marks?: Pick<StepMarks, 'toolCall'>;
   /** Where a priced tools/call is held and charged (the budget feature's FixedCharges). */
   charges?: SessionDeps['charges'];
   /** The watch's pause gate: a paused agent's requests wait at it. */
@@ -127,7 +130,7 @@ class McpGateway {
       const options = { failureThreshold: s.breaker.failureThreshold, cooldownMs: s.breaker.cooldownMs };
       this.breakers.set(s.name, d.breakers.breaker('mcp', s.name, { options, cause: () => this.judged.get(s.name) ?? null }));
     }
-    this.recorder = new McpRecorder(d.state, new ToolsStore(d.state), d.logger, d.observer, d.redact);
+    this.recorder = new McpRecorder(d.state, new ToolsStore(d.state), d.logger, d.observer, d.redact, d.marks);
     this.sweep = setInterval(() => this.closeIdle(), 60_000);
     this.sweep.unref();
   }

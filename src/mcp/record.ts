@@ -1,6 +1,7 @@
 import { type Micros, microsToUsd } from '../core/money.js';
 import type { Logger } from '../core/logger.js';
 import type { NewEvent } from '../core/events.js';
+import type { StepMarks } from '../budget/index.js';
 import type { ObservedInjection, Observer } from '../observability/index.js';
 import { MCP_TOOLS_CALL, type StateManager, type ToolCallInput, type ToolsStore } from '../state/index.js';
 
@@ -68,6 +69,8 @@ export class McpRecorder {
     private readonly observer: Pick<Observer, 'toolCall'> | undefined,
     /** A name the agent chose (a tool's, a method's) as it is shown and stored: its PII replaced, as the tool proxy's paths are. */
     private readonly redact: (text: string) => string = (t) => t,
+    /** Which tool leads to the agent's next LLM call: told as the call ends, since its row may commit after that call started. */
+    private readonly marks?: Pick<StepMarks, 'toolCall'>,
   ) {}
 
   /** A request the server made of the agent's client (sampling, elicitation): relayed or refused, said either way. */
@@ -129,6 +132,7 @@ export class McpRecorder {
       mcp: { server: c.server, tool: c.tool, sessionId: c.sessionId },
       injection: c.injection ?? null,
     };
+    this.marks?.toolCall(observed);
     // The row and its event in one write, group-committed with the calls of the next few milliseconds (`Writer.later`): never on the answer's way.
     const what = c.status === 'ok' ? (c.isError ? 'the tool reported an error' : 'ok') : `${c.status}: ${c.reason}`;
     const event: NewEvent<'mcp.call'> = {

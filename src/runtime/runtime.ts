@@ -144,9 +144,14 @@ export class Runtime {
       const observability = observabilityService({ ...platform, tracker: budgets, breakers, redact, typesIn: (text) => pii.typesIn(text) });
       // Loops, stalls and spend spikes: the watch sees every call beside metrics and traces.
       const watch = watchService({ ...platform, alerts, redact, gate });
-      // The tool proxy's calls also mark which tool leads to the agent's next LLM call (cost per chain).
+      const onError = (err: unknown) => logger.error({ err }, 'an observer failed');
+      const observer = observers([observability.observer, watch.observer], onError);
+      // The tool proxy's calls also mark which tool leads to the agent's next LLM call (cost per
+      // chain), as their rows commit (one turn of the loop, before the answer goes out). An MCP
+      // call's row may wait 50 ms for others' (Writer.later), after its answer: its mark is set
+      // as the call ends (the MCP feature's `marks`), or the agent's next LLM call could start first.
       const chains: Observer = { ...NO_OBSERVER, toolCall: (c) => budget.marks.toolCall(c) };
-      const observer = observers([observability.observer, watch.observer, chains], (err) => logger.error({ err }, 'an observer failed'));
+      const toolsObserver = observers([observer, chains], onError);
       // A priced MCP call's ledger row is spend like an LLM call's: metrics and the watch hear of it too.
       budget.charges.observer = observer;
       services = [
@@ -155,11 +160,12 @@ export class Runtime {
         reliabilityService({ breakers }),
         gatewayService({ ...platform, budget, requests, pii, breakers, observer, gate, injection, policy: approvals.gate }),
         budget,
-        toolsService({ ...platform, pii, breakers, observer, gate, policy: approvals.gate, ...(injection ? { injection } : {}) }),
+        toolsService({ ...platform, pii, breakers, observer: toolsObserver, gate, policy: approvals.gate, ...(injection ? { injection } : {}) }),
         mcpService({
           ...platform,
           breakers,
           observer,
+          marks: budget.marks,
           gate,
           policy: approvals.gate,
           charges: budget.charges,

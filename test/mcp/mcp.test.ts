@@ -444,6 +444,32 @@ describe('MCP through the cage, on the timeline', () => {
     expect(first.links).toEqual([tool.key]);
     expect(second.links).toEqual([]);
   });
+
+  it("charges the agent's very next LLM call to the MCP server's chain, however soon it comes, and only that call", async () => {
+    // The call's row may commit up to 50 ms after its answer (Writer.later): the chain's mark
+    // must not wait for it, or a quick agent's next call starts unmarked and the one after it
+    // takes the mark.
+    const me = await agentToken(t, { name: 'quick' });
+    const chat = (content: string) =>
+      fetch(`${t.rt.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${me.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] }),
+      });
+    const c = await connect('web', me.token);
+    try {
+      await c.callTool({ name: 'echo', arguments: { text: 'hello' } });
+      expect((await chat('what did echo say?')).status).toBe(200);
+    } finally {
+      await c.close();
+    }
+    expect((await chat('and now?')).status).toBe(200);
+    const chains = await until(() => {
+      const r = sqliteOf(t.rt.state).prepare("SELECT chain FROM llm_requests WHERE agent_id = ? AND endpoint = 'chat' ORDER BY id").all(me.agentId) as Array<{ chain: string | null }>;
+      return r.length === 2 ? r.map((x) => x.chain) : null;
+    });
+    expect(chains).toEqual(['web', null]);
+  });
 });
 
 describe('MCP through the cage, for an agent iron-cage runs', () => {

@@ -113,6 +113,7 @@ export class Writer {
     return new Promise((resolve, reject) => {
       this.batch.push({ write, e: e as EventSpec<unknown>, resolve: resolve as Pending['resolve'], reject });
       if (this.batch.length >= LATER_MAX) this.commitNextTurn();
+      // Not unref()'d: a process whose event loop empties without closing the state still writes them.
       else if (!this.immediate && this.timer === null) this.timer = setTimeout(this.flush, LATER_MS);
     });
   }
