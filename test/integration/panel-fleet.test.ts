@@ -12,7 +12,7 @@ import { ROOT, tempDir, until } from '../helpers/runtime.js';
 // that keeps calling the gateway, each reporting to the panel. Mid-run the panel is killed with
 // SIGKILL and comes back a few seconds later. Afterwards the panel holds exactly what each
 // runtime's own SQLite holds: every ledger row once, to the micro-dollar, and the agents never
-// waited on the panel.
+// waited on the panel (their calls go on being answered all through its outage).
 
 const AGENT = join(ROOT, 'test/fixtures/agents/fleet_member.py');
 const RUNTIMES = ['laptop-anna', 'laptop-ben', 'ci-runner'];
@@ -106,12 +106,16 @@ describe('a panel and three runtimes', () => {
     const before = runtimes.map((r) => localLedger(r.db).n);
     // The agents go on: calls answered while the panel is away, and each runtime says once that it is behind.
     await until(() => runtimes.every((r, i) => localLedger(r.db).n >= before[i]! + 20 && /panel .*unreachable/i.test(r.proc.out())), 30_000);
-    // Down for at least 6 s, so an agent that waited on the panel would show it: longer than a call
-    // can take when the whole suite shares the 2 cores (3.5 s measured), which is not waiting on it.
+    // Down for 6 s at least, then each agent still finishes calls before the panel is back. An
+    // agent calls one call at a time: one that waited on the panel would hold every later call until
+    // the panel came back, so calls that end after a long outage prove none waits on it, however
+    // slow the machine makes a call (the agent's slowest call once said that, and a loaded machine
+    // made a call take 6.4 s of a 6 s outage without the panel being in the way).
     await new Promise((r) => setTimeout(r, Math.max(0, 6_000 - (Date.now() - down))));
+    const late = runtimes.map((r) => localLedger(r.db).n);
+    await until(() => runtimes.every((r, i) => localLedger(r.db).n >= late[i]! + 3), 30_000);
 
     // Back, on the same port and database: the runtimes catch up, in order.
-    const outageMs = Date.now() - down;
     panel = await startPanel();
     await until(() => runtimes.every((r) => /caught up/i.test(r.proc.out())), 60_000);
     for (const r of runtimes) expect(r.proc.out().match(/unreachable/gi)).toHaveLength(1);
@@ -135,9 +139,6 @@ describe('a panel and three runtimes', () => {
       expect(theirs).toEqual(mine.slice(0, theirs.length));
       // What the runtime wrote after its last flush (its own "stopped" line) is the only thing still to send.
       expect(mine.length - theirs.length).toBeLessThanOrEqual(2);
-      // The agent never waited on the panel: its slowest call stayed below the outage.
-      const slowest = Number(/slowest (\d+) ms/.exec(r.proc.out())?.[1]);
-      expect(slowest).toBeLessThan(outageMs);
     }
   });
 });
