@@ -40,7 +40,8 @@ describe('iron-cage stopping while a call waits for approval', () => {
     expect(svc.seen).toHaveLength(0);
   });
 
-  it('killed: the next start closes the approval the last run left waiting (expired, said), and nothing was sent', async () => {
+  // Two cold starts of the CLI, each waited on for up to 30 s: 22 s of a 30 s limit in a loaded full run.
+  it('killed: the next start closes the approval the last run left waiting (expired, said), and nothing was sent', { timeout: 90_000 }, async () => {
     const { dir, cleanup } = tempDir();
     const db = join(dir, 'iron_state.db');
     const config = join(dir, 'iron-cage.yaml');

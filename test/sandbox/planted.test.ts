@@ -165,7 +165,8 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
     });
   }, 120_000);
 
-  it("iron-cage's own code stays read-only to the agent even in a folder its config lets it write: the cage loads code from there after the agent started", async () => {
+  // Two runs of `iron-cage start` with an agent each (each given 45 s): 18 s of a 30 s limit in a loaded full run.
+  it("iron-cage's own code stays read-only to the agent even in a folder its config lets it write: the cage loads code from there after the agent started", { timeout: 120_000 }, async () => {
     const { work } = workFolder();
     // This clone's built code (what `iron-cage start` runs from here) and its packages.
     const own = [join(ROOT, 'dist'), join(ROOT, 'node_modules')];
@@ -180,7 +181,7 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
     for (const d of own) expect(open.out).toContain(`OWN ok ${d}`);
   });
 
-  it('a start whose config changed while a sandboxed agent ran, and turns the sandbox off, says so loudly and keeps it in the audit trail', async () => {
+  it('a start whose config changed while a sandboxed agent ran, and turns the sandbox off, says so loudly and keeps it in the audit trail', { timeout: 120_000 }, async () => {
     const { work } = workFolder();
     const port = await freePort();
     const run = launchCli(['start', 'waiter.py', '--port', String(port), '--exit'], {}, work);
