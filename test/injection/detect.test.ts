@@ -9,6 +9,7 @@ import { foldForSignals } from '../../src/domain/injection/fold.js';
 import { readWords } from '../../src/domain/injection/tokens.js';
 import { decodeEscapes, originalIndex } from '../../src/domain/injection/escapes.js';
 import { handAuthors } from '../../scripts/injection/handwritten.js';
+import { cpuMs } from '../helpers/proc-cpu.js';
 
 const jsonl = (name: string) =>
   readFileSync(new URL(`../fixtures/injection/${name}`, import.meta.url), 'utf8')
@@ -377,10 +378,8 @@ describe('signals', () => {
   it('the phrases that set instructions aside are read in linear time (no backtracking on near misses)', () => {
     const line = `ignore ${'of '.repeat(13)}previous ${'of '.repeat(9)}context\n`;
     const text = line.repeat(Math.ceil(65536 / line.length));
-    const t0 = performance.now();
-    detectInjection(text);
-    // 28 s with a nested repeat in the floor's regex; a few ms now
-    expect(performance.now() - t0).toBeLessThan(2000);
+    // 28 s with a nested repeat in the floor's regex; a few ms now (CPU time: a busy machine's wait for a core is no cost)
+    expect(cpuMs(() => detectInjection(text))).toBeLessThan(2000);
   });
 
   it('homoglyph: Cyrillic look-alikes in Latin words are folded; Russian prose is not', () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { detectInjection } from '../../src/domain/injection/index.js';
 import { HARNESS_BLOCKS, HARNESS_LEADS, HARNESS_TEXTS, withoutHarness } from '../../src/domain/injection/harness.js';
+import { cpuMs } from '../helpers/proc-cpu.js';
 
 // What Claude Code and Codex CLI write into their own conversations beside their tools' output
 // (src/domain/injection/harness.ts), and attacks placed inside the same wrappers. The fixture's
@@ -64,15 +65,12 @@ describe("a coding agent's harness texts are not injections; an injection in wha
 
   it('reads a text of many opening tags and no closing one in one pass, and a large text with one reminder without copying it code unit by code unit', () => {
     const tags = '<system-reminder>x '.repeat(60_000); // 1.1 M code units: a regex per tag read to the end each time took ~10 s
-    let t0 = performance.now();
-    expect(withoutHarness(tags)).toBe(tags);
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // CPU time, not wall time (a busy machine's wait for a core is no cost of the reading).
+    expect(cpuMs(() => expect(withoutHarness(tags)).toBe(tags))).toBeLessThan(1000);
     const reminder =
       "<system-reminder>\nThe user hasn't heard from you in a while. As you continue, keep them updated when there's something to tell — a finding, a change of plan.\n</system-reminder>";
     const big = `${'lorem ipsum dolor sit amet '.repeat(40_000)}\n${reminder}`;
-    t0 = performance.now();
-    expect(withoutHarness(big)).toBe(`${'lorem ipsum dolor sit amet '.repeat(40_000)}\n${reminder.replace(/[^\n]/g, ' ')}`);
-    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(cpuMs(() => expect(withoutHarness(big)).toBe(`${'lorem ipsum dolor sit amet '.repeat(40_000)}\n${reminder.replace(/[^\n]/g, ' ')}`))).toBeLessThan(1000);
   });
 
   it('reads a project’s AGENTS.md the same whatever folder Codex names in its wrapper (the folder is the harness’s own: blanked)', () => {

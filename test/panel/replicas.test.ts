@@ -113,8 +113,10 @@ describe('panel replicas on one PostgreSQL', () => {
     expect((await b.api('/api/telemetry', { token })).status).toBe(200);
     expect((await a.api('/api/runtimes/rt-revoked', { method: 'DELETE', token: a.admin })).status).toBe(200);
     const t0 = performance.now();
+    // Well inside the 5 s a cached token would keep working (1.5 s was the bound: a loaded machine's
+    // NOTIFY and requests can take longer than that without any cache in the way).
     await until(async () => ((await b.api('/api/telemetry', { token })).status === 401 ? true : null), 4_000, 20);
-    expect(performance.now() - t0).toBeLessThan(1_500);
+    expect(performance.now() - t0).toBeLessThan(4_000);
   });
 
   it('count failed logins across replicas: a guesser spread over them is held back as one', async () => {
