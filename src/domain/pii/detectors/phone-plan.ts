@@ -107,8 +107,10 @@ function compile(selector: string): Plan | null {
 
 function validIn(plan: Plan, nsn: string): boolean {
   if ((plan.lengths !== -1 && (nsn.length > 30 || (plan.lengths & (1 << nsn.length)) === 0)) || !mayBegin(plan.nationalFirst, nsn) || !plan.national.test(nsn)) return false;
+  // A type's first digits turn a number down before its regex (GB's fixed-line pattern, tried
+  // first, is 1,900 characters, and no mobile number begins with a digit it can begin with).
   for (const t of plan.types) {
-    if (t.lengths && !t.lengths.includes(nsn.length)) continue;
+    if ((t.lengths && !t.lengths.includes(nsn.length)) || !mayBegin(t.first, nsn)) continue;
     if (t.pattern.test(nsn)) return true;
   }
   return false;
