@@ -317,9 +317,9 @@ async function main(): Promise<void> {
     const many = await measure(CONCURRENCY);
 
     // Every call through the cage is a tool_calls row and an mcp.call event (written a moment after
-    // the answer). Both tables are pruned as they grow (TOOL_CALLS_KEPT, the event log's retention),
-    // so what is counted is what their inserts count beside them, never pruned: mcp_totals (the
-    // tools/call rows, per server and tool) and event_counts.
+    // the answer), counted by what their inserts keep beside them: mcp_totals (the tools/call rows,
+    // per server and tool; tool_calls itself keeps its last TOOL_CALLS_KEPT rows, which a long
+    // bench can pass) and event_counts.
     const cageCalls = [...one, ...many].reduce((n, r) => n + r.cage.n, 0) + ROUNDS * (WARMUP[1]! + WARMUP[CONCURRENCY]!) + (warmed.cageCalls ?? 0);
     const counted = () => ({
       recorded: queryState<{ n: number }>(rt.state.path, "SELECT coalesce(sum(calls - errors - refusals), 0) AS n FROM mcp_totals WHERE server = 'bench'")!.n,
