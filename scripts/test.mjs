@@ -73,8 +73,22 @@ rmSync(failuresDir, { recursive: true, force: true });
 // Python's unittest names its failures in lines of their own ("FAIL: test_x (module.Class.test_x)").
 const python = rest.find((s) => s.name === 'python');
 const pyFailures = python && python.code !== 0 ? python.out.split('\n').filter((l) => /^(FAIL|ERROR): /.test(l)) : [];
-const lines = [...failures.split('\n').filter(Boolean), ...pyFailures.map((l) => `test/python: ${l}`)];
-const SHOWN = 20;
+// The checks' first findings: tsc's `file(line,col): error TS…`, biome's `file:line:col rule`.
+const found = (s, re) =>
+  s.code === 0
+    ? []
+    : s.out
+        .replace(/\x1b\[[0-9;]*m/g, '')
+        .split('\n')
+        .filter((l) => re.test(l))
+        .slice(0, 3)
+        .map((l) => `${s.name}: ${l.trim()}`);
+const checks = rest.flatMap((s) => (s.name.startsWith('typecheck') ? found(s, /error TS\d+/) : s.name === 'lint' ? found(s, /^\S+:\d+:\d+ \S+/) : []));
+const lines = [...failures.split('\n').filter(Boolean), ...pyFailures.map((l) => `test/python: ${l}`), ...checks];
+// vitest that ended without its reporters' last word (killed, out of memory, a global setup that threw).
+if (vitest.code !== 0 && !failures) lines.unshift(`vitest: exit ${vitest.code} and no failed test named: it crashed, or its global setup (the run's PostgreSQL) failed; its output above says how`);
+// Few enough that the step summary and this list after it fit the last 30 lines of a log.
+const SHOWN = 10;
 if (lines.length > 0) {
   console.log("\nWhat failed (the reports above have each one's stack):");
   for (const l of lines.slice(0, SHOWN)) console.log(`  ${l}`);

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node';
+import type { Reporter, TestCase, TestModule, TestRunEndReason, TestSuite, Vitest } from 'vitest/node';
 
 // What a run's time went to, printed at its end, never failed on (speed varies with the machine;
 // the lists are what someone reads to fix it):
@@ -43,6 +43,12 @@ export default class TimingReporter implements Reporter {
     if (errors.length > 0) this.failures.push(failure(`${module.relativeModuleId} (the file)`, errors));
   }
 
+  /** A describe's own hook (beforeAll, afterAll) failed: its tests are skipped, the error is the suite's. */
+  onTestSuiteResult(suite: TestSuite): void {
+    const errors = suite.errors();
+    if (errors.length > 0) this.failures.push(failure(`${suite.module.relativeModuleId} > ${suite.fullName} (its hooks)`, errors));
+  }
+
   onTestCaseResult(test: TestCase): void {
     const result = test.result();
     if (result.state === 'failed') this.failures.push(failure(`${test.module.relativeModuleId} > ${test.fullName}`, result.errors));
@@ -54,8 +60,13 @@ export default class TimingReporter implements Reporter {
     this.near.push(`  ${(d.duration / 1000).toFixed(1)} s of ${(timeout / 1000).toFixed(0)} s  ${file} > ${test.fullName}`);
   }
 
-  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<{ message?: string }> = []): void {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<{ message?: string }> = [], reason: TestRunEndReason = 'passed'): void {
     for (const e of unhandled) this.failures.push(failure('an error outside any file', [e]));
+    // Failed with nothing above to name (no test file matched, a run interrupted): said so, not left blank.
+    if (reason !== 'passed' && this.failures.length === 0)
+      this.failures.push(
+        `the run ${reason === 'interrupted' ? 'was interrupted' : 'failed'} with no failed test to name (no test file matched, or a file's collection): vitest's report above says why`,
+      );
     if (process.env.TEST_FAILURES) writeFileSync(process.env.TEST_FAILURES, this.failures.map((f) => `${f}\n`).join(''));
     if (this.near.length > 0) {
       console.log(`\nTests that took more than ${SHARE * 100}% of their timeout (they fail on a slower machine):`);
