@@ -91,7 +91,9 @@ it('every folder in examples/ is tested here, and has its README.md', () => {
 // One at a time: each takes a few seconds alone, but several iron-cages and agents starting at
 // once on a two-core machine take as long as all of them in a row, and each nears its timeout.
 describe.each(EXAMPLES)('examples/$dir', (example) => {
-  it('runs under `iron-cage start`, every call on the ledger', async ({ skip }) => {
+  // A cold start of the CLI, the sandbox and the agent's interpreter with its packages: 15-30 s of
+  // a 30 s limit in a loaded full run (a few seconds alone).
+  it('runs under `iron-cage start`, every call on the ledger', { timeout: 90_000 }, async ({ skip }) => {
     let python: string | null = null;
     if (example.venv) {
       const v = venvs[example.venv];
