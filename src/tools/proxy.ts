@@ -146,8 +146,7 @@ export class ToolProxy {
     return recordedPath(path, this.piiOptions);
   }
 
-  /** The call's row, group-committed: resolves once it is on disk (the agent's answer waits for it). */
-  /** Its row id, or null when it could not be written. */
+  /** The call's row, group-committed: its id once it is on disk (the agent's answer waits for it), or null when it could not be written. */
   async recordCall(row: ToolCallInput): Promise<number | null> {
     // A call still finishing while iron-cage shuts down: the database may be gone.
     if (this.closed) return null;

@@ -258,7 +258,8 @@ describe('RBAC matrix', () => {
     ).toEqual([]);
   });
 
-  it('every caller gets exactly the expected status on every route', async () => {
+  // Every route for every kind of caller (a few thousand requests): 15 s of a 30 s limit in a loaded full run.
+  it('every caller gets exactly the expected status on every route', { timeout: 90_000 }, async () => {
     const wrong: string[] = [];
     for (const r of t.rt.server.routes) {
       const want = EXPECTED[key(r)];
