@@ -92,10 +92,14 @@ describe('one team budget across five runtimes, through a panel restart, a parti
     return p;
   };
 
+  // Every runtime process started, killed at the end whatever became of its setup (one whose
+  // setup failed was never in `runtimes`, and outlived the run).
+  const launched: LaunchedCli[] = [];
   const startRuntime = async (id: string, db: string, port: number, token: string) => {
     const proc = launchCli(['serve', '--db', db, '--port', String(port), '--host', '127.0.0.1', '--config', config, '--panel', `http://127.0.0.1:${relays.get(id)!.port}`], {
       IRON_CAGE_PANEL_TOKEN: token,
     });
+    launched.push(proc);
     await until(async () => (await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null))?.ok, 30_000);
     return proc;
   };
@@ -154,7 +158,7 @@ describe('one team budget across five runtimes, through a panel restart, a parti
   }, 180_000);
 
   afterAll(async () => {
-    for (const r of runtimes.values()) r.proc.child.kill('SIGKILL');
+    for (const proc of launched) proc.child.kill('SIGKILL');
     panel?.child.kill('SIGKILL');
     for (const relay of relays.values()) relay.close();
     await server?.destroy();
