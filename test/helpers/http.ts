@@ -132,13 +132,25 @@ export class FakeService {
 
 /** A loopback port nothing listens on right now (for a process that must come back on the same one). */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
+  for (let tries = 0; tries < 100; tries++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createNetServer();
+      s.unref();
+      s.on('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => resolve(port));
+      });
     });
-  });
+    // Free now, and not one this process handed out already: the port is closed again before
+    // the caller binds it, so calls side by side (five runtimes set up at once) could be given
+    // the same one, and one runtime's requests then reached another's server.
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('freePort: the system gave only ports already handed out, 100 times');
 }
+
+/** Every port freePort gave in this process (a few hundred a run at most, of ~28,000 ephemeral ones). */
+const handedOut = new Set<number>();

@@ -100,7 +100,9 @@ describe('one team budget across five runtimes, through a panel restart, a parti
       IRON_CAGE_PANEL_TOKEN: token,
     });
     launched.push(proc);
-    await until(async () => (await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null))?.ok, 30_000);
+    // Its own start line names the port: a health answer alone may come from another server there.
+    await until(() => proc.out().includes(`dashboard http://127.0.0.1:${port}/`) || proc.child.exitCode !== null, 30_000);
+    if (proc.child.exitCode !== null) throw new Error(`runtime ${id} ended at its start (exit ${proc.child.exitCode}): ${proc.out()}`);
     return proc;
   };
 
