@@ -26,7 +26,7 @@ import { SecretRefs, secretsService } from '../secrets/index.js';
 import { reportService } from '../report/index.js';
 import { NO_OBSERVER, observabilityService, observers, type Observer } from '../observability/index.js';
 import { PauseGate, watchService } from '../watch/index.js';
-import { confineLaunched, egressProxy, offBy, sandboxLine, sandboxRunner, sandboxWeakened, type SandboxChoice } from '../sandbox/index.js';
+import { clearStateNames, confineLaunched, egressProxy, offBy, sandboxLine, sandboxRunner, sandboxWeakened, type SandboxChoice } from '../sandbox/index.js';
 import { InjectionGuard } from '../injection/index.js';
 
 export interface RuntimeOptions {
@@ -99,6 +99,8 @@ export class Runtime {
     const budgets = new BudgetTracker({ thresholds: config.gateway.budgetPolicy.thresholds });
     // The pause gate (src/watch): a paused agent's calls wait at it, bounded by watch.gate; status objects count them.
     const gate = new PauseGate(config.watch.gate);
+    // A sandboxed run killed before its end may have left empty placeholders over these very names.
+    clearStateNames(resolve(config.db));
     const state = StateManager.open(config.db, { budgets, warn: (m) => logger.warn(m), held: (id) => gate.held(id) });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;

@@ -10,6 +10,7 @@ import { sandboxPolicy, type SandboxPolicy } from './policy.js';
 import { SandboxRunner } from './runner.js';
 import { sandboxSupport, type SandboxTool, type Support } from './support.js';
 import { SeatbeltRunner } from './seatbelt.js';
+import { clearLeftPlaceholders } from './placeholders.js';
 import { EgressProxy } from './egress.js';
 import type { TokenService } from '../auth/index.js';
 import type { StateManager } from '../state/index.js';
@@ -43,6 +44,20 @@ export function chooseSandbox(config: Pick<Config, 'sandbox' | 'port'>, support:
   }
   if (config.sandbox.mode === 'on') throw new ConfigError(`--sandbox on: the agent cannot be sandboxed here: ${s.reason}; ${s.fix}`);
   return { on: false, why: `${s.reason} (${s.fix})` };
+}
+
+/**
+ * Before a runtime opens its state at `db`: the placeholders a killed sandboxed run left over its
+ * files removed (placeholders.ts), or a ConfigError naming the run of another process that holds
+ * them still.
+ */
+export function clearStateNames(db: string): void {
+  const beside = stateFilesFor(db);
+  const held = clearLeftPlaceholders([...sqliteFiles(db), beside.tokenKey, beside.auditKey, `${db}.files`]);
+  if (held.length > 0)
+    throw new ConfigError(
+      `${held[0]} is an empty placeholder a sandboxed run of another iron-cage holds over this name (its agent must not write it): give this one a --db of its own, or start it once that run has ended`,
+    );
 }
 
 /**

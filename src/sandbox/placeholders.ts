@@ -82,6 +82,34 @@ export function releaseNames(held: readonly string[]): void {
 }
 
 /**
+ * Before a start opens its own state: placeholders a killed run left over its files (a run killed
+ * with -9 never gives its names back; one started with another --db left them over this folder's
+ * default state, an empty read-only `iron_state.db` and `.key` the next plain start would open),
+ * removed where no live run holds them. Returns those a live run of another process holds (its
+ * agent must not have the names back: this start cannot use them), or all of them where that
+ * cannot be known.
+ * @example const held = clearLeftPlaceholders(sqliteFiles(db)); // [] once cleared
+ */
+export function clearLeftPlaceholders(paths: readonly string[]): string[] {
+  const left = paths.filter((p) => (holders.get(p) ?? 0) === 0 && isPlaceholder(p));
+  if (left.length === 0) return [];
+  const elsewhere = mountedElsewhere(left);
+  if (elsewhere === null) return left;
+  const held: string[] = [];
+  for (const p of left) {
+    if (elsewhere.has(p)) held.push(p);
+    else {
+      try {
+        unlinkSync(p);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+  return held;
+}
+
+/**
  * Of `paths`, those a live bwrap (another process's sandbox) mounts /dev/null over: read from
  * /proc, where a bwrap's arguments name each of its mounts (before its first `--`, where the
  * command it runs begins). Null where that cannot be known (no /proc to read on Linux).

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -95,6 +95,40 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
       second?.child.kill('SIGKILL');
     }
   }, 90_000);
+
+  it("a cage killed with -9 leaves its placeholders over this folder's default state: a start refuses them while that sandbox lives (exit 2), and clears them once it is gone", async () => {
+    const { work } = workFolder();
+    const state = ['iron_state.db', 'iron_state.db.key', 'iron_state.db.audit.key'];
+    // A cage with a database of its own reserves the names a later plain start would open here.
+    const first = launchCli(['start', 'waiter.py', '--port', String(await freePort()), '--db', 'iron_a.db', '--exit'], {}, work);
+    const bwrapHolds = () =>
+      readdirSync('/proc').some((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, 'utf8') === 'bwrap\n' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(join(work, 'iron_state.db'));
+        } catch {
+          return false;
+        }
+      });
+    try {
+      await until(() => first.out().includes('WAITER ready'), 30_000);
+      for (const f of state) expect(statSync(join(work, f)).size, f).toBe(0);
+      // Its agent must not get the names back: a plain start here is refused, in one line.
+      const refused = await start(work, ['planter.py']);
+      expect(refused.code, refused.out).toBe(2);
+      expect(refused.out).toMatch(/iron_state\.db is an empty placeholder a sandboxed run of another iron-cage holds over this name/);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      await until(() => !bwrapHolds(), 15_000);
+    } finally {
+      first.child.kill('SIGKILL');
+    }
+    // Killed, it gave nothing back; the next plain start clears what was left (it crashed on the empty key before).
+    for (const f of state) expect(statSync(join(work, f)).size, `${f} left by the killed cage`).toBe(0);
+    const next = await start(work, ['planter.py']);
+    expect(next.code, next.out).toBe(0);
+    expect(statSync(join(work, 'iron_state.db')).size).toBeGreaterThan(0);
+    expect(statSync(join(work, 'iron_state.db.key')).size).toBeGreaterThan(0);
+  }, 120_000);
 
   it("a stdio MCP server runs the cage's code from a folder of its own: never a module, executable or PATH entry the agent wrote", async () => {
     const config = join(root, 'mcp.yaml');
