@@ -53,11 +53,15 @@ export function chooseSandbox(config: Pick<Config, 'sandbox' | 'port'>, support:
  */
 export function clearStateNames(db: string): void {
   const beside = stateFilesFor(db);
-  const held = clearLeftPlaceholders([...sqliteFiles(db), beside.tokenKey, beside.auditKey, `${db}.files`]);
-  if (held.length > 0)
+  const { held, unknown } = clearLeftPlaceholders([...sqliteFiles(db), beside.tokenKey, beside.auditKey, `${db}.files`]);
+  if (held.length === 0) return;
+  if (unknown)
     throw new ConfigError(
-      `${held[0]} is an empty placeholder a sandboxed run of another iron-cage holds over this name (its agent must not write it): give this one a --db of its own, or start it once that run has ended`,
+      `${held[0]} is an empty placeholder a sandboxed run left, and whether one still holds it cannot be known here (other processes' arguments cannot be read in /proc): remove it if no iron-cage runs an agent in this folder, or give this one a --db of its own`,
     );
+  throw new ConfigError(
+    `${held[0]} is an empty placeholder a sandboxed run of another iron-cage holds over this name (its agent must not write it): give this one a --db of its own, or start it once that run has ended`,
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, realpathSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 // The names a sandboxed run keeps from its agent (`SandboxPolicy.reserved`): iron-cage's files
 // that do not exist yet in a folder the agent writes. bwrap can only mount over a name that
@@ -85,16 +86,17 @@ export function releaseNames(held: readonly string[]): void {
  * Before a start opens its own state: placeholders a killed run left over its files (a run killed
  * with -9 never gives its names back; one started with another --db left them over this folder's
  * default state, an empty read-only `iron_state.db` and `.key` the next plain start would open),
- * removed where no live run holds them. Returns those a live run of another process holds (its
- * agent must not have the names back: this start cannot use them), or all of them where that
- * cannot be known.
- * @example const held = clearLeftPlaceholders(sqliteFiles(db)); // [] once cleared
+ * removed where no live run holds them. Returns those it left: held by a live run of another
+ * process (its agent must not have the names back: this start cannot use them), or all of them
+ * where that cannot be known (`unknown`).
+ * @example const { held } = clearLeftPlaceholders(sqliteFiles(db)); // [] once cleared
  */
-export function clearLeftPlaceholders(paths: readonly string[]): string[] {
-  const left = paths.filter((p) => (holders.get(p) ?? 0) === 0 && isPlaceholder(p));
-  if (left.length === 0) return [];
+export function clearLeftPlaceholders(paths: readonly string[]): { held: string[]; unknown: boolean } {
+  // This process's runs hold names as their policy made them: the folder's links followed.
+  const left = paths.filter((p) => (holders.get(named(p)) ?? 0) === 0 && isPlaceholder(p));
+  if (left.length === 0) return { held: [], unknown: false };
   const elsewhere = mountedElsewhere(left);
-  if (elsewhere === null) return left;
+  if (elsewhere === null) return { held: left, unknown: true };
   const held: string[] = [];
   for (const p of left) {
     if (elsewhere.has(p)) held.push(p);
@@ -106,33 +108,68 @@ export function clearLeftPlaceholders(paths: readonly string[]): string[] {
       }
     }
   }
-  return held;
+  return { held, unknown: false };
+}
+
+/** A name as the kernel finds it: its folder's links followed, the name itself not (as the sandbox policy names it). */
+function named(path: string): string {
+  try {
+    return join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    return path;
+  }
 }
 
 /**
  * Of `paths`, those a live bwrap (another process's sandbox) mounts /dev/null over: read from
  * /proc, where a bwrap's arguments name each of its mounts (before its first `--`, where the
- * command it runs begins). Null where that cannot be known (no /proc to read on Linux).
+ * command it runs begins). A mount is matched by the file it covers (device and inode), not only by
+ * its name: a path through a symlinked folder names the same file another way, and unlinking it
+ * would lift that mount all the same. Null where that cannot be known: no /proc to read on Linux,
+ * a /proc that hides other users' processes (`hidepid`), a process whose arguments cannot be read.
  */
 function mountedElsewhere(paths: readonly string[]): Set<string> | null {
-  const wanted = new Set(paths);
+  const wanted = new Map<string, string>();
+  const byFile = new Map<string, string>();
+  for (const p of paths) {
+    wanted.set(p, p);
+    const id = fileId(p);
+    if (id !== null) byFile.set(id, p);
+  }
   const found = new Set<string>();
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+    if (/\bhidepid=(?!0\b|off\b)/.test(readFileSync('/proc/self/mountinfo', 'utf8'))) return null;
   } catch {
     return process.platform === 'linux' ? null : found; // macOS: seatbelt reserves names without placeholders
   }
   for (const pid of pids) {
+    let args: string[];
     try {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8') !== 'bwrap\n') continue;
-      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      for (let i = 0; i + 2 < args.length && args[i] !== '--'; i++) {
-        if (args[i] === '--ro-bind' && args[i + 1] === '/dev/null' && wanted.has(args[i + 2]!)) found.add(args[i + 2]!);
-      }
-    } catch {
-      /* ended meanwhile, or not ours to read */
+      args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch (err) {
+      // Ended meanwhile: nothing of it to find. Unreadable: it may cover any of them.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') continue;
+      return null;
+    }
+    for (let i = 0; i + 2 < args.length && args[i] !== '--'; i++) {
+      if (args[i] !== '--ro-bind' || args[i + 1] !== '/dev/null') continue;
+      const target = args[i + 2]!;
+      const hit = wanted.get(target) ?? byFile.get(fileId(target) ?? '');
+      if (hit !== undefined) found.add(hit);
     }
   }
   return found;
+}
+
+/** A file's device and inode, as `dev:ino` (its name not followed if it is a link); null when there is none. */
+function fileId(path: string): string | null {
+  try {
+    const st = lstatSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
 }

@@ -97,8 +97,11 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
   }, 90_000);
 
   it("a cage killed with -9 leaves its placeholders over this folder's default state: a start refuses them while that sandbox lives (exit 2), and clears them once it is gone", async () => {
-    const { work } = workFolder();
+    const work = realpathSync(workFolder().work);
     const state = ['iron_state.db', 'iron_state.db.key', 'iron_state.db.audit.key'];
+    // The same folder through a symlink: its names are the same files, which the live sandbox covers.
+    const alias = join(root, `alias-${n}`);
+    symlinkSync(work, alias);
     // A cage with a database of its own reserves the names a later plain start would open here.
     const first = launchCli(['start', 'waiter.py', '--port', String(await freePort()), '--db', 'iron_a.db', '--exit'], {}, work);
     const bwrapHolds = () =>
@@ -112,10 +115,15 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
     try {
       await until(() => first.out().includes('WAITER ready'), 30_000);
       for (const f of state) expect(statSync(join(work, f)).size, f).toBe(0);
-      // Its agent must not get the names back: a plain start here is refused, in one line.
-      const refused = await start(work, ['planter.py']);
-      expect(refused.code, refused.out).toBe(2);
-      expect(refused.out).toMatch(/iron_state\.db is an empty placeholder a sandboxed run of another iron-cage holds over this name/);
+      // Its agent must not get the names back: a plain start here is refused, in one line, and so
+      // is one that names them through the symlinked folder.
+      for (const db of [[], ['--db', join(alias, 'iron_state.db')]]) {
+        const refused = await start(work, ['planter.py', ...db]);
+        expect(refused.code, refused.out).toBe(2);
+        expect(refused.out.trim().split('\n'), refused.out).toHaveLength(1);
+        expect(refused.out).toMatch(/iron_state\.db is an empty placeholder a sandboxed run of another iron-cage holds over this name/);
+        for (const f of state) expect(statSync(join(work, f)).size, f).toBe(0);
+      }
       first.child.kill('SIGKILL');
       await first.exited;
       await until(() => !bwrapHolds(), 15_000);
@@ -128,7 +136,7 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
     expect(next.code, next.out).toBe(0);
     expect(statSync(join(work, 'iron_state.db')).size).toBeGreaterThan(0);
     expect(statSync(join(work, 'iron_state.db.key')).size).toBeGreaterThan(0);
-  }, 120_000);
+  }, 180_000);
 
   it("a stdio MCP server runs the cage's code from a folder of its own: never a module, executable or PATH entry the agent wrote", async () => {
     const config = join(root, 'mcp.yaml');
