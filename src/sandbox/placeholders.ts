@@ -17,8 +17,10 @@ import { basename, dirname, join } from 'node:path';
 // left, which bwrap itself may make when a name went missing before its mounts), so the last run
 // out removes it. A placeholder is an empty regular file that nobody may write (made here 0400, by
 // bwrap 0444 less the umask): never one of SQLite's (an empty WAL after a checkpoint is 0600) nor a
-// user's empty file, which are masked as they are and never removed. Where the live sandboxes
-// cannot be read (/proc unreadable on Linux), a placeholder is left rather than risked.
+// user's empty file, which are masked as they are and never removed. A live sandbox's cover is
+// found by the file it covers (device and inode: a path through a symlinked folder is the same
+// file). Where the live sandboxes cannot all be read (/proc unreadable on Linux, mounted with
+// `hidepid`, a bwrap whose arguments cannot be read), a placeholder is left rather than risked.
 
 /** The runs of this process that hold each name. */
 const holders = new Map<string, number>();
