@@ -18,9 +18,10 @@ import { basename, dirname, join } from 'node:path';
 // out removes it. A placeholder is an empty regular file that nobody may write (made here 0400, by
 // bwrap 0444 less the umask): never one of SQLite's (an empty WAL after a checkpoint is 0600) nor a
 // user's empty file, which are masked as they are and never removed. A live sandbox's cover is
-// found by the file it covers (device and inode: a path through a symlinked folder is the same
-// file). Where the live sandboxes cannot all be read (/proc unreadable on Linux, mounted with
-// `hidepid`, a bwrap whose arguments cannot be read), a placeholder is left rather than risked.
+// found by the file it covers (device and inode: a path through a symlinked folder, or as another
+// mount namespace names it, is the same file). Where a live sandbox could be hidden (/proc
+// unreadable on Linux; mounted with `hidepid` or a process unreadable, for a name in a folder
+// another user may write), a placeholder is left rather than risked.
 
 /** The runs of this process that hold each name. */
 const holders = new Map<string, number>();
@@ -110,7 +111,9 @@ export function clearLeftPlaceholders(paths: readonly string[]): { held: string[
       }
     }
   }
-  return { held, unknown: false };
+  // Covered by a sandbox found says more than one that cannot be known: named first.
+  held.sort((a, b) => (elsewhere.get(a) === 'covered' ? 0 : 1) - (elsewhere.get(b) === 'covered' ? 0 : 1));
+  return { held, unknown: held.length > 0 && elsewhere.get(held[0]!) === 'unknown' };
 }
 
 /** A name as the kernel finds it: its folder's links followed, the name itself not (as the sandbox policy names it). */
@@ -123,28 +126,31 @@ function named(path: string): string {
 }
 
 /**
- * Of `paths`, those a live bwrap (another process's sandbox) mounts /dev/null over: read from
+ * Of `paths`, those a live bwrap (another process's sandbox) may cover with /dev/null: read from
  * /proc, where a bwrap's arguments name each of its mounts (before its first `--`, where the
  * command it runs begins). A mount is matched by the file it covers (device and inode), not only by
- * its name: a path through a symlinked folder names the same file another way, and unlinking it
- * would lift that mount all the same. Null where that cannot be known: no /proc to read on Linux,
- * a /proc that hides other users' processes (`hidepid`), a process whose arguments cannot be read.
+ * its name: a path through a symlinked folder names the same file another way, and a bwrap in
+ * another mount namespace (a container sharing the folder) names it as that namespace does, found
+ * through its `/proc/<pid>/root`; unlinking the file would lift that mount all the same. Where
+ * another user's processes are hidden (/proc mounted with `hidepid`, not root) or one cannot be
+ * read, a name in a folder someone else may write is `unknown`: that user's sandbox could cover
+ * it. Null where /proc cannot be read at all on Linux.
  */
-function mountedElsewhere(paths: readonly string[]): Set<string> | null {
-  const wanted = new Map<string, string>();
-  const byFile = new Map<string, string>();
+function mountedElsewhere(paths: readonly string[]): Map<string, 'covered' | 'unknown'> | null {
+  const byFile = new Map<string, string[]>();
   for (const p of paths) {
-    wanted.set(p, p);
     const id = fileId(p);
-    if (id !== null) byFile.set(id, p);
+    if (id !== null) byFile.set(id, [...(byFile.get(id) ?? []), p]);
   }
-  const found = new Set<string>();
+  const wanted = new Set(paths);
+  const out = new Map<string, 'covered' | 'unknown'>();
   let pids: string[];
+  let hidden: boolean;
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-    if (/\bhidepid=(?!0\b|off\b)/.test(readFileSync('/proc/self/mountinfo', 'utf8'))) return null;
+    hidden = othersHidden();
   } catch {
-    return process.platform === 'linux' ? null : found; // macOS: seatbelt reserves names without placeholders
+    return process.platform === 'linux' ? null : out; // macOS: seatbelt reserves names without placeholders
   }
   for (const pid of pids) {
     let args: string[];
@@ -152,18 +158,43 @@ function mountedElsewhere(paths: readonly string[]): Set<string> | null {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8') !== 'bwrap\n') continue;
       args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     } catch (err) {
-      // Ended meanwhile: nothing of it to find. Unreadable: it may cover any of them.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') continue;
-      return null;
+      // Ended meanwhile: nothing of it to find. Unreadable: another user's, which may cover any of them.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ESRCH') hidden = true;
+      continue;
     }
     for (let i = 0; i + 2 < args.length && args[i] !== '--'; i++) {
       if (args[i] !== '--ro-bind' || args[i + 1] !== '/dev/null') continue;
       const target = args[i + 2]!;
-      const hit = wanted.get(target) ?? byFile.get(fileId(target) ?? '');
-      if (hit !== undefined) found.add(hit);
+      if (wanted.has(target)) out.set(target, 'covered');
+      for (const id of [fileId(target), fileId(`/proc/${pid}/root${target}`)]) for (const p of id === null ? [] : (byFile.get(id) ?? [])) out.set(p, 'covered');
     }
   }
-  return found;
+  if (hidden) for (const p of paths) if (!out.has(p) && !privateFolder(p)) out.set(p, 'unknown');
+  return out;
+}
+
+/** Whether other users' processes are hidden from this one: /proc mounted with `hidepid` (root sees them all). */
+function othersHidden(): boolean {
+  if (process.geteuid?.() === 0) return false;
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    // `id parent major:minor root mountpoint options [optional…] - fstype source superoptions`
+    const [before, after] = line.split(' - ');
+    if (before?.split(' ')[4] !== '/proc' || after === undefined) continue;
+    const [fstype, , superOptions = ''] = after.split(' ');
+    if (fstype === 'proc' && superOptions.split(',').some((o) => o.startsWith('hidepid=') && o !== 'hidepid=0' && o !== 'hidepid=off')) return true;
+  }
+  return false;
+}
+
+/** Whether `path`'s folder is ours and no one else may write in it (no other user's agent could have made a name there). */
+function privateFolder(path: string): boolean {
+  try {
+    const st = lstatSync(dirname(path));
+    return st.uid === process.geteuid?.() && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** A file's device and inode, as `dev:ino` (its name not followed if it is a link); null when there is none. */
