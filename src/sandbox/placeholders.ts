@@ -146,6 +146,7 @@ function mountedElsewhere(paths: readonly string[]): Map<string, 'covered' | 'un
   const out = new Map<string, 'covered' | 'unknown'>();
   let pids: string[];
   let hidden: boolean;
+  let blind = false;
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
     hidden = othersHidden();
@@ -167,16 +168,22 @@ function mountedElsewhere(paths: readonly string[]): Map<string, 'covered' | 'un
       if (args[i] !== '--ro-bind' || args[i + 1] !== '/dev/null') continue;
       const target = args[i + 2]!;
       if (wanted.has(target)) out.set(target, 'covered');
-      for (const id of [fileId(target), fileId(`/proc/${pid}/root${target}`)]) for (const p of id === null ? [] : (byFile.get(id) ?? [])) out.set(p, 'covered');
+      const here = fileId(target);
+      const inside = rootedId(pid, target);
+      // A name that is no file here, in a root not ours to read (a container's bwrap, another
+      // user's): what it covers cannot be told. (One that is a file here is read as here: a
+      // setuid bwrap's root is unreadable to its own user, and its names are ours.)
+      if (inside === 'unreadable' && here === null) blind = true;
+      for (const id of [here, inside === 'unreadable' ? null : inside]) for (const p of id === null ? [] : (byFile.get(id) ?? [])) out.set(p, 'covered');
     }
   }
-  if (hidden) for (const p of paths) if (!out.has(p) && !privateFolder(p)) out.set(p, 'unknown');
+  for (const p of paths) if (!out.has(p) && (blind || (hidden && !privateFolder(p)))) out.set(p, 'unknown');
   return out;
 }
 
-/** Whether other users' processes are hidden from this one: /proc mounted with `hidepid` (root sees them all). */
+/** Whether other users' processes are hidden from this one: /proc mounted with `hidepid`, unless it may trace any (CAP_SYS_PTRACE). */
 function othersHidden(): boolean {
-  if (process.geteuid?.() === 0) return false;
+  if (tracesAll()) return false;
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     // `id parent major:minor root mountpoint options [optional…] - fstype source superoptions`
     const [before, after] = line.split(' - ');
@@ -185,6 +192,23 @@ function othersHidden(): boolean {
     if (fstype === 'proc' && superOptions.split(',').some((o) => o.startsWith('hidepid=') && o !== 'hidepid=0' && o !== 'hidepid=off')) return true;
   }
   return false;
+}
+
+/** Whether this process has CAP_SYS_PTRACE (bit 19 of its effective capabilities): hidepid hides nothing from it. */
+function tracesAll(): boolean {
+  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  return hex !== undefined && (BigInt(`0x${hex}`) & (1n << 19n)) !== 0n;
+}
+
+/** The file `target` names inside process `pid`'s own root (its mount namespace), as `dev:ino`; null when there is none. */
+function rootedId(pid: string, target: string): string | null | 'unreadable' {
+  try {
+    const st = lstatSync(`/proc/${pid}/root${target}`);
+    return `${st.dev}:${st.ino}`;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ESRCH' ? null : 'unreadable';
+  }
 }
 
 /** Whether `path`'s folder is ours and no one else may write in it (no other user's agent could have made a name there). */
