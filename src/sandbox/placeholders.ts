@@ -1,5 +1,5 @@
 import { closeSync, lstatSync, openSync, readdirSync, readFileSync, realpathSync, unlinkSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 // The names a sandboxed run keeps from its agent (`SandboxPolicy.reserved`): iron-cage's files
 // that do not exist yet in a folder the agent writes. bwrap can only mount over a name that
@@ -116,12 +116,12 @@ export function clearLeftPlaceholders(paths: readonly string[]): { held: string[
   return { held, unknown: held.length > 0 && elsewhere.get(held[0]!) === 'unknown' };
 }
 
-/** A name as the kernel finds it: its folder's links followed, the name itself not (as the sandbox policy names it). */
-function named(path: string): string {
+/** A name as the kernel finds it: its folder's links followed, the name itself not (it may not exist); the policy names reserved files so. */
+export function named(path: string): string {
   try {
     return join(realpathSync(dirname(path)), basename(path));
   } catch {
-    return path;
+    return resolve(path);
   }
 }
 

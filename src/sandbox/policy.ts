@@ -4,7 +4,7 @@ import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { scratchBytes, type SandboxLimits } from '../config/index.js';
 import { executableFolder } from '../core/executable.js';
 import { ownCode } from './own-code.js';
-import { isPlaceholder } from './placeholders.js';
+import { isPlaceholder, named } from './placeholders.js';
 import type { SandboxView } from '../state/index.js';
 import { which } from '../core/which.js';
 
@@ -180,8 +180,6 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
   const needed = [dirname(real(i.script)), real(i.sdk), ...interpreterHomes(i.interpreter), ...ownNode, ...program].filter(isHidden);
   const write = agentWritable(i.cwd, i.write);
   const writable = (f: string) => isDir(dirname(f)) && write.some((w) => under(dirname(f), w));
-  // A name as the kernel finds it: its folder's links followed, the name itself not (it may not exist).
-  const named = (f: string) => join(real(dirname(f)), basename(f));
   // A name held only by a placeholder (another run's in the same folder, or one a killed run
   // left) is reserved like a free one, so that this run holds it too (placeholders.ts).
   const free = new Set(i.secretFiles.filter((f) => !existsSync(f) || (isPlaceholder(f) && writable(named(f)))));
