@@ -100,7 +100,7 @@ export class Runtime {
     // The pause gate (src/watch): a paused agent's calls wait at it, bounded by watch.gate; status objects count them.
     const gate = new PauseGate(config.watch.gate);
     // A sandboxed run killed before its end may have left empty placeholders over these very names.
-    clearStateNames(resolve(config.db));
+    await clearStateNames(resolve(config.db));
     const state = StateManager.open(config.db, { budgets, warn: (m) => logger.warn(m), held: (id) => gate.held(id) });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;

@@ -47,13 +47,28 @@ export function chooseSandbox(config: Pick<Config, 'sandbox' | 'port'>, support:
 }
 
 /**
- * Before a runtime opens its state at `db`: the placeholders a killed sandboxed run left over its
- * files removed (placeholders.ts), or a ConfigError naming the run of another process that holds
- * them still.
+ * How long a start waits for a sandbox that covers its state to end before it refuses: a cage
+ * killed with -9 (and restarted at once, by hand or by systemd) takes its sandbox down with it
+ * (bwrap's --die-with-parent, then the kernel's kill of the sandbox's PID namespace), a few ms
+ * later, more on a loaded machine; a sandbox of a cage that runs does not end, and is refused
+ * this much later.
  */
-export function clearStateNames(db: string): void {
+export const SANDBOX_END_WAIT_MS = 2_000;
+
+/**
+ * Before a runtime opens its state at `db`: the placeholders a killed sandboxed run left over its
+ * files removed (placeholders.ts), once any sandbox still covering them has ended (waiting at most
+ * `waitMs`), or a ConfigError naming the run of another process that holds them still.
+ */
+export async function clearStateNames(db: string, waitMs = SANDBOX_END_WAIT_MS): Promise<void> {
   const beside = stateFilesFor(db);
-  const { held, unknown } = clearLeftPlaceholders([...sqliteFiles(db), beside.tokenKey, beside.auditKey, `${db}.files`]);
+  const names = [...sqliteFiles(db), beside.tokenKey, beside.auditKey, `${db}.files`];
+  const until = Date.now() + waitMs;
+  let { held, unknown } = clearLeftPlaceholders(names);
+  while (held.length > 0 && !unknown && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+    ({ held, unknown } = clearLeftPlaceholders(names));
+  }
   if (held.length === 0) return;
   if (unknown)
     throw new ConfigError(

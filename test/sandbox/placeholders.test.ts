@@ -1,10 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SANDBOX_DEFAULTS } from '../../src/config/index.js';
-import { sandboxPolicy } from '../../src/sandbox/index.js';
+import { clearStateNames, sandboxPolicy } from '../../src/sandbox/index.js';
 import { isPlaceholder, releaseNames, takeNames } from '../../src/sandbox/placeholders.js';
+import { until } from '../helpers/runtime.js';
 
 // The names a sandboxed run holds in its agent's folder (src/sandbox/placeholders.ts), without a
 // sandbox: runs of one process share them and the last one out removes them; a placeholder found
@@ -80,5 +82,49 @@ describe('placeholders', () => {
     expect(policy.reserved.sort()).toEqual([join(work, 'iron-cage.yaml'), join(work, 'iron-cage.yml')]);
     expect(policy.masked).toContain(join(work, 'iron-cage.toml'));
     expect(policy.masked).not.toContain(join(work, 'iron-cage.yaml'));
+  });
+
+  it('a start waits for a sandbox over its state that is ending (its cage just killed with -9, restarted at once), and refuses one that lives on', async () => {
+    const dir = folder();
+    const db = join(dir, 'iron_state.db');
+    const left = [db, `${db}.key`, `${db}.audit.key`];
+    const leave = () => {
+      for (const f of left) {
+        writeFileSync(f, '');
+        chmodSync(f, 0o400);
+      }
+    };
+    // A sandbox as /proc shows it: a process named bwrap whose arguments cover the state's files
+    // with /dev/null (a shell script under that name: its arguments are the script's), living `s` seconds.
+    const bwrap = join(dir, 'bwrap');
+    writeFileSync(bwrap, '#!/bin/sh\nsleep "$1"\n', { mode: 0o755 });
+    const cover = async (s: number) => {
+      const p = spawn(bwrap, [String(s), ...left.flatMap((f) => ['--ro-bind', '/dev/null', f]), '--', 'python3', 'agent.py'], { stdio: 'ignore' });
+      const exited = new Promise((r) => p.on('exit', r));
+      await until(() => {
+        try {
+          return readFileSync(`/proc/${p.pid}/comm`, 'utf8') === 'bwrap\n';
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      return { p, exited };
+    };
+    leave();
+    const ending = await cover(0.5);
+    await clearStateNames(db);
+    // It returned once that sandbox had ended, and took the placeholders away.
+    expect(ending.p.exitCode).toBe(0);
+    expect(left.filter((f) => existsSync(f))).toEqual([]);
+
+    leave();
+    const living = await cover(120);
+    try {
+      await expect(clearStateNames(db, 300)).rejects.toThrow(`${db} is an empty placeholder a sandboxed run of another iron-cage holds over this name`);
+      expect(left.filter((f) => isPlaceholder(f))).toEqual(left);
+    } finally {
+      living.p.kill('SIGKILL');
+      await living.exited;
+    }
   });
 });
