@@ -1,5 +1,10 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import { leanTestEnv } from './test/helpers/lean-env.js';
 import SlowFirst from './test/helpers/sequencer.js';
+
+// Before any worker starts: what every process a test starts would pay for nothing (a CA bundle
+// parsed at each Node start, a shell shim before each Python) out of the environment they inherit.
+leanTestEnv();
 
 // Files that change what the process shares: vi.mock of a module others import
 // (users.test), and the SDK compatibility suites, which export OPENAI_BASE_URL & co. into
