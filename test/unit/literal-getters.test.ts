@@ -32,16 +32,37 @@ export function literalAccessors(file: string, text: string): string[] {
   return found;
 }
 
+/**
+ * Text an accessor's declaration needs: `get`/`set`, then a name and its `(` (`get x()`, `set x (v)`)
+ * or a computed or quoted key (`get [k]()`, `get 'a b'()`). Only files with it are parsed (about
+ * one in nine of src/: the parse was 5 s of CPU). What it misses, a comment between `get` and the
+ * name, no formatter writes.
+ */
+const MAY_DECLARE_ACCESSOR = /\b(?:get|set)(?:\s+[\w$]+\s*\(|\s*[['"])/;
+
 describe('object literals without accessors', () => {
   it('finds a literal getter or setter, and not a class one', () => {
     const text = 'class A { get a() { return 1; } }\nconst o = {\n  get b() { return 2; },\n  set c(v: number) {},\n  d: 1,\n};';
     expect(literalAccessors('x.ts', text)).toEqual(['x.ts:3 b', 'x.ts:4 c']);
+    for (const one of [
+      'const o = { get b() { return 2; } };',
+      'const o = { set  c (v) {} };',
+      'const o = { get [k]() { return 1; } };',
+      "const o = { get 'a b'() { return 1; } };",
+      'const o = { get\n  d() { return 1; } };',
+    ]) {
+      expect(MAY_DECLARE_ACCESSOR.test(one), one).toBe(true);
+      expect(literalAccessors('x.ts', one), one).toHaveLength(1);
+    }
   });
 
   it('src/ has none (their closures would outlive every scavenge)', () => {
     const files = tsFiles(SRC);
     expect(files.length).toBeGreaterThan(100);
-    const found = files.flatMap((f) => literalAccessors(relative(SRC, f), readFileSync(f, 'utf8')));
+    const found = files.flatMap((f) => {
+      const text = readFileSync(f, 'utf8');
+      return MAY_DECLARE_ACCESSOR.test(text) ? literalAccessors(relative(SRC, f), text) : [];
+    });
     expect(found).toEqual([]);
   });
 });
