@@ -63,9 +63,9 @@ export const SANDBOX_END_WAIT_MS = 2_000;
 export async function clearStateNames(db: string, waitMs = SANDBOX_END_WAIT_MS): Promise<void> {
   const beside = stateFilesFor(db);
   const names = [...sqliteFiles(db), beside.tokenKey, beside.auditKey, `${db}.files`];
-  const until = Date.now() + waitMs;
+  const until = performance.now() + waitMs;
   let { held, unknown } = clearLeftPlaceholders(names);
-  while (held.length > 0 && !unknown && Date.now() < until) {
+  while (held.length > 0 && !unknown && performance.now() < until) {
     await new Promise((r) => setTimeout(r, 50));
     ({ held, unknown } = clearLeftPlaceholders(names));
   }
