@@ -15,7 +15,8 @@ import { delimiter, dirname, join } from 'node:path';
  * - `python3` through a shim (pyenv's: a bash script that runs `pyenv exec`): +0.1 s of CPU and of
  *   wall at every Python start, and a runtime start is two (the syntax check, then the agent). The
  *   interpreter the shim picks goes first on PATH instead: the same Python, found directly. An
- *   activated venv or a plain `/usr/bin/python3` is left as it is (the folder already first).
+ *   activated venv or a plain `/usr/bin/python3` is left as it is (the folder already on PATH).
+ *   One test still starts an agent through the shim (test/integration/start-command.test.ts).
  *
  * The product is not changed by either: a user's own environment is the user's.
  */
@@ -25,9 +26,17 @@ export function leanTestEnv(env: NodeJS.ProcessEnv = process.env): void {
   if (!found) return;
   const r = spawnSync(found, ['-c', 'import sys; print(sys.executable)'], { env, encoding: 'utf8', timeout: 20_000 });
   const exe = r.status === 0 ? r.stdout.trim() : '';
-  if (!exe || dirname(exe) === dirname(found) || onPath('python3', dirname(exe)) === null) return;
+  // (A folder already on PATH is not moved ahead of the others: pyenv's `system` runs /usr/bin's.)
+  if (!exe || (env.PATH ?? '').split(delimiter).includes(dirname(exe)) || onPath('python3', dirname(exe)) === null) return;
+  env[PATH_AS_GIVEN] = env.PATH;
   env.PATH = `${dirname(exe)}${delimiter}${env.PATH}`;
 }
+
+/**
+ * The PATH as the run was given it, set only when `python3` on it was a shim that leanTestEnv went
+ * around: for the test that starts an agent through that shim, as its user does.
+ */
+export const PATH_AS_GIVEN = 'IRON_TEST_PATH_AS_GIVEN';
 
 /** The first executable `name` in the folders of `path`, or null. */
 function onPath(name: string, path: string): string | null {

@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { sandboxSupport } from '../../src/sandbox/index.js';
 import { CLI, CLI_TEST_TIMEOUT_MS, cli, cliInProcess } from '../helpers/cli.js';
+import { PATH_AS_GIVEN } from '../helpers/lean-env.js';
 import { processRunning, tempDir, until } from '../helpers/runtime.js';
 
 // `iron-cage start [options] -- <command> [args...]`: any program as the agent, here a plain shell
@@ -170,6 +171,22 @@ exit 3
       expect(processRunning(pid)).toBe(true);
       killed.child.kill('SIGKILL');
       await until(() => !processRunning(pid), 5000);
+    } finally {
+      cleanup();
+    }
+  });
+
+  // The suite runs Python found directly (test/helpers/lean-env.ts); a user of pyenv starts it through its shim, a bash script.
+  it.skipIf(!supported.ok || !process.env[PATH_AS_GIVEN])('sandboxed, a Python agent runs through the `python3` shim the PATH names (pyenv’s), its syntax check too', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const shim = execFileSync('sh', ['-c', 'command -v python3'], { env: { PATH: process.env[PATH_AS_GIVEN] }, encoding: 'utf8' }).trim();
+      expect(readFileSync(shim, 'utf8').startsWith('#!'), `${shim} is a script`).toBe(true);
+      writeFileSync(join(dir, 'agent.py'), 'import sys\nprint("agent ran on Python", sys.version_info[0])\n');
+      const r = await cli(['start', 'agent.py', '--sandbox', 'on', '--exit', '--port', '0', '--db', join(dir, 's.db')], { cwd: dir, env: { PATH: process.env[PATH_AS_GIVEN] } });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain('agent ran on Python 3');
+      expect(r.stdout).toMatch(/^Agent +agent \(ag-[0-9a-f]{8}\): completed, exit 0$/m);
     } finally {
       cleanup();
     }
