@@ -58,16 +58,17 @@ export const SANDBOX_END_WAIT_MS = 2_000;
 /**
  * Before a runtime opens its state at `db`: the placeholders a killed sandboxed run left over its
  * files removed (placeholders.ts), once any sandbox still covering them has ended (waiting at most
- * `waitMs`), or a ConfigError naming the run of another process that holds them still.
+ * `waitMs`), or a ConfigError naming the run of another process that holds them still. `proc`: where
+ * the processes are read (/proc; a test's folder).
  */
-export async function clearStateNames(db: string, waitMs = SANDBOX_END_WAIT_MS): Promise<void> {
+export async function clearStateNames(db: string, waitMs = SANDBOX_END_WAIT_MS, proc?: string): Promise<void> {
   const beside = stateFilesFor(db);
   const names = [...sqliteFiles(db), beside.tokenKey, beside.auditKey, `${db}.files`];
   const until = performance.now() + waitMs;
-  let { held, unknown } = clearLeftPlaceholders(names);
+  let { held, unknown } = clearLeftPlaceholders(names, proc);
   while (held.length > 0 && !unknown && performance.now() < until) {
     await new Promise((r) => setTimeout(r, 50));
-    ({ held, unknown } = clearLeftPlaceholders(names));
+    ({ held, unknown } = clearLeftPlaceholders(names, proc));
   }
   if (held.length === 0) return;
   if (unknown)

@@ -21,10 +21,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 // found by the file it covers (device and inode: a path through a symlinked folder, or as another
 // mount namespace names it, is the same file). Where a live sandbox could be hidden (/proc
 // unreadable on Linux; mounted with `hidepid` or a process unreadable, for a name in a folder
-// another user may write), a placeholder is left rather than risked.
+// another user may write), a placeholder is left rather than risked; so is every one while a bwrap
+// is exiting (its arguments gone before its sandbox's processes are).
 
 /** The runs of this process that hold each name. */
 const holders = new Map<string, number>();
+
+/** Where the processes are read (a test gives a folder laid out as /proc is, to show what a live system rarely does). */
+const PROC = '/proc';
 
 /** Whether `path` is an empty file as this module or bwrap makes one for a mount point. */
 export function isPlaceholder(path: string): boolean {
@@ -74,7 +78,7 @@ export function releaseNames(held: readonly string[]): void {
     }
   }
   if (last.length === 0) return;
-  const elsewhere = mountedElsewhere(last);
+  const elsewhere = mountedElsewhere(last, PROC);
   for (const p of last) {
     if (elsewhere === null || elsewhere.has(p) || !isPlaceholder(p)) continue;
     try {
@@ -92,13 +96,14 @@ export function releaseNames(held: readonly string[]): void {
  * removed where no live run holds them. Returns those it left: held by a live run of another
  * process (its agent must not have the names back: this start cannot use them), or all of them
  * where that cannot be known (`unknown`).
+ * `proc`: where the processes are read, /proc unless a test says otherwise.
  * @example const { held } = clearLeftPlaceholders(sqliteFiles(db)); // [] once cleared
  */
-export function clearLeftPlaceholders(paths: readonly string[]): { held: string[]; unknown: boolean } {
+export function clearLeftPlaceholders(paths: readonly string[], proc = PROC): { held: string[]; unknown: boolean } {
   // This process's runs hold names as their policy made them: the folder's links followed.
   const left = paths.filter((p) => (holders.get(named(p)) ?? 0) === 0 && isPlaceholder(p));
   if (left.length === 0) return { held: [], unknown: false };
-  const elsewhere = mountedElsewhere(left);
+  const elsewhere = mountedElsewhere(left, proc);
   if (elsewhere === null) return { held: left, unknown: true };
   const held: string[] = [];
   for (const p of left) {
@@ -136,7 +141,7 @@ export function named(path: string): string {
  * read, a name in a folder someone else may write is `unknown`: that user's sandbox could cover
  * it. Null where /proc cannot be read at all on Linux.
  */
-function mountedElsewhere(paths: readonly string[]): Map<string, 'covered' | 'unknown'> | null {
+function mountedElsewhere(paths: readonly string[], proc: string): Map<string, 'covered' | 'unknown'> | null {
   const byFile = new Map<string, string[]>();
   for (const p of paths) {
     const id = fileId(p);
@@ -147,29 +152,35 @@ function mountedElsewhere(paths: readonly string[]): Map<string, 'covered' | 'un
   let pids: string[];
   let hidden: boolean;
   let blind = false;
+  let ending = false;
   try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-    hidden = othersHidden();
+    pids = readdirSync(proc).filter((d) => /^\d+$/.test(d));
+    hidden = othersHidden(proc);
   } catch {
     return process.platform === 'linux' ? null : out; // macOS: seatbelt reserves names without placeholders
   }
   for (const pid of pids) {
     let args: string[];
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8') !== 'bwrap\n') continue;
-      args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (readFileSync(`${proc}/${pid}/comm`, 'utf8') !== 'bwrap\n') continue;
+      args = readFileSync(`${proc}/${pid}/cmdline`, 'utf8').split('\0');
     } catch (err) {
       // Ended meanwhile: nothing of it to find. Unreadable: another user's, which may cover any of them.
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ESRCH') hidden = true;
       continue;
     }
+    // No arguments left: a bwrap exiting (its memory dropped first). What it covered cannot be
+    // read any more, and as its sandbox's PID 1 the processes of that sandbox die only after this
+    // (the kernel kills and waits for them before it becomes a zombie): every name is covered
+    // until it is one, or gone.
+    if (args.length === 1 && args[0] === '' && !zombie(pid, proc)) ending = true;
     for (let i = 0; i + 2 < args.length && args[i] !== '--'; i++) {
       if (args[i] !== '--ro-bind' || args[i + 1] !== '/dev/null') continue;
       const target = args[i + 2]!;
       if (wanted.has(target)) out.set(target, 'covered');
       const here = fileId(target);
-      const inside = rootedId(pid, target);
+      const inside = rootedId(pid, target, proc);
       // A name that is no file here, in a root not ours to read (a container's bwrap, another
       // user's): what it covers cannot be told. (One that is a file here is read as here: a
       // setuid bwrap's root is unreadable to its own user, and its names are ours.)
@@ -177,14 +188,25 @@ function mountedElsewhere(paths: readonly string[]): Map<string, 'covered' | 'un
       for (const id of [here, inside === 'unreadable' ? null : inside]) for (const p of id === null ? [] : (byFile.get(id) ?? [])) out.set(p, 'covered');
     }
   }
+  for (const p of paths) if (!out.has(p) && ending) out.set(p, 'covered');
   for (const p of paths) if (!out.has(p) && (blind || (hidden && !privateFolder(p)))) out.set(p, 'unknown');
   return out;
 }
 
+/** Whether process `pid` has ended and waits to be reaped (state Z in /proc/<pid>/stat), or is gone. */
+function zombie(pid: string, proc: string): boolean {
+  try {
+    const stat = readFileSync(`${proc}/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
 /** Whether other users' processes are hidden from this one: /proc mounted with `hidepid`, unless it may trace any (CAP_SYS_PTRACE). */
-function othersHidden(): boolean {
-  if (tracesAll()) return false;
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+function othersHidden(proc: string): boolean {
+  if (tracesAll(proc)) return false;
+  for (const line of readFileSync(`${proc}/self/mountinfo`, 'utf8').split('\n')) {
     // `id parent major:minor root mountpoint options [optional…] - fstype source superoptions`
     const [before, after] = line.split(' - ');
     if (before?.split(' ')[4] !== '/proc' || after === undefined) continue;
@@ -195,15 +217,15 @@ function othersHidden(): boolean {
 }
 
 /** Whether this process has CAP_SYS_PTRACE (bit 19 of its effective capabilities): hidepid hides nothing from it. */
-function tracesAll(): boolean {
-  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+function tracesAll(proc: string): boolean {
+  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`${proc}/self/status`, 'utf8'))?.[1];
   return hex !== undefined && (BigInt(`0x${hex}`) & (1n << 19n)) !== 0n;
 }
 
 /** The file `target` names inside process `pid`'s own root (its mount namespace), as `dev:ino`; null when there is none. */
-function rootedId(pid: string, target: string): string | null | 'unreadable' {
+function rootedId(pid: string, target: string, proc: string): string | null | 'unreadable' {
   try {
-    const st = lstatSync(`/proc/${pid}/root${target}`);
+    const st = lstatSync(`${proc}/${pid}/root${target}`);
     return `${st.dev}:${st.ino}`;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

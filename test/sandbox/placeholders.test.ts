@@ -136,4 +136,66 @@ describe('placeholders', () => {
       await living.exited;
     }
   });
+
+  describe('what a live system rarely shows, read from a folder laid out as /proc is', () => {
+    /** A /proc of its own: its mount's options, this process's effective capabilities, and processes by pid. */
+    const fakeProc = (o: { hidepid?: boolean; ptrace?: boolean; processes?: Record<string, { comm: string; cmdline: string; state: string }> }) => {
+      const proc = join(folder(), 'proc');
+      mkdirSync(join(proc, 'self'), { recursive: true });
+      writeFileSync(join(proc, 'self', 'mountinfo'), `22 1 0:5 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw${o.hidepid ? ',hidepid=2' : ''}\n`);
+      writeFileSync(join(proc, 'self', 'status'), `Name:\tnode\nCapEff:\t${o.ptrace ? '0000000000080000' : '0000000000000000'}\n`);
+      for (const [pid, p] of Object.entries(o.processes ?? {})) {
+        mkdirSync(join(proc, pid));
+        writeFileSync(join(proc, pid, 'comm'), `${p.comm}\n`);
+        writeFileSync(join(proc, pid, 'cmdline'), p.cmdline);
+        writeFileSync(join(proc, pid, 'stat'), `${pid} (${p.comm}) ${p.state} 1 ${pid} ${pid} 0 -1 4194560`);
+      }
+      return proc;
+    };
+    const leftIn = (dir: string) => {
+      const db = join(dir, 'iron_state.db');
+      for (const f of [db, `${db}.key`]) {
+        writeFileSync(f, '');
+        chmodSync(f, 0o400);
+      }
+      return { db, left: () => [db, `${db}.key`].filter((f) => existsSync(f)) };
+    };
+
+    it('a bwrap exiting (its arguments gone, not yet a zombie: its sandbox’s processes may still run) holds every name until it is one', async () => {
+      const { db, left } = leftIn(folder());
+      const proc = fakeProc({ processes: { '4242': { comm: 'bwrap', cmdline: '', state: 'R' } } });
+      let zombieAt = 0;
+      setTimeout(() => {
+        writeFileSync(join(proc, '4242', 'stat'), '4242 (bwrap) Z 1 4242 4242 0 -1 4194564');
+        zombieAt = performance.now();
+      }, 300);
+      await clearStateNames(db, 10_000, proc);
+      expect(zombieAt, 'went on before the bwrap was a zombie').toBeGreaterThan(0);
+      expect(left()).toEqual([]);
+      // One that stays so is refused, its names kept.
+      const again = leftIn(folder());
+      const stuck = fakeProc({ processes: { '4243': { comm: 'bwrap', cmdline: '', state: 'D' } } });
+      await expect(clearStateNames(again.db, 200, stuck)).rejects.toThrow('holds over this name');
+      expect(again.left()).toHaveLength(2);
+    });
+
+    it('with hidepid, a name in a folder another user may write cannot be known, unless this process may trace all; a private folder’s can', async () => {
+      const shared = folder();
+      chmodSync(shared, 0o777);
+      const inShared = leftIn(shared);
+      await expect(clearStateNames(inShared.db, 0, fakeProc({ hidepid: true }))).rejects.toThrow('whether one still holds it cannot be known here');
+      expect(inShared.left()).toHaveLength(2);
+      await clearStateNames(inShared.db, 0, fakeProc({ hidepid: true, ptrace: true }));
+      expect(inShared.left()).toEqual([]);
+      const mine = folder();
+      chmodSync(mine, 0o700);
+      const inMine = leftIn(mine);
+      await clearStateNames(inMine.db, 0, fakeProc({ hidepid: true }));
+      expect(inMine.left()).toEqual([]);
+      // Without hidepid the shared folder's are cleared too.
+      const again = leftIn(shared);
+      await clearStateNames(again.db, 0, fakeProc({}));
+      expect(again.left()).toEqual([]);
+    });
+  });
 });
