@@ -152,7 +152,7 @@ function mountedElsewhere(paths: readonly string[], proc: string): Map<string, '
   let pids: string[];
   let hidden: boolean;
   let blind = false;
-  let ending = false;
+  let ending: 'own' | 'other' | null = null;
   try {
     pids = readdirSync(proc).filter((d) => /^\d+$/.test(d));
     hidden = othersHidden(proc);
@@ -173,8 +173,12 @@ function mountedElsewhere(paths: readonly string[], proc: string): Map<string, '
     // No arguments left: a bwrap exiting (its memory dropped first). What it covered cannot be
     // read any more, and as its sandbox's PID 1 the processes of that sandbox die only after this
     // (the kernel kills and waits for them before it becomes a zombie): every name is covered
-    // until it is one, or gone.
-    if (args.length === 1 && args[0] === '' && !zombie(pid, proc)) ending = true;
+    // until it is one, or gone; another user's only where that user's sandbox could have a name.
+    if (args.length === 1 && args[0] === '') {
+      const who = exitingSandbox(pid, proc);
+      if (who === 'own') ending = 'own';
+      else if (who === 'other' && ending === null) ending = 'other';
+    }
     for (let i = 0; i + 2 < args.length && args[i] !== '--'; i++) {
       if (args[i] !== '--ro-bind' || args[i + 1] !== '/dev/null') continue;
       const target = args[i + 2]!;
@@ -188,19 +192,28 @@ function mountedElsewhere(paths: readonly string[], proc: string): Map<string, '
       for (const id of [here, inside === 'unreadable' ? null : inside]) for (const p of id === null ? [] : (byFile.get(id) ?? [])) out.set(p, 'covered');
     }
   }
-  for (const p of paths) if (!out.has(p) && ending) out.set(p, 'covered');
+  for (const p of paths) if (!out.has(p) && (ending === 'own' || (ending === 'other' && !privateFolder(p)))) out.set(p, 'covered');
   for (const p of paths) if (!out.has(p) && (blind || (hidden && !privateFolder(p)))) out.set(p, 'unknown');
   return out;
 }
 
-/** Whether process `pid` has ended and waits to be reaped (state Z in /proc/<pid>/stat), or is gone. */
-function zombie(pid: string, proc: string): boolean {
+/**
+ * Of a process with no arguments left: whose sandbox's PID 1 it is while that sandbox ends (PID 1
+ * of a namespace of its own, its `NSpid` ending in 1, and not yet a zombie), this user's (`own`) or
+ * another's; null when it is none (a zombie, gone, or no namespace's first process: no process
+ * named bwrap with its arguments unmapped makes every start wait).
+ */
+function exitingSandbox(pid: string, proc: string): 'own' | 'other' | null {
+  let status: string;
   try {
-    const stat = readFileSync(`${proc}/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+    status = readFileSync(`${proc}/${pid}/status`, 'utf8');
   } catch {
-    return true;
+    return null;
   }
+  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim().split(/\s+/) ?? [];
+  const ns = field('NSpid');
+  if (field('State')[0] === 'Z' || ns.length < 2 || ns.at(-1) !== '1') return null;
+  return Number(field('Uid')[1]) === process.geteuid?.() ? 'own' : 'other';
 }
 
 /** Whether other users' processes are hidden from this one: /proc mounted with `hidepid`, unless it may trace any (CAP_SYS_PTRACE). */

@@ -138,8 +138,11 @@ describe('placeholders', () => {
   });
 
   describe('what a live system rarely shows, read from a folder laid out as /proc is', () => {
+    const me = process.geteuid?.() ?? 0;
     /** A /proc of its own: its mount's options, this process's effective capabilities, and processes by pid. */
-    const fakeProc = (o: { hidepid?: boolean; ptrace?: boolean; processes?: Record<string, { comm: string; cmdline: string; state: string }> }) => {
+    type FakeProcess = { comm: string; cmdline: string; state: string; nspid?: string; uid?: number };
+    const status = (p: FakeProcess) => `Name:\t${p.comm}\nState:\t${p.state} (x)\nUid:\t${p.uid ?? me}\t${p.uid ?? me}\t${p.uid ?? me}\t${p.uid ?? me}\nNSpid:\t${p.nspid ?? '4242\t1'}\n`;
+    const fakeProc = (o: { hidepid?: boolean; ptrace?: boolean; processes?: Record<string, FakeProcess> }) => {
       const proc = join(folder(), 'proc');
       mkdirSync(join(proc, 'self'), { recursive: true });
       writeFileSync(join(proc, 'self', 'mountinfo'), `22 1 0:5 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw${o.hidepid ? ',hidepid=2' : ''}\n`);
@@ -148,7 +151,7 @@ describe('placeholders', () => {
         mkdirSync(join(proc, pid));
         writeFileSync(join(proc, pid, 'comm'), `${p.comm}\n`);
         writeFileSync(join(proc, pid, 'cmdline'), p.cmdline);
-        writeFileSync(join(proc, pid, 'stat'), `${pid} (${p.comm}) ${p.state} 1 ${pid} ${pid} 0 -1 4194560`);
+        writeFileSync(join(proc, pid, 'status'), status(p));
       }
       return proc;
     };
@@ -161,12 +164,12 @@ describe('placeholders', () => {
       return { db, left: () => [db, `${db}.key`].filter((f) => existsSync(f)) };
     };
 
-    it('a bwrap exiting (its arguments gone, not yet a zombie: its sandbox’s processes may still run) holds every name until it is one', async () => {
+    it('a sandbox’s bwrap exiting (its arguments gone, PID 1 of its namespace, not yet a zombie: its processes may still run) holds every name until it is one', async () => {
       const { db, left } = leftIn(folder());
       const proc = fakeProc({ processes: { '4242': { comm: 'bwrap', cmdline: '', state: 'R' } } });
       let zombieAt = 0;
       setTimeout(() => {
-        writeFileSync(join(proc, '4242', 'stat'), '4242 (bwrap) Z 1 4242 4242 0 -1 4194564');
+        writeFileSync(join(proc, '4242', 'status'), status({ comm: 'bwrap', cmdline: '', state: 'Z' }));
         zombieAt = performance.now();
       }, 300);
       await clearStateNames(db, 10_000, proc);
@@ -177,6 +180,21 @@ describe('placeholders', () => {
       const stuck = fakeProc({ processes: { '4243': { comm: 'bwrap', cmdline: '', state: 'D' } } });
       await expect(clearStateNames(again.db, 200, stuck)).rejects.toThrow('holds over this name');
       expect(again.left()).toHaveLength(2);
+      // A process named bwrap with no arguments that is no namespace's first process holds nothing
+      // (anyone may make one); another user's exiting sandbox only names in a folder others may write.
+      await clearStateNames(again.db, 0, fakeProc({ processes: { '4244': { comm: 'bwrap', cmdline: '', state: 'S', nspid: '4244' } } }));
+      expect(again.left()).toEqual([]);
+      const others = { processes: { '4245': { comm: 'bwrap', cmdline: '', state: 'S', uid: me + 1 } } };
+      const mine = folder();
+      chmodSync(mine, 0o700);
+      const inMine = leftIn(mine);
+      await clearStateNames(inMine.db, 0, fakeProc(others));
+      expect(inMine.left()).toEqual([]);
+      const shared = folder();
+      chmodSync(shared, 0o777);
+      const inShared = leftIn(shared);
+      await expect(clearStateNames(inShared.db, 100, fakeProc(others))).rejects.toThrow('holds over this name');
+      expect(inShared.left()).toHaveLength(2);
     });
 
     it('with hidepid, a name in a folder another user may write cannot be known, unless this process may trace all; a private folder’s can', async () => {
