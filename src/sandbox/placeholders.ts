@@ -21,8 +21,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 // found by the file it covers (device and inode: a path through a symlinked folder, or as another
 // mount namespace names it, is the same file). Where a live sandbox could be hidden (/proc
 // unreadable on Linux; mounted with `hidepid` or a process unreadable, for a name in a folder
-// another user may write), a placeholder is left rather than risked; so is every one while a bwrap
-// is exiting (its arguments gone before its sandbox's processes are).
+// another user may write), a placeholder is left rather than risked; and a start waits while a
+// sandbox is exiting (its bwrap's arguments gone before its processes are) before it clears any.
 
 /** The runs of this process that hold each name. */
 const holders = new Map<string, number>();
@@ -78,7 +78,9 @@ export function releaseNames(held: readonly string[]): void {
     }
   }
   if (last.length === 0) return;
-  const elsewhere = mountedElsewhere(last, PROC);
+  // (Sandboxes exiting are not waited for here: no start waits on this, and a name left is litter in
+  // the user's folder whenever another sandbox on the machine happens to end at the same moment.)
+  const elsewhere = mountedElsewhere(last, PROC, false);
   for (const p of last) {
     if (elsewhere === null || elsewhere.has(p) || !isPlaceholder(p)) continue;
     try {
@@ -103,7 +105,7 @@ export function clearLeftPlaceholders(paths: readonly string[], proc = PROC): { 
   // This process's runs hold names as their policy made them: the folder's links followed.
   const left = paths.filter((p) => (holders.get(named(p)) ?? 0) === 0 && isPlaceholder(p));
   if (left.length === 0) return { held: [], unknown: false };
-  const elsewhere = mountedElsewhere(left, proc);
+  const elsewhere = mountedElsewhere(left, proc, true);
   if (elsewhere === null) return { held: left, unknown: true };
   const held: string[] = [];
   for (const p of left) {
@@ -139,9 +141,10 @@ export function named(path: string): string {
  * through its `/proc/<pid>/root`; unlinking the file would lift that mount all the same. Where
  * another user's processes are hidden (/proc mounted with `hidepid`, not root) or one cannot be
  * read, a name in a folder someone else may write is `unknown`: that user's sandbox could cover
- * it. Null where /proc cannot be read at all on Linux.
+ * it. With `exiting`, a sandbox ending whose arguments are gone covers every name (below): for a
+ * start that waits for it, polling through teardowns. Null where /proc cannot be read at all on Linux.
  */
-function mountedElsewhere(paths: readonly string[], proc: string): Map<string, 'covered' | 'unknown'> | null {
+function mountedElsewhere(paths: readonly string[], proc: string, exiting: boolean): Map<string, 'covered' | 'unknown'> | null {
   const byFile = new Map<string, string[]>();
   for (const p of paths) {
     const id = fileId(p);
@@ -174,7 +177,7 @@ function mountedElsewhere(paths: readonly string[], proc: string): Map<string, '
     // read any more, and as its sandbox's PID 1 the processes of that sandbox die only after this
     // (the kernel kills and waits for them before it becomes a zombie): every name is covered
     // until it is one, or gone; another user's only where that user's sandbox could have a name.
-    if (args.length === 1 && args[0] === '') {
+    if (exiting && args.length === 1 && args[0] === '') {
       const who = exitingSandbox(pid, proc);
       if (who === 'own') ending = 'own';
       else if (who === 'other' && ending === null) ending = 'other';
