@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, dirname } from 'node:path';
+import { which } from '../../src/core/which.js';
 
 /**
  * Takes out of the run's environment what every process a test starts would pay for and no test
@@ -22,12 +22,12 @@ import { delimiter, dirname, join } from 'node:path';
  */
 export function leanTestEnv(env: NodeJS.ProcessEnv = process.env): void {
   delete env.NODE_EXTRA_CA_CERTS;
-  const found = onPath('python3', env.PATH ?? '');
+  const found = which('python3', env.PATH ?? '');
   if (!found) return;
   const r = spawnSync(found, ['-c', 'import sys; print(sys.executable)'], { env, encoding: 'utf8', timeout: 20_000 });
   const exe = r.status === 0 ? r.stdout.trim() : '';
   // (A folder already on PATH is not moved ahead of the others: pyenv's `system` runs /usr/bin's.)
-  if (!exe || (env.PATH ?? '').split(delimiter).includes(dirname(exe)) || onPath('python3', dirname(exe)) === null) return;
+  if (!exe || (env.PATH ?? '').split(delimiter).includes(dirname(exe)) || which('python3', dirname(exe)) === null) return;
   env[PATH_AS_GIVEN] = env.PATH;
   env.PATH = `${dirname(exe)}${delimiter}${env.PATH}`;
 }
@@ -37,15 +37,3 @@ export function leanTestEnv(env: NodeJS.ProcessEnv = process.env): void {
  * around: for the test that starts an agent through that shim, as its user does.
  */
 export const PATH_AS_GIVEN = 'IRON_TEST_PATH_AS_GIVEN';
-
-/** The first executable `name` in the folders of `path`, or null. */
-function onPath(name: string, path: string): string | null {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {}
-  }
-  return null;
-}
