@@ -234,6 +234,54 @@ describe('the migrated database', () => {
       cleanup();
     }
   });
+
+  it('is made in one pass of the statements the journal left, after the first of the process, and is exactly what the journal builds', () => {
+    // The journal's every step on one database (a copy of the journal: migrate's one-pass path is for this build's own).
+    const stepByStep = new Database(':memory:');
+    migrate(stepByStep, () => {}, [...readMigrationFiles({ migrationsFolder: MIGRATIONS })]);
+    // This process's first new database is built by the journal, if nothing made one before; the next one in one pass.
+    const first = new Database(':memory:');
+    migrate(first);
+    const next = new Database(':memory:');
+    const ran: string[] = [];
+    const exec = next.exec.bind(next);
+    vi.spyOn(next, 'exec').mockImplementation((sql: string) => (ran.push(sql), exec(sql)));
+    try {
+      expect(migrate(next)).toEqual({ from: 0, to: schemaVersion() });
+      const whole = (db: Database.Database) => db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid').all();
+      expect(whole(next)).toEqual(whole(stepByStep));
+      expect(whole(first)).toEqual(whole(stepByStep));
+      for (const db of [first, next]) expect(db.pragma('user_version', { simple: true })).toBe(stepByStep.pragma('user_version', { simple: true }));
+      // One statement an object, each a CREATE: no table made and then rebuilt, no column added.
+      const made = whole(stepByStep).filter((o) => (o as { sql: string | null }).sql !== null && !(o as { name: string }).name.startsWith('sqlite_'));
+      expect(ran.length).toBe(made.length);
+      expect(ran.filter((sql) => !/^CREATE (TABLE|INDEX|UNIQUE INDEX|TRIGGER) /.test(sql))).toEqual([]);
+      // Its rows go where the journal's would, triggers and all.
+      next.prepare("INSERT INTO events (ts, agent_id, type, severity, message, data) VALUES ('t', NULL, 'server.started', 'info', 'm', '{}')").run();
+      expect(() => next.prepare("UPDATE events SET message = 'y'").run()).toThrow('append-only');
+    } finally {
+      for (const db of [stepByStep, first, next]) db.close();
+    }
+  });
+
+  it('is built by the journal step by step when it is not empty (a file that is not ours is never given the schema over what it holds)', () => {
+    const db = new Database(':memory:');
+    try {
+      db.exec('CREATE TABLE theirs (x)');
+      // Whatever came before in this process, the one-pass schema is there to use now.
+      const before = new Database(':memory:');
+      migrate(before);
+      before.close();
+      const ran: string[] = [];
+      const exec = db.exec.bind(db);
+      vi.spyOn(db, 'exec').mockImplementation((sql: string) => (ran.push(sql), exec(sql)));
+      migrate(db);
+      expect(ran.some((sql) => /^ALTER TABLE /m.test(sql))).toBe(true);
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'theirs'").get()).toEqual({ name: 'theirs' });
+    } finally {
+      db.close();
+    }
+  });
 });
 
 describe('per-agent event lookups', () => {
