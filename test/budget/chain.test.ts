@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetTracker, type ReserveResult } from '../../src/domain/budget/index.js';
+import { expectAtMost, expectIs } from '../helpers/cheap-expect.js';
 import { granted, LONG } from '../helpers/waits.js';
 
 // Central budgets in the one tracker: an agent's account linked to the central accounts that
@@ -297,8 +298,11 @@ describe('no overshoot of a lease, whatever the order', () => {
         }
         await Promise.resolve();
         const c = t.central(TEAM)!;
-        expect(c.spentMicros + c.reservedMicros).toBeLessThanOrEqual(Math.max(lease, c.spentMicros));
-        expect(c.reservedMicros).toBe(open.reduce((s, r) => s + r.amount, 0));
+        expectAtMost(c.spentMicros + c.reservedMicros, Math.max(lease, c.spentMicros));
+        expectIs(
+          c.reservedMicros,
+          open.reduce((s, r) => s + r.amount, 0),
+        );
       }
       // Every waiter ends (granted or refused) once the holds go and the lease is large.
       t.setCentral(TEAM, { key: 'team@0', label, limitMicros: 1_000_000, ceilingMicros: null });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetTracker, type BudgetRefusal } from '../../src/domain/budget/index.js';
 import { mulberry32 } from '../../src/core/random.js';
+import { expectAtMost, expectIs } from '../helpers/cheap-expect.js';
 
 // 50 concurrent requests against a nearly spent budget: reserve before, settle (or release on
 // failure) after, in many interleavings. Settled spend must never pass the limit, the ledger must
@@ -40,8 +41,8 @@ function fresh(): BudgetTracker {
 
 function checkInvariant(t: BudgetTracker): void {
   const s = t.snapshot(AGENT)!;
-  expect(s.settledMicros).toBeLessThanOrEqual(LIMIT);
-  expect(s.settledMicros + s.reservedMicros).toBeLessThanOrEqual(LIMIT);
+  expectAtMost(s.settledMicros, LIMIT);
+  expectAtMost(s.settledMicros + s.reservedMicros, LIMIT);
 }
 
 /** Steps in a given order: each request's reserve comes before its settle. */
@@ -118,9 +119,10 @@ function checkOutcome(t: BudgetTracker, out: Outcome, overrun: number): void {
   if (overrun <= 1) expect(s.overshootMicros).toBe(0);
   expect(out.refusals.length).toBeGreaterThan(0);
   for (const r of out.refusals) {
-    expect(r.code).toBe('budget_exceeded');
-    expect(r.message).toMatch(REFUSAL);
-    expect(r.spentMicros + r.reservedMicros + r.requestedMicros).toBeGreaterThan(LIMIT);
+    expectIs(r.code, 'budget_exceeded');
+    if (!REFUSAL.test(r.message)) expect(r.message).toMatch(REFUSAL);
+    const asked = r.spentMicros + r.reservedMicros + r.requestedMicros;
+    if (!(asked > LIMIT)) expect(asked).toBeGreaterThan(LIMIT);
   }
 }
 

@@ -312,17 +312,27 @@ describe('the invariants, over many figures', () => {
       const d = grantLease({ limit, others, mine, ask: a, fresh: rnd(2) === 0, now: NOW, ttlMs: TTL });
       const cur = mine?.grantedMicros ?? 0;
       const spent = mine?.spentMicros ?? 0;
-      const what = JSON.stringify({ limit, others, mine, a, d });
-      expect(d.granted, what).toBeGreaterThanOrEqual(0);
+      // The message is built, and expect called, only for a case that fails (5,000 cases a run).
+      const what = () => JSON.stringify({ limit, others, mine, a, d });
+      if (!(d.granted >= 0)) expect(d.granted, what()).toBeGreaterThanOrEqual(0);
       if (d.granted > cur) {
-        expect(others.committed + Math.max(d.granted, spent), what).toBeLessThanOrEqual(limit);
-        expect(d.granted, what).toBeLessThanOrEqual(a!.want);
-        if (a!.waiting > 0 && a!.need > 0 && d.short) expect(d.granted - d.floor - a!.held, what).toBeGreaterThanOrEqual(a!.need);
+        const total = others.committed + Math.max(d.granted, spent);
+        if (!(total <= limit)) expect(total, what()).toBeLessThanOrEqual(limit);
+        if (!(d.granted <= a!.want)) expect(d.granted, what()).toBeLessThanOrEqual(a!.want);
+        if (a!.waiting > 0 && a!.need > 0 && d.short) {
+          const whole = d.granted - d.floor - a!.held;
+          if (!(whole >= a!.need)) expect(whole, what()).toBeGreaterThanOrEqual(a!.need);
+        }
       }
-      if (a === null) expect(d.granted, what).toBe(cur);
-      else if (a.want <= cur) expect(d.granted, what).toBe(Math.min(cur, Math.max(a.want, d.floor + a.held)));
-      expect(d.floor, what).toBeGreaterThanOrEqual(mine ? knownSpent(mine) : 0);
-      expect(d.unleased, what).toBeGreaterThanOrEqual(0);
+      if (a === null) {
+        if (!Object.is(d.granted, cur)) expect(d.granted, what()).toBe(cur);
+      } else if (a.want <= cur) {
+        const kept = Math.min(cur, Math.max(a.want, d.floor + a.held));
+        if (!Object.is(d.granted, kept)) expect(d.granted, what()).toBe(kept);
+      }
+      const known = mine ? knownSpent(mine) : 0;
+      if (!(d.floor >= known)) expect(d.floor, what()).toBeGreaterThanOrEqual(known);
+      if (!(d.unleased >= 0)) expect(d.unleased, what()).toBeGreaterThanOrEqual(0);
     }
   });
 });

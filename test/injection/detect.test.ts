@@ -10,6 +10,7 @@ import { readWords } from '../../src/domain/injection/tokens.js';
 import { decodeEscapes, originalIndex } from '../../src/domain/injection/escapes.js';
 import { handAuthors } from '../../scripts/injection/handwritten.js';
 import { cpuMs } from '../helpers/proc-cpu.js';
+import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
 const jsonl = (name: string) =>
   readFileSync(new URL(`../fixtures/injection/${name}`, import.meta.url), 'utf8')
@@ -592,7 +593,7 @@ describe('the gate before the signal regexes (starts.ts)', () => {
     );
     expect(ascii.some((re, k) => re.source !== SIGNAL_REGEXES[k]!.source)).toBe(true);
     const bundled = new Gate(ascii);
-    for (const t of samples) expect(bundled.scan(t.toLowerCase(), t), t.slice(0, 80)).toEqual(gate.scan(t.toLowerCase(), t));
+    for (const t of samples) expectEqual(bundled.scan(t.toLowerCase(), t), gate.scan(t.toLowerCase(), t), t.slice(0, 80));
   });
 
   it(
@@ -623,7 +624,7 @@ describe('the gate before the signal regexes (starts.ts)', () => {
         rescanned++;
         const r = readForSignals(folded.text, readForSignals(t), folded);
         // (the folded text's lowercase is made from the original's)
-        expect(r.lower).toBe(folded.text.replaceAll('\u0130', 'I').toLowerCase());
+        expectIs(r.lower, folded.text.replaceAll('\u0130', 'I').toLowerCase());
         SIGNAL_REGEXES.forEach((re, k) => {
           const target = k === 0 ? r.lower : r.text;
           differ.push(...differences(re, t, gate.matches(k, target, r.starts, k === 0), target.matchAll(re)));

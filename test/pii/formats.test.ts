@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { internationalVerdict, nationalValid, printedGroups } from '../../src/domain/pii/detectors/phone-plan.js';
 import { denseText } from '../../scripts/bench/pii/dense.js';
 import { createStreamRedactor, redact, scan, type PiiType } from '../../src/domain/pii/index.js';
+import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
 const found = (text: string) => scan(text).map((d) => `${d.type}:${d.value}`);
 const NBSP = '\u00a0';
@@ -127,7 +128,7 @@ describe('compiled numbering plans agree with libphonenumber', () => {
       const region = regions[i % regions.length]!;
       const d = (rnd() < 0.5 ? '0' : '') + digits(8 + Math.floor(rnd() * 5));
       const lib = parsePhoneNumberFromString(d, { defaultCountry: region, extract: false })?.isValid() === true;
-      expect(nationalValid(d, region), `${region} ${d}`).toBe(lib);
+      expectIs(nationalValid(d, region), lib, `${region} ${d}`);
     }
   });
 
@@ -147,7 +148,7 @@ describe('compiled numbering plans agree with libphonenumber', () => {
       const fast = printedGroups(d, region);
       if (fast === null) continue;
       compared++;
-      expect(fast, `${region} ${d} (${national})`).toEqual(lib);
+      expectEqual(fast, lib, `${region} ${d} (${national})`);
     }
     expect(compared).toBe(3000);
   });
@@ -158,7 +159,7 @@ describe('compiled numbering plans agree with libphonenumber', () => {
       const d = codes[i % codes.length]! + (rnd() < 0.15 ? '0' : '') + digits(6 + Math.floor(rnd() * 6));
       const n = parsePhoneNumberFromString(`+${d}`, { extract: false });
       const lib = n === undefined ? 'no' : n.isValid() ? 'valid' : n.isPossible() ? 'possible' : 'no';
-      expect(internationalVerdict(d), `+${d}`).toBe(lib);
+      expectIs(internationalVerdict(d), lib, `+${d}`);
     }
   });
 });
@@ -171,7 +172,7 @@ describe('stream redaction equals redact() for the new formats', () => {
     for (let i = 0; i <= text.length; i++) {
       const s = createStreamRedactor();
       const out = s.push(text.slice(0, i)) + s.push(text.slice(i)) + s.end();
-      expect(out, `split at ${i}`).toBe(whole.text);
+      expectIs(out, whole.text, `split at ${i}`);
     }
   });
 
@@ -181,8 +182,8 @@ describe('stream redaction equals redact() for the new formats', () => {
     for (let i = 0; i <= dense.length; i++) {
       const s = createStreamRedactor();
       const out = s.push(dense.slice(0, i)) + s.push(dense.slice(i)) + s.end();
-      expect(out, `split at ${i}`).toBe(expected.text);
-      expect(s.detections).toEqual(expected.detections);
+      expectIs(out, expected.text, `split at ${i}`);
+      expectEqual(s.detections, expected.detections);
     }
   });
 
@@ -244,8 +245,8 @@ describe('the formats in disguise', () => {
     for (let i = 0; i <= text.length; i++) {
       const s = createStreamRedactor();
       const out = s.push(text.slice(0, i)) + s.push(text.slice(i)) + s.end();
-      expect(out, `split at ${i}`).toBe(whole.text);
-      expect(s.detections).toEqual(whole.detections);
+      expectIs(out, whole.text, `split at ${i}`);
+      expectEqual(s.detections, whole.detections);
     }
   });
 

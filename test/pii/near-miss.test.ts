@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { NEAR_MISS_CLASSES, nearMissCorpus } from '../../scripts/bench/pii/near-miss.js';
 import { runScan } from '../../src/cli/safety.js';
 import { createStreamRedactor, redact, scan, type PiiType } from '../../src/domain/pii/index.js';
+import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
 // The benchmark's near-miss-heavy records (scripts/bench/pii/near-miss.ts): what the
 // engine finds is exactly the real values the generator planted, type and offsets, and none of
@@ -37,7 +38,7 @@ describe('near-miss-heavy records', () => {
   it('scanned as one text: exactly the real values, by type and offsets, and no near-miss', () => {
     const found = scan(corpus.text);
     expect(countByType(found)).toEqual(countByType(corpus.all));
-    expect(found.map(key)).toEqual(corpus.all.map(key));
+    expectEqual(found.map(key), corpus.all.map(key));
     expect(overlapping(found, corpus.allMisses)).toEqual([]);
   });
 
@@ -45,14 +46,14 @@ describe('near-miss-heavy records', () => {
     for (const seed of [1, 7, 11]) {
       const other = nearMissCorpus(600, seed);
       const found = scan(other.text);
-      expect(found.map(key), `seed ${seed}`).toEqual(other.all.map(key));
+      expectEqual(found.map(key), other.all.map(key), `seed ${seed}`);
       expect(overlapping(found, other.allMisses), `seed ${seed}`).toEqual([]);
     }
   });
 
   it('scanned record by record and streamed in small chunks: the same', () => {
     corpus.records.forEach((record, i) => {
-      expect(scan(record).map(key), record).toEqual(corpus.spans[i]!.map(key));
+      expectEqual(scan(record).map(key), corpus.spans[i]!.map(key), record);
     });
     const text = corpus.text.slice(0, 60_000);
     const s = createStreamRedactor();
@@ -74,10 +75,10 @@ describe('near-miss-heavy records', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { id: unknown; spans: Array<{ start: number; end: number; type: PiiType }> });
     expect(lines).toHaveLength(1 + corpus.records.length);
-    expect(lines[0]!.spans.map(key)).toEqual(corpus.all.map(key));
+    expectEqual(lines[0]!.spans.map(key), corpus.all.map(key));
     lines.slice(1).forEach((l, i) => {
-      expect(l.id).toBe(i);
-      expect(l.spans.map(key)).toEqual(corpus.spans[i]!.map(key));
+      expectIs(l.id, i);
+      expectEqual(l.spans.map(key), corpus.spans[i]!.map(key));
     });
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { firstDigits } from '../../src/domain/pii/detectors/first-digits.js';
 import { callingCodesJson, PHONE_DATA_VERSION, phonePlansJson } from '../../src/domain/pii/detectors/phone-data.js';
 import { derivePhoneData, type PlanData } from '../../src/domain/pii/detectors/phone-derive.js';
+import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
 const derived = derivePhoneData();
 
@@ -14,7 +15,7 @@ describe('phone data derived at build time', () => {
   it("equals the derivation from the installed library's metadata, plan by plan", () => {
     const plans = phonePlansJson();
     expect(Object.keys(plans).sort()).toEqual(Object.keys(derived.plans).sort());
-    for (const [selector, json] of Object.entries(plans)) expect(JSON.parse(json), selector).toEqual(derived.plans[selector]);
+    for (const [selector, json] of Object.entries(plans)) expectEqual(JSON.parse(json), derived.plans[selector], selector);
     expect(JSON.parse(callingCodesJson())).toEqual(derived.callingCodes);
     expect(PHONE_DATA_VERSION).toBe(derived.version);
     const { version } = createRequire(import.meta.url)('libphonenumber-js/package.json') as { version: string };
@@ -24,7 +25,7 @@ describe('phone data derived at build time', () => {
   it('covers every country and non-geographic code, and every calling code names plans it has', () => {
     const metadata = createRequire(import.meta.url)('libphonenumber-js/metadata.max.json') as { countries: object; nonGeographic: object; country_calling_codes: Record<string, string[]> };
     expect(Object.keys(derived.plans).sort()).toEqual([...Object.keys(metadata.countries), ...Object.keys(metadata.nonGeographic)].sort());
-    for (const [code, countries] of Object.entries(derived.callingCodes)) for (const c of countries) expect(derived.plans[c]![0], `${code} ${c}`).toBe(code);
+    for (const [code, countries] of Object.entries(derived.callingCodes)) for (const c of countries) expectIs(derived.plans[c]![0], code, `${code} ${c}`);
     expect(derived.callingCodes['1']).toHaveLength(25);
     expect(derived.callingCodes['800']).toEqual(['800']);
   });
@@ -36,7 +37,7 @@ describe('phone data derived at build time', () => {
       [p[6], p[5] === null ? 0 : firstDigits(`^(?:${p[5]})`)],
       [p[9], p[8] === null ? 0 : firstDigits(`^(?:${p[8]})`)],
     ];
-    for (const [selector, plan] of Object.entries(derived.plans)) for (const [stored, read] of anchoredFirst(plan)) expect(stored, selector).toBe(read);
+    for (const [selector, plan] of Object.entries(derived.plans)) for (const [stored, read] of anchoredFirst(plan)) expectIs(stored, read, selector);
   });
 });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { realisticCorpus } from '../../scripts/bench/pii/realistic.js';
 import { runScan } from '../../src/cli/safety.js';
 import { createStreamRedactor, redact, scan, type PiiType } from '../../src/domain/pii/index.js';
+import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
 // The benchmark's realistic records (scripts/bench/pii/realistic.ts): what the engine finds is
 // exactly what the generator planted, type and offsets, so a speed-up cannot drop a finding.
@@ -28,12 +29,12 @@ describe('realistic records', () => {
   it('scanned as one text: exactly the planted values, by type and offsets', () => {
     const found = scan(corpus.text);
     expect(countByType(found)).toEqual(countByType(corpus.all));
-    expect(found.map(key)).toEqual(corpus.all.map(key));
+    expectEqual(found.map(key), corpus.all.map(key));
   });
 
   it('scanned record by record and streamed in small chunks: the same', () => {
     corpus.records.forEach((record, i) => {
-      expect(scan(record).map(key), record).toEqual(corpus.spans[i]!.map(key));
+      expectEqual(scan(record).map(key), corpus.spans[i]!.map(key), record);
     });
     const text = corpus.text.slice(0, 60_000);
     const s = createStreamRedactor();
@@ -56,10 +57,10 @@ describe('realistic records', () => {
       .map((l) => JSON.parse(l) as { id: unknown; spans: Array<{ start: number; end: number; type: PiiType }> });
     expect(lines).toHaveLength(1 + corpus.records.length);
     expect(lines[0]!.id).toBe('all');
-    expect(lines[0]!.spans.map(key)).toEqual(corpus.all.map(key));
+    expectEqual(lines[0]!.spans.map(key), corpus.all.map(key));
     lines.slice(1).forEach((l, i) => {
-      expect(l.id).toBe(i);
-      expect(l.spans.map(key)).toEqual(corpus.spans[i]!.map(key));
+      expectIs(l.id, i);
+      expectEqual(l.spans.map(key), corpus.spans[i]!.map(key));
     });
   });
 });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LATIN_NEVER_FOLDS, mayHoldPii, PII_TYPES, scannerFor, type ScanOptions } from '../../src/domain/pii/index.js';
 import { APART, JOINED_LIMIT, joinTexts, textAt } from '../../src/domain/pii/joined.js';
+import { expectAtMost, expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
 function rng(seed: number) {
   let x = seed >>> 0;
@@ -121,13 +122,14 @@ function expectSame(texts: readonly string[], opts: ScanOptions | undefined, see
   for (let i = 0; i < texts.length; ) {
     const batch = texts.slice(i, i + 1 + Math.floor(rnd() * 40));
     const want = batch.map((t) => scanner.scan(t));
-    expect(scanner.scanEach(batch)).toEqual(want);
-    expect(
+    expectEqual(scanner.scanEach(batch), want);
+    expectEqual(
       scanner.scanEach(
         batch,
         batch.map((t) => UNFOLDED.test(t)),
       ),
-    ).toEqual(want);
+      want,
+    );
     i += batch.length;
   }
 }
@@ -183,12 +185,12 @@ describe('joinTexts', () => {
     expect(pieces.length).toBeGreaterThan(4);
     let next = 0;
     for (const p of pieces) {
-      expect(p.first).toBe(next);
-      if (p.count > 1) expect(p.text.length).toBeLessThanOrEqual(JOINED_LIMIT);
+      expectIs(p.first, next);
+      if (p.count > 1) expectAtMost(p.text.length, JOINED_LIMIT);
       for (let j = 0; j < p.count; j++) {
-        expect(p.text.slice(p.starts[j], p.starts[j]! + texts[p.first + j]!.length)).toBe(texts[p.first + j]);
-        expect(textAt(p, p.starts[j]!)).toBe(j);
-        expect(textAt(p, p.starts[j + 1]! - 1)).toBe(j);
+        expectIs(p.text.slice(p.starts[j], p.starts[j]! + texts[p.first + j]!.length), texts[p.first + j]);
+        expectIs(textAt(p, p.starts[j]!), j);
+        expectIs(textAt(p, p.starts[j + 1]! - 1), j);
       }
       next += p.count;
     }
@@ -200,10 +202,13 @@ describe('joinTexts', () => {
     const scanner = scannerFor();
     const texts = [...fixtures, ...cutInTwo(6), 'Phone: 4155550123 '.repeat(4000), ...edgeTexts(7, 3000)];
     expect(texts.join(APART).length).toBeGreaterThan(4 * JOINED_LIMIT);
-    expect(scanner.scanEach(texts)).toEqual(texts.map((t) => scanner.scan(t)));
+    expectEqual(
+      scanner.scanEach(texts),
+      texts.map((t) => scanner.scan(t)),
+    );
     const may = mayHoldPii(texts);
     texts.forEach((t, k) => {
-      if (scanner.scan(t).length > 0) expect(may[k]).toBe(true);
+      if (scanner.scan(t).length > 0) expectIs(may[k], true);
     });
     expect(may.filter((m) => !m).length).toBeGreaterThan(100);
   });

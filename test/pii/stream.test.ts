@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
 import { createStreamRedactor, redact, scan, type Detection, type StreamRedactorOptions } from '../../src/domain/pii/index.js';
 import { firstFold, foldStretches, STRETCHES_FROM } from '../../src/domain/pii/normalize.js';
+import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
 function streamed(chunks: string[], opts?: StreamRedactorOptions) {
   const s = createStreamRedactor(opts);
@@ -34,8 +35,8 @@ function expectSplitsLikeWhole(text: string, trials: number, least: number, spre
   const whole = redact(text);
   for (let trial = 0; trial < trials; trial++) {
     const { out, detections } = streamed(randomSplit(text, least + Math.floor(rnd() * spread), rnd));
-    expect(out, JSON.stringify(text)).toBe(whole.text);
-    expect(detections).toEqual(whole.detections);
+    if (!Object.is(out, whole.text)) expect(out, JSON.stringify(text)).toBe(whole.text);
+    expectEqual(detections, whole.detections);
   }
   return whole;
 }
@@ -63,7 +64,7 @@ describe('stream redactor', () => {
     for (const text of SAMPLES) {
       const expected = redact(text).text;
       for (let i = 0; i <= text.length; i++) {
-        expect(streamed([text.slice(0, i), text.slice(i)]).out, `split at ${i}`).toBe(expected);
+        expectIs(streamed([text.slice(0, i), text.slice(i)]).out, expected, `split at ${i}`);
       }
     }
   });
@@ -146,7 +147,7 @@ describe('stream redactor', () => {
       const chunk = `"field${i}":"value-${i}",`;
       pushed += chunk.length;
       emitted += s.push(chunk).length;
-      expect(pushed - emitted).toBeLessThan(450);
+      if (!(pushed - emitted < 450)) expect(pushed - emitted).toBeLessThan(450);
     }
   });
 
@@ -189,7 +190,7 @@ describe('stream redactor', () => {
     it('redacts them as written by hand, whole and for every split into two chunks', () => {
       for (const [text, expected] of DISGUISED) {
         expect(redact(text).text).toBe(expected);
-        for (let i = 0; i <= text.length; i++) expect(streamed([text.slice(0, i), text.slice(i)]).out, `${text} split at ${i}`).toBe(expected);
+        for (let i = 0; i <= text.length; i++) expectIs(streamed([text.slice(0, i), text.slice(i)]).out, expected, `${text} split at ${i}`);
       }
     });
 
@@ -248,7 +249,7 @@ describe('stream redactor', () => {
       const text = `S\u200bS\u200bN${pad}: 536228147 on file`;
       const expected = `S\u200bS\u200bN${pad}: [SSN_REDACTED] on file`;
       expect(redact(text).text).toBe(expected);
-      for (let i = 0; i <= text.length; i++) expect(streamed([text.slice(0, i), text.slice(i)]).out, `split at ${i}`).toBe(expected);
+      for (let i = 0; i <= text.length; i++) expectIs(streamed([text.slice(0, i), text.slice(i)]).out, expected, `split at ${i}`);
     });
 
     it('stays exact on random text made of disguising characters and the characters values are made of', () => {
@@ -356,7 +357,7 @@ describe('stream redactor', () => {
       for (let i = 0; i < 100; i++) {
         pushed += 4096;
         emitted += s.push('\u200b'.repeat(4096)).length;
-        expect(pushed - emitted).toBeLessThan(70 * 1024);
+        if (!(pushed - emitted < 70 * 1024)) expect(pushed - emitted).toBeLessThan(70 * 1024);
       }
     });
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { reportBucketMs } from '../../src/domain/budget/index.js';
 import { REFUSED_LEDGER_STATUS } from '../../src/domain/outcomes/index.js';
 import { RequestsStore, schemaVersion, StateManager, type LedgerBucket, type LedgerGroup } from '../../src/state/index.js';
+import { expectEqual } from '../helpers/cheap-expect.js';
 import { startTestRuntime, tempDir } from '../helpers/runtime.js';
 
 // The ledger's rollups (llm_totals, llm_running: migrations 0017-0018) against the ledger summed
@@ -174,12 +175,12 @@ function expectStoreEqualsLedger(state: StateManager) {
   const rows = ledger();
   expect(rows.length).toBeGreaterThan(5_000);
   for (const a of agents) {
-    expect(requests.groupsFor(a), a).toEqual(groupsByHand(rows, a));
-    for (const w of WIDTHS) expect(requests.bucketsFor(a, w), `${a} by ${w / MINUTE} min`).toEqual(bucketsByHand(rows, a, w));
+    expectEqual(requests.groupsFor(a), groupsByHand(rows, a), a);
+    for (const w of WIDTHS) expectEqual(requests.bucketsFor(a, w), bucketsByHand(rows, a, w), `${a} by ${w / MINUTE} min`);
   }
   const spend = new Map<string, number>();
   for (const r of rows) spend.set(r.agent_id, (spend.get(r.agent_id) ?? 0) + r.cost_micros);
-  expect(requests.spendByAgent()).toEqual(spend);
+  expectEqual(requests.spendByAgent(), spend);
 }
 
 // Each check sums >5,000 ledger rows by hand for every agent and eight bucket widths beside the
@@ -214,7 +215,7 @@ describe('the cost report rollups equal the ledger', { timeout: 60_000 }, () => 
         expect(costs.completionTokens, a).toBe(mine.reduce((n, x) => n + x.completion_tokens, 0));
         const byStatus: Record<string, number> = {};
         for (const x of mine) byStatus[x.status] = (byStatus[x.status] ?? 0) + 1;
-        expect(costs.byStatus, a).toEqual(byStatus);
+        expectEqual(costs.byStatus, byStatus, a);
         // Per provider and model (a stream's model is the one it ended on, its provider the one it was sent to).
         const models = new Map<string, { requests: number; cost: number }>();
         for (const x of mine) {
@@ -224,16 +225,21 @@ describe('the cost report rollups equal the ledger', { timeout: 60_000 }, () => 
           m.cost += x.cost_micros;
           models.set(key, m);
         }
-        expect(
+        expectEqual(
           costs.byModel.map((m: { provider: string; model: string; requests: number; costUsd: number }) => [`${m.provider} ${m.model}`, m.requests, Math.round(m.costUsd * 1e6)]).sort(),
+          [...models].map(([key, m]) => [key, m.requests, m.cost]).sort(),
           a,
-        ).toEqual([...models].map(([key, m]) => [key, m.requests, m.cost]).sort());
+        );
         const buckets = bucketsByHand(rows, a, w);
-        expect(costs.overTime, a).toEqual(buckets.map((b) => ({ start: new Date(b.start).toISOString(), requests: b.requests, costUsd: b.costMicros / 1e6 })));
+        expectEqual(
+          costs.overTime,
+          buckets.map((b) => ({ start: new Date(b.start).toISOString(), requests: b.requests, costUsd: b.costMicros / 1e6 })),
+          a,
+        );
         // More calls than SERIES_PER_CALL_MAX: a point per bucket with a charge, at its last charged call, running up to the whole spend.
         let total = 0;
         const series = buckets.filter((b) => b.lastChargedMs !== null).map((b) => [b.lastChargedMs, (total += b.costMicros) / 1e6]);
-        expect(costs.series, a).toEqual(series);
+        expectEqual(costs.series, series, a);
         // The timeline overview's LLM calls, failures and spend per bucket (no tool calls here), each
         // epoch-aligned group of the ledger counted in the overview's bucket its start falls in.
         const o = await (await t.api(`/api/agents/${a}/timeline/overview`)).json();
@@ -246,10 +252,11 @@ describe('the cost report rollups equal the ledger', { timeout: 60_000 }, () => 
           e.errors += b.errors;
           e.costMicros += b.costMicros;
         }
-        expect(
+        expectEqual(
           o.buckets.map((b: { llm: number; errors: number; costUsd: number }) => ({ llm: b.llm, errors: b.errors, costMicros: Math.round(b.costUsd * 1e6) })),
+          expected,
           a,
-        ).toEqual(expected);
+        );
       }
     } finally {
       await t.stop();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createJsonStreamRedactor, createStreamRedactor, mapJsonStrings, redact, redactJsonText, type TextRedactor } from '../../src/domain/pii/index.js';
 import { keyWords } from '../../src/domain/pii/json.js';
+import { expectIs } from '../helpers/cheap-expect.js';
 
 // JSON-aware redaction of tool-call arguments: valid JSON out, every split gives the same text.
 
@@ -42,7 +43,7 @@ describe('JSON-aware redaction (tool-call arguments)', () => {
   it('gives the same text for every split into two chunks, escapes cut in half included', () => {
     for (const doc of DOCS) {
       const whole = redactJsonText(doc, open);
-      for (let i = 0; i <= doc.length; i++) expect(streamed([doc.slice(0, i), doc.slice(i)]), `${doc} at ${i}`).toBe(whole);
+      for (let i = 0; i <= doc.length; i++) expectIs(streamed([doc.slice(0, i), doc.slice(i)]), whole, `${doc} at ${i}`);
     }
   });
 
@@ -50,7 +51,7 @@ describe('JSON-aware redaction (tool-call arguments)', () => {
     const doc = DOCS[1]!;
     const whole = redactJsonText(doc, open);
     for (let i = 0; i <= doc.length; i++) {
-      for (let j = i; j <= doc.length; j++) expect(streamed([doc.slice(0, i), doc.slice(i, j), doc.slice(j)])).toBe(whole);
+      for (let j = i; j <= doc.length; j++) expectIs(streamed([doc.slice(0, i), doc.slice(i, j), doc.slice(j)]), whole);
     }
     for (const d of DOCS) expect(streamed([...d])).toBe(redactJsonText(d, open));
   });
@@ -87,7 +88,7 @@ describe('JSON-aware redaction (tool-call arguments)', () => {
     for (const [doc, want] of cases) {
       expect(redactJsonText(doc, open), doc).toBe(want);
       expect(() => JSON.parse(want)).not.toThrow();
-      for (let i = 0; i <= doc.length; i++) expect(streamed([doc.slice(0, i), doc.slice(i)]), `${doc} at ${i}`).toBe(want);
+      for (let i = 0; i <= doc.length; i++) expectIs(streamed([doc.slice(0, i), doc.slice(i)]), want, `${doc} at ${i}`);
       expect(streamed([...doc])).toBe(want);
     }
   });
@@ -110,7 +111,7 @@ describe('JSON-aware redaction (tool-call arguments)', () => {
     ];
     for (const [doc, want] of cases) {
       expect(redactJsonText(doc, open), doc).toBe(want);
-      for (let i = 0; i <= doc.length; i++) expect(streamed([doc.slice(0, i), doc.slice(i)]), `${doc} at ${i}`).toBe(want);
+      for (let i = 0; i <= doc.length; i++) expectIs(streamed([doc.slice(0, i), doc.slice(i)]), want, `${doc} at ${i}`);
     }
     expect(keyWords('social_security_number')).toBe('social security number');
     expect(keyWords('HTTPStatus2xx')).toBe('http status xx');
@@ -127,7 +128,7 @@ describe('JSON-aware redaction (tool-call arguments)', () => {
     for (const [doc, want] of cases) {
       expect(redactJsonText(doc, open), doc).toBe(want);
       for (let i = 0; i <= doc.length; i++) {
-        for (let j = i; j <= doc.length; j++) expect(streamed([doc.slice(0, i), doc.slice(i, j), doc.slice(j)]), `${doc} at ${i},${j}`).toBe(want);
+        for (let j = i; j <= doc.length; j++) expectIs(streamed([doc.slice(0, i), doc.slice(i, j), doc.slice(j)]), want, `${doc} at ${i},${j}`);
       }
       expect(streamed([...doc])).toBe(want);
     }

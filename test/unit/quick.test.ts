@@ -3,6 +3,7 @@ import { type QuickMemo, quickChatChunk } from '../../src/gateway/wire/openai/qu
 import { quickResponsesDelta, withSeq } from '../../src/gateway/wire/responses/quick.js';
 import { openaiWire } from '../../src/gateway/wire/openai/wire.js';
 import { partIndex, responsesWire } from '../../src/gateway/wire/responses/wire.js';
+import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
 const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', system_fingerprint: 'fp_1' };
 const chunk = (choices: unknown[], extra: object = {}) => JSON.stringify({ ...base, ...extra, choices });
@@ -78,10 +79,10 @@ describe('quickChatChunk', () => {
         quickChatChunk(before, memo);
         const q = quickChatChunk(data, memo);
         const fresh = quickChatChunk(data);
-        expect(q === null, `${before} then ${data}`).toBe(fresh === null);
+        expectIs(q === null, fresh === null, `${before} then ${data}`);
         if (q && fresh) {
-          expect(shape(q.inspection)).toEqual(shape(fresh.inspection));
-          expect(q.data()).toBe(fresh.data());
+          expectEqual(shape(q.inspection), shape(fresh.inspection));
+          expectIs(q.data(), fresh.data());
         }
       }
     }
@@ -101,7 +102,7 @@ describe('quickChatChunk', () => {
         if (!q) continue;
         // Only whole JSON is read quickly: the relay scans anything else whole, as text.
         const parsed: unknown = JSON.parse(d);
-        expect(shape(q.inspection), d).toEqual(shape(openaiWire.inspect({ raw: '', event: null, data: d }, parsed)));
+        expectEqual(shape(q.inspection), shape(openaiWire.inspect({ raw: '', event: null, data: d }, parsed)), d);
       }
     }
   });
@@ -161,7 +162,7 @@ describe('quickResponsesDelta', () => {
         const d = data.slice(0, cut) + data.slice(cut + 1);
         const q = quickResponsesDelta(d, partIndex);
         if (!q) continue;
-        expect(shape(q.inspection), d).toEqual(shape(rinspect(d)));
+        expectEqual(shape(q.inspection), shape(rinspect(d)), d);
       }
     }
   });

@@ -38,7 +38,8 @@ describe('SealedJson (stored responses and conversation items at rest)', () => {
   it('gives new items ids in OpenAI’s form, each its own', () => {
     const ids = new Set(Array.from({ length: 500 }, () => newItemId({ type: 'message' })));
     expect(ids.size).toBe(500);
-    for (const id of ids) expect(id).toMatch(/^msg_[0-9a-f]{32}$/);
+    const MSG_ID = /^msg_[0-9a-f]{32}$/;
+    for (const id of ids) if (!MSG_ID.test(id)) expect(id).toMatch(MSG_ID);
     expect(newItemId({ type: 'function_call_output' })).toMatch(/^fco_[0-9a-f]{32}$/);
     expect(newItemId({ type: 'reasoning' })).toMatch(/^item_[0-9a-f]{32}$/);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SseSplitter, type SseEvent } from '../../src/core/sse.js';
+import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
 const STREAM = [
   'data: {"a":1}\n\n',
@@ -73,8 +74,11 @@ describe('SseSplitter', () => {
     for (let cut = 0; cut <= bytes.length; cut++) {
       for (const together of [false, true]) {
         const evs = all(new SseSplitter(), [bytes.subarray(0, cut), bytes.subarray(cut)], together);
-        expect(evs.map(({ event, data }) => ({ event, data }))).toEqual(expected2);
-        expect(evs.map((e) => e.raw).join('')).toBe(bytes.toString());
+        expectEqual(
+          evs.map(({ event, data }) => ({ event, data })),
+          expected2,
+        );
+        expectIs(evs.map((e) => e.raw).join(''), bytes.toString());
       }
     }
   });
@@ -87,8 +91,11 @@ describe('SseSplitter', () => {
       // Also cut again at each line end after it: a blank line split between reads, whatever its CRs.
       for (const second of [cut, ...[...bytes.keys()].filter((i) => i > cut && bytes[i - 1] === 10)]) {
         const evs = all(new SseSplitter(), [bytes.subarray(0, cut), bytes.subarray(cut, second), bytes.subarray(second)], false);
-        expect(evs.map(({ event, data }) => ({ event, data }))).toEqual([{ event: null, data: 'plain' }, ...expected]);
-        expect(evs.map((e) => e.raw).join('')).toBe(first + crlf);
+        expectEqual(
+          evs.map(({ event, data }) => ({ event, data })),
+          [{ event: null, data: 'plain' }, ...expected],
+        );
+        expectIs(evs.map((e) => e.raw).join(''), first + crlf);
       }
     }
   });
@@ -114,7 +121,7 @@ describe('SseSplitter', () => {
         const pieces = [bytes.subarray(0, a), bytes.subarray(a, b), bytes.subarray(b)];
         for (const together of [false, true]) {
           const evs = all(new SseSplitter(), pieces, together);
-          expect(evs.map((e) => e.raw).join('')).toBe(`${whole}\n\n`);
+          expectIs(evs.map((e) => e.raw).join(''), `${whole}\n\n`);
         }
       }
     }
@@ -154,7 +161,10 @@ describe('SseSplitter', () => {
     for (let a = 0; a <= bytes.length; a++) {
       for (let b = a; b <= bytes.length; b += 7) {
         const pieces = [bytes.subarray(0, a), bytes.subarray(a, b), bytes.subarray(b)];
-        expect(all(new SseSplitter(clean, holds), pieces, false).map((e) => e.raw)).toEqual(expected);
+        expectEqual(
+          all(new SseSplitter(clean, holds), pieces, false).map((e) => e.raw),
+          expected,
+        );
       }
     }
     expect(skipped).toBeGreaterThan(0);
