@@ -253,7 +253,7 @@ export function base64Texts(text: string): Hidden[] {
   return out;
 }
 
-/** Base64 broken into lines: 3 or more lines that are each one piece of 8-76 code units. */
+/** Base64 broken into lines: 3 or more lines that are each one piece of 8-76 code units (global: read it with matchAll, which copies it, never exec or test). */
 export const BROKEN_B64 = /(?<![A-Za-z0-9+/=])(?:[A-Za-z0-9+/]{8,76}[ \t]*\r?\n[ \t]*){2,}[A-Za-z0-9+/]{2,76}={0,2}(?![A-Za-z0-9+/=])/g;
 const BROKEN_B64_AT = new RegExp(BROKEN_B64.source, 'y');
 /** The line break after a match's first line: the next line is one piece of 8-76 code units and a line break (every match has its second line so). */
@@ -388,7 +388,7 @@ export function speltLetters(u: Unescaped | null, t: string): Hidden[] {
 
 // ---------- percent-encoding ----------
 
-/** A stretch of 8 or more percent-encoded bytes, plain characters of a word or `+` between them, outside an address. */
+/** A stretch of 8 or more percent-encoded bytes, plain characters of a word or `+` between them, outside an address (global: read it with matchAll only). */
 export const PERCENT_RUN = /(?<![\w%.+~-])[A-Za-z0-9.+_~-]{0,24}(?:%[0-9A-Fa-f]{2}[A-Za-z0-9.+_~-]{0,24}){8,}/g;
 const PERCENT_RUN_AT = new RegExp(PERCENT_RUN.source, 'y');
 /** A percent-encoded byte: where a stretch's first one may be. */

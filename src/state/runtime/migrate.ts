@@ -125,7 +125,9 @@ export function refuseNewer(db: Database.Database): void {
  * down to the DDL text (test/state/schema.test.ts). Only this build's journal, only a database with
  * nothing in it: the first of a process is built by the journal itself, so no second copy of the
  * schema is kept anywhere to drift from it. What gains is a process that makes many (a test
- * worker: ~250 in `npm run test:quick`), not a start.
+ * worker: ~250 in `npm run test:quick`), not a start. Only the schema is carried: a migration that
+ * seeded rows or set a file setting (application_id, page_size) would be lost after the first, and
+ * test/state/schema.test.ts compares both with the journal's to say so.
  */
 let asBuilt: string[] | null = null;
 
