@@ -156,6 +156,23 @@ function keep(out: Hidden[], h: Hidden): void {
   last.end = h.end;
 }
 
+/**
+ * The matches of `sticky` (a global regex's copy with the y flag) as `matchAll` of the global one
+ * gives them, tried only at `starts` (increasing: every place a match can start, and others): one
+ * that starts inside the match before is not tried, as the global search goes on after it.
+ */
+function* matchesFrom(text: string, sticky: RegExp, starts: Iterable<number>): Generator<RegExpExecArray> {
+  let from = 0;
+  for (const start of starts) {
+    if (start < from) continue;
+    sticky.lastIndex = start;
+    const m = sticky.exec(text);
+    if (m === null) continue;
+    yield m;
+    from = start + m[0].length;
+  }
+}
+
 // ---------- base64 ----------
 
 /** Code units of base64 and base64url: A–Z a–z 0–9 + / _ - */
@@ -266,22 +283,21 @@ const isBase64Unit = (c: number) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c 
  * it) and a line break after which comes a line of one piece; the regex run over the whole text
  * tried every word of prose, and was a seventh of the detector's time on mixed tool output.
  */
-export function* brokenBase64Matches(text: string): Generator<RegExpExecArray> {
-  let from = 0;
+export function brokenBase64Matches(text: string): Generator<RegExpExecArray> {
+  return matchesFrom(text, BROKEN_B64_AT, brokenBase64Starts(text));
+}
+
+function* brokenBase64Starts(text: string): Generator<number> {
   for (const b of text.matchAll(BROKEN_B64_BREAK)) {
     let end = b.index;
     if (text.charCodeAt(end - 1) === 0x0d) end--;
     while (end > 0 && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
     let start = end;
     while (start > 0 && end - start <= 76 && isBase64Unit(text.charCodeAt(start - 1))) start--;
-    if (start < from || end - start < 8 || end - start > 76) continue;
-    BROKEN_B64_AT.lastIndex = start;
-    const m = BROKEN_B64_AT.exec(text);
-    if (m === null) continue;
-    yield m;
-    from = start + m[0].length;
+    if (end - start >= 8 && end - start <= 76) yield start;
   }
 }
+
 /** A line inside a text that is one piece of base64 (8 to 76 code units): what base64 broken into lines has. */
 const BASE64_LINE = /\n[ \t]*[A-Za-z0-9+/]{8,76}\r?\n/;
 
@@ -402,17 +418,15 @@ const isPercentPlain = (c: number) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && 
  * Run over the whole text the regex tried every word, a twelfth of the detector's time on mixed
  * tool output that held a few addresses with `%20` in them.
  */
-export function* percentRunMatches(text: string): Generator<RegExpExecArray> {
-  let from = 0;
+export function percentRunMatches(text: string): Generator<RegExpExecArray> {
+  return matchesFrom(text, PERCENT_RUN_AT, percentRunStarts(text));
+}
+
+function* percentRunStarts(text: string): Generator<number> {
   for (const b of text.matchAll(PERCENT_BYTE)) {
     let start = b.index;
     while (start > 0 && b.index - start <= 24 && isPercentPlain(text.charCodeAt(start - 1))) start--;
-    if (start < from || b.index - start > 24) continue;
-    PERCENT_RUN_AT.lastIndex = start;
-    const m = PERCENT_RUN_AT.exec(text);
-    if (m === null) continue;
-    yield m;
-    from = start + m[0].length;
+    if (b.index - start <= 24) yield start;
   }
 }
 /** What makes a stretch's word an address: a scheme, `www.`, a path from the root, a host and its path. */
