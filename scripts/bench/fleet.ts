@@ -21,6 +21,7 @@
 // Run: npm run bench -- fleet
 //   FLEET_BENCH_STEPS=100,200,300,…   FLEET_BENCH_REPLICAS=1,3   FLEET_BENCH_CHECK_PATH=/readyz (the default)
 //   FLEET_BENCH_BUDGET_S=420 (the whole run; a step that would not fit is not started)
+//   FLEET_BENCH_WARM_S=4 (each step's warm-up before its measured window)
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -52,7 +53,7 @@ const INTERVAL_MS = 1_000;
 const BATCH_CALLS = 1_000;
 /** Runtimes start spread over the ramp; the window is measured after the warm-up. */
 const RAMP_MS = 2_000;
-const WARM_MS = 4_000;
+const WARM_MS = Number(process.env.FLEET_BENCH_WARM_S ?? 4) * 1000;
 const MEASURE_MS = 12_000;
 /** After the window: what is pending is sent (bounded), then frames are waited for. */
 const FLUSH_MS = 5_000;
@@ -664,7 +665,16 @@ async function main(): Promise<void> {
       }
       let lb: TestHaproxy | null = null;
       if (lbPort) {
-        lb = await startHaproxy({ port: lbPort, backends: replicas.map((r) => ({ port: Number(new URL(r.origin).port), name: r.name })), checkPath: CHECK_PATH });
+        // The checks as docs/panel.md configures them (every 1 s, down after 2 failures, 3 s each).
+        lb = await startHaproxy({
+          port: lbPort,
+          backends: replicas.map((r) => ({ port: Number(new URL(r.origin).port), name: r.name })),
+          checkPath: CHECK_PATH,
+          interMs: 1_000,
+          fall: 2,
+          rise: 1,
+          checkTimeoutMs: 3_000,
+        });
         cleanups.push(() => lb!.stop());
         await lb.waitUp();
       }

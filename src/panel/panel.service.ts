@@ -26,7 +26,7 @@ import { panelTokenRoutes } from './tokens.routes.js';
 
 export interface PanelServiceDeps {
   db: PanelDb;
-  /** The pool under `db` (the feed, the jobs' lock, the probes) and the URL it was opened with (the feed's listening connection). */
+  /** The pool under `db` (the feed, the jobs' lock) and the URL it was opened with (the feed's listening connection, the probes' own). */
   pool: Pool;
   databaseUrl: string;
   /** This process as one of the panel's replicas. */
@@ -83,6 +83,7 @@ export function panelService(d: PanelServiceDeps): PanelService {
   const users = new UsersStore(shared);
   const runtimes = new RuntimesStore(d.db);
   // What the viewers of every replica hear (a batch that landed on another replica included).
+  const probes = panelProbes({ url: d.databaseUrl, outage: d.outage, replica: d.replica, version: d.version });
   const bus = new PanelBus({ pool: d.pool, url: d.databaseUrl, replica: d.replica.id, logger: d.logger });
   const feed = new PanelFeed(bus);
   const alerts = new PanelAlerts(d.db, { config: d.alerts, logger: d.logger });
@@ -142,7 +143,7 @@ export function panelService(d: PanelServiceDeps): PanelService {
     ready,
     metrics,
     listening: bus.start(),
-    probes: panelProbes({ pool: d.pool, outage: d.outage, replica: d.replica, version: d.version }),
+    probes: probes.routes,
     jobs,
     alerts,
     onIngested: (fn) => {
@@ -170,6 +171,7 @@ export function panelService(d: PanelServiceDeps): PanelService {
       await budgets.close();
       await bus.close();
       await alerts.close();
+      await probes.close();
     },
   };
 }

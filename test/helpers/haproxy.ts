@@ -58,6 +58,8 @@ export interface HaproxyOptions {
   interMs?: number;
   fall?: number;
   rise?: number;
+  /** How long a check may take (HAProxy's `timeout check`; default: `interMs`, HAProxy's own default). */
+  checkTimeoutMs?: number;
 }
 
 /** One server of the backend as the runtime API's `show stat` says it. */
@@ -130,6 +132,7 @@ export function haproxyConfig(o: HaproxyOptions & { port: number; socket: string
     // An upgraded connection (a WebSocket) lives by this, not by client/server.
     '  timeout tunnel 1h',
     '  timeout client-fin 5s',
+    ...(o.checkTimeoutMs === undefined ? [] : [`  timeout check ${o.checkTimeoutMs}ms`]),
     // A connection refused (a backend just killed, not yet marked down) goes to another server.
     '  retries 3',
     '  option redispatch 1',

@@ -7,8 +7,12 @@ import WebSocket from 'ws';
 import { createLogger } from '../../src/core/logger.js';
 import { ALERT_CLAIM_LEASE_MS, ALERT_MAX_CLAIMS, PanelAlerts } from '../../src/panel/alerts.js';
 import { openPostgres } from '../../src/state/panel/pg.js';
+import { freePort } from '../helpers/http.js';
 import { batchOf, startTestPanel, type TestPanel } from '../helpers/panel.js';
+import { panelProbes } from '../../src/panel/health.js';
 import { JOBS_LOCK } from '../../src/panel/jobs.js';
+import { Outage } from '../../src/panel/outage.js';
+import { Replica } from '../../src/panel/replica.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { until } from '../helpers/runtime.js';
 
@@ -342,6 +346,89 @@ describe('the panel’s own alerts under replicas', () => {
     } finally {
       await alerts.close();
       await pgdb.close();
+    }
+  });
+});
+
+describe("a replica's readiness probe", () => {
+  /** The probes on an HTTP server of their own, over `db`'s pool (the requests) and the probes' own connection to `url`. */
+  async function probesOn(db: string, url = db) {
+    const pgdb = await openPostgres(db, { max: 2 });
+    const logger = createLogger({ format: 'json', level: 'error' });
+    const outage = new Outage(logger, 'test');
+    const probes = panelProbes({ url, outage, replica: new Replica(pgdb.db, { version: 'test', logger }), version: 'test', schemaKnownMs: 300 });
+    const readyz = probes.routes.find((r) => r.prefix === '/readyz')!;
+    const http = createServer((req, res) => readyz.handle(req, res));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const at = `http://127.0.0.1:${(http.address() as AddressInfo).port}/readyz`;
+    return {
+      pgdb,
+      outage,
+      probe: async () => {
+        const res = await fetch(at);
+        return { status: res.status, body: (await res.json()) as { checks: Record<string, string> } };
+      },
+      close: async () => {
+        await new Promise((r) => http.close(r));
+        await probes.close();
+        await pgdb.close();
+      },
+    };
+  }
+
+  it('answers at once while every pooled connection is busy and requests wait for one, reads its schema again beside the probes, and says 503 once that read finds it lacking', async () => {
+    const { pgdb, outage, probe, close } = await probesOn(await server.createDatabase('probe_busy'));
+    const held: Promise<unknown>[] = [];
+    try {
+      expect(await probe()).toMatchObject({ status: 200, body: { checks: { database: 'ok', schema: 'current' } } });
+      // A burst: both pooled connections held 3 s, four requests waiting behind them, none answered yet.
+      for (let i = 0; i < 2; i++) held.push(outage.run(() => pgdb.pool.query('select pg_sleep(3)')));
+      await until(() => pgdb.pool.idleCount === 0 && pgdb.pool.totalCount === 2, 5_000, 10);
+      const order: string[] = [];
+      for (let i = 0; i < 4; i++) held.push(outage.run(() => pgdb.pool.query('select 1')).then(() => order.push('a request queued before the probe')));
+      expect(outage.okAt).toBe(0);
+      const probed = await probe();
+      order.push('the probe');
+      expect(probed).toMatchObject({ status: 200, body: { checks: { database: 'ok', schema: 'current' } } });
+      await Promise.all(held);
+      expect(order[0]).toBe('the probe');
+      // Requests answer again: the probes answer from what they know, and read the schema again beside once it is older than 300 ms.
+      // It loses a migration this build needs (a database restored from an old backup): the probes see it once they read it again.
+      await pgdb.pool.query('delete from drizzle.__drizzle_migrations where created_at = (select max(created_at) from drizzle.__drizzle_migrations)');
+      const lacking = await until(
+        async () => {
+          await outage.run(() => pgdb.pool.query('select 1'));
+          const p = await probe();
+          return p.status === 503 ? p : null;
+        },
+        10_000,
+        50,
+      );
+      expect(lacking.body.checks).toEqual({ replica: 'serving', database: 'ok', schema: 'lacks migrations this build needs' });
+    } finally {
+      await Promise.allSettled(held);
+      await close();
+    }
+  });
+
+  it('says 503 naming PostgreSQL when its own connection cannot be made, and 200 once it can', async () => {
+    const db = await server.createDatabase('probe_down');
+    // Its URL names a port nothing listens on: the pool is fine, the probes' connection is refused.
+    const dead = new URL(db);
+    dead.port = String(await freePort());
+    const { probe, close } = await probesOn(db, dead.toString());
+    try {
+      const down = await probe();
+      expect(down.status).toBe(503);
+      expect(down.body.checks.database).toMatch(/^PostgreSQL: .*ECONNREFUSED/);
+    } finally {
+      await close();
+    }
+    const up = await probesOn(db);
+    try {
+      expect(await up.probe()).toMatchObject({ status: 200, body: { checks: { database: 'ok', schema: 'current' } } });
+    } finally {
+      await up.close();
     }
   });
 });

@@ -2,7 +2,7 @@ import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Pool, PoolClient } from 'pg';
+import type { ClientBase, Pool, PoolClient } from 'pg';
 import * as panel from './schema-panel.js';
 import * as shared from './schema-pg.js';
 
@@ -61,8 +61,8 @@ function newestMigrationOfBuild(): number {
  * a database a newer replica migrated further is still current for this one). Throws when the
  * database cannot be asked.
  */
-export async function schemaCurrent(pool: Pool): Promise<boolean> {
-  const r = await pool.query<{ newest: string | null }>('select max(created_at) as newest from drizzle.__drizzle_migrations');
+export async function schemaCurrent(db: Pick<ClientBase, 'query'>): Promise<boolean> {
+  const r = await db.query<{ newest: string | null }>('select max(created_at) as newest from drizzle.__drizzle_migrations');
   return Number(r.rows[0]?.newest ?? 0) >= newestMigrationOfBuild();
 }
 
