@@ -1,6 +1,7 @@
 export { keyPathFor, loadOrCreateKey, readExistingKey, stateFilesFor } from './keys.js';
 export {
   TokenService,
+  API_TOKEN_CACHE_MS,
   RENEW_RUNTIME,
   RENEW_PANEL,
   renewCommand,

@@ -79,12 +79,20 @@ export interface LiveUser {
   role: 'admin' | 'viewer';
 }
 
-// API tokens and users can be revoked from another process; a short cache bounds how long that takes.
-const API_TOKEN_CACHE_MS = 5_000;
+// API tokens and users can be revoked from another process; a short cache bounds how long that
+// takes. A process told of every revocation (a panel replica while its feed listens) trusts longer.
+export const API_TOKEN_CACHE_MS = 5_000;
 
 /** JWT (HS256) and API tokens. Verification results are cached: the gateway checks a token per call. */
 export class TokenService {
   private readonly cache = new Map<string, { principal: Principal; expMs: number }>();
+  /** How long an API token or a user's token looked up is trusted before it is looked up again. */
+  private trustMs = API_TOKEN_CACHE_MS;
+  /**
+   * Counts the forgettings: a lookup that began before one is not remembered (it may have read a
+   * row revoked meanwhile, whose revocation it would otherwise outlive).
+   */
+  private generation = 0;
   resolveApiToken: ApiTokenResolver = () => null;
   resolveUser: UserResolver = () => null;
   private readonly invalidated = new Set<() => void>();
@@ -123,8 +131,20 @@ export class TokenService {
 
   /** Forget cached verifications (after a revocation in this process: the revoked token is refused from the next request on) and tell the listeners. */
   invalidate(): void {
+    this.generation++;
     this.cache.clear();
     for (const fn of this.invalidated) fn();
+  }
+
+  /**
+   * Trust what is looked up from now on for `ms` (API_TOKEN_CACHE_MS unless every revocation
+   * reaches this process as it happens) and forget what was verified so far, without telling
+   * the listeners (nothing was revoked: the promise changed).
+   */
+  trustFor(ms: number): void {
+    this.trustMs = ms;
+    this.generation++;
+    this.cache.clear();
   }
 
   /** Hear of `invalidate()` (the WebSocket hub re-checks its clients at once); returns the unsubscribe. */
@@ -192,7 +212,8 @@ export class TokenService {
     return { token: await jwt.sign(this.key), jti };
   }
 
-  private remember(token: string, principal: Principal, expMs: number): void {
+  private remember(token: string, principal: Principal, expMs: number, generation: number): void {
+    if (generation !== this.generation) return;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(token, { principal, expMs });
   }
@@ -229,6 +250,7 @@ export class TokenService {
     const hit = this.cache.get(token);
     if (hit && hit.expMs > Date.now()) return hit.principal;
     if (hit) this.cache.delete(token);
+    const generation = this.generation;
     if (isApiToken(token)) {
       const found = await this.resolveApiToken(hashApiToken(token));
       if (!found) throw new UnauthorizedError('unknown API token');
@@ -238,7 +260,7 @@ export class TokenService {
       const expMs = found.expiresAt ? Date.parse(found.expiresAt) : Number.POSITIVE_INFINITY;
       if (expMs <= Date.now())
         throw new UnauthorizedError(`${what} has expired${found.kind === 'session' ? `: run \`${this.renew}\` for a new login link` : ''}`, found.kind === 'session' ? { renew: this.renew } : {});
-      this.remember(token, found.principal, Math.min(expMs, Date.now() + API_TOKEN_CACHE_MS));
+      this.remember(token, found.principal, Math.min(expMs, Date.now() + this.trustMs), generation);
       return found.principal;
     }
     try {
@@ -260,10 +282,10 @@ export class TokenService {
         if (!user) throw new UnauthorizedError('this user has been removed');
         if (role === 'agent') throw new UnauthorizedError('token has no valid role');
         Object.assign(principal, { role: user.role, name: user.name, userId: payload.uid });
-        this.remember(token, principal, Math.min(expMs, Date.now() + API_TOKEN_CACHE_MS));
+        this.remember(token, principal, Math.min(expMs, Date.now() + this.trustMs), generation);
         return principal;
       }
-      this.remember(token, principal, expMs);
+      this.remember(token, principal, expMs, generation);
       return principal;
     } catch (e) {
       if (e instanceof UnauthorizedError) throw e;

@@ -7,11 +7,17 @@ import type { Logger } from '../core/logger.js';
 // landed on replica B (docs/panel.md, "Replicas"). The table, not the NOTIFY payload, carries
 // the frames (a payload is at most 8,000 bytes) and lets a replica whose listening connection
 // dropped catch up without a gap. Caches another replica must forget (a token revoked) are a
-// NOTIFY of their own.
+// NOTIFY of their own. A replica hears its own ping every PING_MS: a listening connection that
+// died without a word (no reset, no error) is found within PING_MS + PING_WAIT_MS, and whoever
+// relies on hearing every NOTIFY is told (`onListening`).
 
 /** The channels: new frames (the payload: the last id written), and caches to forget (the payload: which). */
 const FEED = 'iron_cage_feed';
 const FORGET = 'iron_cage_forget';
+const PING = 'iron_cage_ping';
+/** A ping of the listening connection this often, heard within PING_WAIT_MS of its NOTIFY's commit or the connection is given up. */
+const PING_MS = 2_000;
+const PING_WAIT_MS = 2_000;
 /** Frames written within this long go in one row (one insert and one NOTIFY for a burst of batches). */
 const FLUSH_MS = 15;
 /** A read of the others' frames at least this often, NOTIFY or not (a notification lost with a connection). */
@@ -49,6 +55,11 @@ function stamp(frame: string, id: number): Buffer {
 export class PanelBus {
   private readonly subscribers = new Set<(e: FeedEntry) => void>();
   private readonly forgetters = new Set<(what: string) => void>();
+  private readonly listeningWatchers = new Set<(listening: boolean) => void>();
+  private pinger: NodeJS.Timeout | null = null;
+  /** The ping sent and not heard yet (its number), and the timer that gives the connection up. */
+  private pings = 0;
+  private awaited: { n: number; timer: NodeJS.Timeout | null } | null = null;
   private pending: string[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -57,6 +68,8 @@ export class PanelBus {
   private readonly gaps = new Map<number, number>();
   private readonly ring: Array<FeedEntry & { at: number }> = [];
   private listener: Client | null = null;
+  /** Gives the listening connection up (it reconnects). */
+  private giveUp: ((err: Error) => void) | null = null;
   private reading: Promise<void> | null = null;
   private readAgain = false;
   private poll: NodeJS.Timeout | null = null;
@@ -77,6 +90,8 @@ export class PanelBus {
     await this.listen();
     this.poll = setInterval(() => this.read(), POLL_MS);
     this.poll.unref();
+    this.pinger = setInterval(() => this.ping(), PING_MS);
+    this.pinger.unref();
   }
 
   private async listen(): Promise<void> {
@@ -90,7 +105,7 @@ export class PanelBus {
       void c.end().catch(() => undefined);
       if (this.closed) return;
       if (this.listening) this.o.logger.warn(`the panel's feed from its other replicas is interrupted (${err?.message ?? 'connection closed'}); reconnecting`);
-      this.listening = false;
+      this.setListening(false);
       this.retry = setTimeout(() => void this.listen().catch(() => undefined), 1_000);
       this.retry.unref();
     };
@@ -98,15 +113,17 @@ export class PanelBus {
     c.on('end', () => lost());
     c.on('notification', (n: Notification) => {
       if (n.channel === FEED) return this.read();
+      if (n.channel === PING) return this.heard(n.payload ?? '');
       if (n.channel !== FORGET) return;
       // `<what> <origin>`: what this replica said itself it has forgotten already.
       const [what = '', origin = ''] = (n.payload ?? '').split(' ');
       if (origin !== this.o.replica) for (const fn of this.forgetters) fn(what);
     });
     this.listener = c;
+    this.giveUp = lost;
     try {
       await c.connect();
-      await c.query(`LISTEN ${FEED}; LISTEN ${FORGET}`);
+      await c.query(`LISTEN ${FEED}; LISTEN ${FORGET}; LISTEN ${PING}`);
     } catch (err) {
       lost(err as Error);
       return;
@@ -119,9 +136,66 @@ export class PanelBus {
       return;
     }
     if (!this.listening && this.last > 0) this.o.logger.debug('panel feed: listening');
-    this.listening = true;
+    this.setListening(true);
     // What came while it was away: read now.
     this.read();
+  }
+
+  private setListening(on: boolean): void {
+    if (this.awaited?.timer) clearTimeout(this.awaited.timer);
+    this.awaited = null;
+    if (this.listening === on) return;
+    this.listening = on;
+    this.tell(this.listeningWatchers, on, 'listener');
+  }
+
+  /** Call each of `fns` with `x`; one that throws is logged, the others still called. */
+  private tell<T>(fns: ReadonlySet<(x: T) => void>, x: T, what: string): void {
+    for (const fn of fns) {
+      try {
+        fn(x);
+      } catch (err) {
+        this.o.logger.error({ err }, `a panel feed ${what} failed`);
+      }
+    }
+  }
+
+  /** Ping the listening connection through the pool: the NOTIFY must come back on it. */
+  private ping(): void {
+    if (this.closed || !this.listening || this.awaited) return;
+    const listener = this.listener;
+    const n = ++this.pings;
+    this.awaited = { n, timer: null };
+    this.o.pool.query('select pg_notify($1, $2)', [PING, `${this.o.replica} ${n}`]).then(
+      () => {
+        // Committed: delivered to every listener now. A listener that does not hear it is not listening.
+        if (this.awaited?.n !== n) return;
+        this.awaited.timer = setTimeout(() => {
+          if (this.awaited?.n !== n || this.listener !== listener) return;
+          this.giveUp?.(new Error(`it did not hear its own ping within ${PING_WAIT_MS / 1000} s`));
+        }, PING_WAIT_MS);
+        this.awaited.timer.unref();
+      },
+      // The pool could not send it (the database away): the outage is said elsewhere; ping again next time.
+      () => {
+        if (this.awaited?.n === n) this.awaited = null;
+      },
+    );
+  }
+
+  private heard(payload: string): void {
+    if (payload !== `${this.o.replica} ${this.awaited?.n}`) return;
+    if (this.awaited?.timer) clearTimeout(this.awaited.timer);
+    this.awaited = null;
+  }
+
+  /**
+   * Hear when this replica starts and stops hearing every NOTIFY (its listening connection up,
+   * or lost and not yet back): `true` once listening, `false` from when it may miss one.
+   */
+  onListening(fn: (listening: boolean) => void): () => void {
+    this.listeningWatchers.add(fn);
+    return () => this.listeningWatchers.delete(fn);
   }
 
   /** Hear every row of the feed, this replica's and the others', each once. */
@@ -180,13 +254,7 @@ export class PanelBus {
       this.ring.push({ ...e, at });
       while (this.ring.length > RING || (this.ring.length > 0 && this.ring[0]!.at < at - RING_MS)) this.ring.shift();
     }
-    for (const fn of this.subscribers) {
-      try {
-        fn(e);
-      } catch (err) {
-        this.o.logger.error({ err }, 'a panel feed subscriber failed');
-      }
-    }
+    this.tell(this.subscribers, e, 'subscriber');
   }
 
   /** Read what the others wrote since the last read (one read at a time; a NOTIFY meanwhile reads again after). */
@@ -268,6 +336,8 @@ export class PanelBus {
     this.flushing = this.flushing.then(() => this.flush());
     await this.flushing.catch(() => undefined);
     if (this.poll) clearInterval(this.poll);
+    if (this.pinger) clearInterval(this.pinger);
+    if (this.awaited?.timer) clearTimeout(this.awaited.timer);
     if (this.retry) clearTimeout(this.retry);
     const c = this.listener;
     this.listener = null;

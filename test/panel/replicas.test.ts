@@ -124,6 +124,46 @@ describe('panel replicas on one PostgreSQL', () => {
     expect(performance.now() - cached).toBeLessThan(5_000);
   });
 
+  it('refuse a token revoked on another replica within seconds even while their listening connection hears nothing (frozen, not closed): its own ping finds it deaf', async () => {
+    const token = await addRuntime(a, 'rt-deaf');
+    expect((await b.api('/api/telemetry', { token })).status).toBe(200);
+    // b's listening connection's server process stopped: its socket stays open, no NOTIFY reaches b, no error either.
+    const listen = `iron-cage panel ${b.panel.replica.id} (listen)`;
+    const pid = Number(await count(db, `select pid as n from pg_stat_activity where application_name = '${listen}'`));
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const revoked = performance.now();
+      expect((await a.api('/api/runtimes/rt-deaf', { method: 'DELETE', token: a.admin })).status).toBe(200);
+      // b trusted the token for a minute while it heard every revocation; its ping (every 2 s, heard within 2 s) says it no longer does.
+      await until(async () => ((await b.api('/api/telemetry', { token })).status === 401 ? true : null), 15_000, 50);
+      expect(performance.now() - revoked).toBeLessThan(8_000);
+      expect(b.log.join('')).toMatch(/feed from its other replicas is interrupted \(it did not hear its own ping within 2 s\)/);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    // It listens again, on a new connection, and hears the next revocation at once.
+    await until(
+      async () => {
+        const q = new pg.Client(db);
+        await q.connect();
+        try {
+          const pids = (await q.query('select pid from pg_stat_activity where application_name = $1', [listen])).rows.map((r) => Number(r.pid));
+          return pids.length === 1 && pids[0] !== pid ? true : null;
+        } finally {
+          await q.end();
+        }
+      },
+      10_000,
+      100,
+    );
+    const again = await addRuntime(a, 'rt-deaf-2');
+    await until(async () => ((await b.api('/api/telemetry', { token: again })).status === 200 ? true : null), 10_000, 50);
+    const cached = performance.now();
+    expect((await a.api('/api/runtimes/rt-deaf-2', { method: 'DELETE', token: a.admin })).status).toBe(200);
+    await until(async () => ((await b.api('/api/telemetry', { token: again })).status === 401 ? true : null), 6_000, 20);
+    expect(performance.now() - cached).toBeLessThan(5_000);
+  });
+
   it('count failed logins across replicas: a guesser spread over them is held back as one', async () => {
     expect((await a.api('/api/users', { token: a.admin, body: { name: 'carol', password: 'correct horse battery staple', role: 'viewer' } })).status).toBe(201);
     const tryOn = (p: TestPanel) => p.api('/api/login', { body: { name: 'carol', password: 'wrong guess, again' } });

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { SignJWT } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { generateApiToken } from '../../src/auth/api-tokens.js';
-import { AGENT_TOKEN_DEFAULT_TTL_SECONDS, AGENT_TOKEN_MAX_TTL_SECONDS, TokenService, type Principal } from '../../src/auth/index.js';
+import { AGENT_TOKEN_DEFAULT_TTL_SECONDS, AGENT_TOKEN_MAX_TTL_SECONDS, API_TOKEN_CACHE_MS, TokenService, type Principal } from '../../src/auth/index.js';
 import { MissingTokenError, UnauthorizedError } from '../../src/core/errors.js';
 
 const service = () => new TokenService(randomBytes(32));
@@ -78,6 +78,47 @@ describe('TokenService.authenticate', () => {
     expect(await tokens.authenticate({ authorization: `Bearer ${live.token}` })).toEqual(principal);
     expect(((await outcome(() => tokens.authenticate({ authorization: `Bearer ${revoked.token}` }))) as Error).message).toBe('this API token has been revoked');
     expect(((await outcome(() => tokens.authenticate({ authorization: `Bearer ${generateApiToken().token}` }))) as Error).message).toBe('unknown API token');
+  });
+
+  it('looks an API token up again after its trust (5 s, or what trustFor says), and never keeps a lookup that a forgetting overtook', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const tokens = service();
+      const { token, hash } = generateApiToken();
+      const principal: Principal = { role: 'runtime', agentId: null, name: 'rt-1', jti: 'tok_1' };
+      let lookups = 0;
+      let revoked = false;
+      tokens.resolveApiToken = (h) => (lookups++, h === hash ? { principal, revoked } : null);
+      const auth = () => outcome(() => tokens.authenticate({ authorization: `Bearer ${token}` }));
+      expect(await auth()).toEqual(principal);
+      vi.advanceTimersByTime(API_TOKEN_CACHE_MS - 1);
+      expect(await auth()).toEqual(principal);
+      expect(lookups).toBe(1);
+      vi.advanceTimersByTime(1);
+      expect(await auth()).toEqual(principal);
+      expect(lookups).toBe(2);
+      // Told of every revocation: trusted a minute; trustFor forgets what it verified before.
+      tokens.trustFor(60_000);
+      expect(await auth()).toEqual(principal);
+      vi.advanceTimersByTime(59_999);
+      expect(await auth()).toEqual(principal);
+      expect(lookups).toBe(3);
+      // A lookup under way when the revocation is heard (it read the row before): its answer is not kept.
+      tokens.trustFor(60_000);
+      let answer!: (r: { principal: Principal; revoked: boolean }) => void;
+      tokens.resolveApiToken = () => (lookups++, new Promise((r) => (answer = r)));
+      const raced = auth();
+      await vi.waitFor(() => expect(answer).toBeTypeOf('function'));
+      revoked = true;
+      tokens.invalidate();
+      answer({ principal, revoked: false });
+      expect(await raced).toEqual(principal);
+      tokens.resolveApiToken = (h) => (lookups++, h === hash ? { principal, revoked } : null);
+      expect(((await auth()) as Error).message).toBe('this API token has been revoked');
+      expect(lookups).toBe(5);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
