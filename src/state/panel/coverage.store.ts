@@ -1,4 +1,5 @@
-import { eq, sql, type SQL } from 'drizzle-orm';
+import { eq, getTableName, sql, type SQL } from 'drizzle-orm';
+import type { PoolClient } from 'pg';
 import { ValidationError } from '../../core/errors.js';
 import { coverage, windowStart, type BudgetPeriod } from './budgets.store.js';
 import type { PanelDb } from './pg.js';
@@ -55,6 +56,25 @@ export interface ChargedKey extends BudgetKey {
   createdAt: string;
 }
 
+/** drizzle's connection (the batch's own, in its transaction): the statement below is prepared on it by name. */
+const clientOf = (tx: PanelDb) => (tx as unknown as { $client: Pick<PoolClient, 'query'> }).$client;
+
+/**
+ * What each of a batch's keys (`$2`: `[{budget, win}]` as JSON) was told to runtime `$1` as, beside
+ * the budget of that id now: one prepared statement (drizzle built and PostgreSQL planned it at
+ * every batch).
+ */
+let toldText: string | undefined;
+function toldStatement(): string {
+  const C = budgetCoverage;
+  const q = (c: { name: string }) => `"${c.name}"`;
+  toldText ??= `select x.budget, x.win, b.${q(budgets.createdAt)} as made, c.${q(C.budgetCreatedAt)}, c.${q(C.coversAll)}, c.${q(C.agents)}
+    from json_to_recordset($2::json) as x(budget text, win bigint)
+    join "${getTableName(C)}" c on c.${q(C.runtimeId)} = $1 and c.${q(C.budgetId)} = x.budget and c.${q(C.windowStart)} = x.win
+    left join "${getTableName(budgets)}" b on b.${q(budgets.id)} = x.budget`;
+  return toldText;
+}
+
 /** What a budget window was told to a runtime as, once per budget incarnation. */
 interface Told {
   createdAt: string;
@@ -79,15 +99,12 @@ export async function chargeable(tx: PanelDb, runtime: { id: string; userId: str
   const keys = new Map<string, BudgetKey>();
   for (const c of calls) for (const k of c.keys) keys.set(`${k.budget}@${k.window}`, k);
   if (keys.size === 0) return calls.map(() => []);
-  const C = budgetCoverage;
-  const col = (c: { name: string }) => sql.identifier(c.name);
   // One statement: what each key was told as (a key never told of has no row), beside the budget of that id now.
-  const found = await tx.execute<{ budget: string; win: string | number; made: string | null; budget_created_at: string; covers_all: boolean; agents: string[] }>(
-    sql`select x.budget, x.win, b.${col(budgets.createdAt)} as made, c.${col(C.budgetCreatedAt)}, c.${col(C.coversAll)}, c.${col(C.agents)}
-          from json_to_recordset(${JSON.stringify([...keys.values()].map((k) => ({ budget: k.budget, win: k.window })))}::json) as x(budget text, win bigint)
-          join ${C} c on c.${col(C.runtimeId)} = ${runtime.id} and c.${col(C.budgetId)} = x.budget and c.${col(C.windowStart)} = x.win
-          left join ${budgets} b on b.${col(budgets.id)} = x.budget`,
-  );
+  const found = await clientOf(tx).query<{ budget: string; win: string; made: string | null; budget_created_at: string; covers_all: boolean; agents: string[] }>({
+    name: 'coverage_told',
+    text: toldStatement(),
+    values: [runtime.id, JSON.stringify([...keys.values()].map((k) => ({ budget: k.budget, win: k.window })))],
+  });
   const told = new Map<string, { made: string | null; proofs: Told[] }>();
   for (const r of found.rows) {
     const key = `${r.budget}@${Number(r.win)}`;
