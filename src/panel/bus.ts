@@ -26,6 +26,14 @@ const POLL_MS = 1_000;
 const GAP_MS = 10_000;
 /** Rows read at once. */
 const PAGE = 500;
+/**
+ * The statements a replica runs every few milliseconds under load, prepared by name on each pooled
+ * connection (as an unnamed statement, each was parsed and planned at every run).
+ */
+const WRITE = `with f as (insert into panel_feed (at, origin, frames) values ($1, $2, $3) returning id) select id, pg_notify('${FEED}', id::text) from f`;
+const READ = 'select id, origin, frames from panel_feed where id > $1 order by id limit $2';
+const READ_GAPS = 'select id, origin, frames from panel_feed where id > $1 or id = any($3::bigint[]) order by id limit $2';
+const NOTIFY = 'select pg_notify($1, $2)';
 /** Frames kept in memory for a viewer that reconnects (`?after=`): this many, at most this old. */
 const RING = 5_000;
 const RING_MS = 5 * 60_000;
@@ -166,7 +174,7 @@ export class PanelBus {
     const listener = this.listener;
     const n = ++this.pings;
     this.awaited = { n, timer: null };
-    this.o.pool.query('select pg_notify($1, $2)', [PING, `${this.o.replica} ${n}`]).then(
+    this.o.pool.query({ name: 'feed_notify', text: NOTIFY, values: [PING, `${this.o.replica} ${n}`] }).then(
       () => {
         // Committed: delivered to every listener now. A listener that does not hear it is not listening.
         if (this.awaited?.n !== n) return;
@@ -233,11 +241,7 @@ export class PanelBus {
     this.pending = [];
     let id: number;
     try {
-      const r = await this.o.pool.query<{ id: string }>(`with f as (insert into panel_feed (at, origin, frames) values ($1, $2, $3) returning id) select id, pg_notify('${FEED}', id::text) from f`, [
-        this.now(),
-        this.o.replica,
-        frames.join('\n'),
-      ]);
+      const r = await this.o.pool.query<{ id: string }>({ name: 'feed_write', text: WRITE, values: [this.now(), this.o.replica, frames.join('\n')] });
       id = Number(r.rows[0]!.id);
     } catch (err) {
       // The database is away: this replica's viewers still hear it (the others will not).
@@ -281,8 +285,7 @@ export class PanelBus {
     for (;;) {
       const gaps = [...this.gaps.keys()];
       const r = await this.o.pool.query<{ id: string; origin: string; frames: string }>(
-        `select id, origin, frames from panel_feed where id > $1 ${gaps.length > 0 ? 'or id = any($3::bigint[])' : ''} order by id limit $2`,
-        gaps.length > 0 ? [this.last, PAGE, gaps] : [this.last, PAGE],
+        gaps.length > 0 ? { name: 'feed_read_gaps', text: READ_GAPS, values: [this.last, PAGE, gaps] } : { name: 'feed_read', text: READ, values: [this.last, PAGE] },
       );
       for (const row of r.rows) {
         const id = Number(row.id);
