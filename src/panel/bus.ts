@@ -1,5 +1,6 @@
 import type { Client, Notification, Pool } from 'pg';
 import type { Logger } from '../core/logger.js';
+import { endClient } from '../state/index.js';
 
 // What the panel's replicas tell one another, through their PostgreSQL: every replica writes
 // the frames its viewers should see to `panel_feed` and NOTIFYs; every replica LISTENs, reads
@@ -7,17 +8,23 @@ import type { Logger } from '../core/logger.js';
 // landed on replica B (docs/panel.md, "Replicas"). The table, not the NOTIFY payload, carries
 // the frames (a payload is at most 8,000 bytes) and lets a replica whose listening connection
 // dropped catch up without a gap. Caches another replica must forget (a token revoked) are a
-// NOTIFY of their own. A replica hears its own ping every PING_MS: a listening connection that
-// died without a word (no reset, no error) is found within PING_MS + PING_WAIT_MS, and whoever
-// relies on hearing every NOTIFY is told (`onListening`).
+// NOTIFY of their own. A replica pings itself through its pool every PING_MS and must hear it on
+// its listening connection: one that died without a word (no reset, no error) is given up when a
+// committed ping is not heard within PING_WAIT_MS, and whoever relies on hearing every NOTIFY
+// (`onListening`) is told from the moment no ping was heard for HEARD_WITHIN_MS, whatever the
+// reason (the pool too busy to send one counts): it fails closed.
 
 /** The channels: new frames (the payload: the last id written), and caches to forget (the payload: which). */
 const FEED = 'iron_cage_feed';
 const FORGET = 'iron_cage_forget';
 const PING = 'iron_cage_ping';
-/** A ping of the listening connection this often, heard within PING_WAIT_MS of its NOTIFY's commit or the connection is given up. */
+/** A ping of the listening connection this often; not heard within PING_WAIT_MS of its NOTIFY's commit, the connection is given up. */
 const PING_MS = 2_000;
 const PING_WAIT_MS = 2_000;
+/** No ping heard for this long (sent or not): this replica no longer says it hears every NOTIFY. */
+const HEARD_WITHIN_MS = PING_MS + PING_WAIT_MS;
+/** How often the pings are judged (and sent, every PING_MS). */
+const TICK_MS = 500;
 /** Frames written within this long go in one row (one insert and one NOTIFY for a burst of batches). */
 const FLUSH_MS = 15;
 /** A read of the others' frames at least this often, NOTIFY or not (a notification lost with a connection). */
@@ -65,9 +72,13 @@ export class PanelBus {
   private readonly forgetters = new Set<(what: string) => void>();
   private readonly listeningWatchers = new Set<(listening: boolean) => void>();
   private pinger: NodeJS.Timeout | null = null;
-  /** The ping sent and not heard yet (its number), and the timer that gives the connection up. */
+  /** The pings: the last number sent, whether its query is under way, the last committed (and when), the last heard (and when). */
   private pings = 0;
-  private awaited: { n: number; timer: NodeJS.Timeout | null } | null = null;
+  private pinging = false;
+  private committed = { n: 0, at: 0 };
+  private heardPing = { n: 0, at: 0 };
+  /** Listening and its own ping heard lately: what `onListening` says. */
+  private hearing = false;
   private pending: string[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -98,7 +109,7 @@ export class PanelBus {
     await this.listen();
     this.poll = setInterval(() => this.read(), POLL_MS);
     this.poll.unref();
-    this.pinger = setInterval(() => this.ping(), PING_MS);
+    this.pinger = setInterval(() => this.tick(), TICK_MS);
     this.pinger.unref();
   }
 
@@ -110,7 +121,7 @@ export class PanelBus {
       if (this.listener !== c) return;
       this.listener = null;
       c.removeAllListeners('notification');
-      void c.end().catch(() => undefined);
+      void endClient(c);
       if (this.closed) return;
       if (this.listening) this.o.logger.warn(`the panel's feed from its other replicas is interrupted (${err?.message ?? 'connection closed'}); reconnecting`);
       this.setListening(false);
@@ -140,7 +151,7 @@ export class PanelBus {
     if (this.closed || this.listener !== c) {
       if (this.listener === c) this.listener = null;
       c.removeAllListeners('notification');
-      await c.end().catch(() => undefined);
+      await endClient(c);
       return;
     }
     if (!this.listening && this.last > 0) this.o.logger.debug('panel feed: listening');
@@ -150,10 +161,17 @@ export class PanelBus {
   }
 
   private setListening(on: boolean): void {
-    if (this.awaited?.timer) clearTimeout(this.awaited.timer);
-    this.awaited = null;
-    if (this.listening === on) return;
     this.listening = on;
+    // A new connection hears nothing yet: its first ping says when it does.
+    this.committed = { n: this.pings, at: 0 };
+    this.heardPing = { n: this.pings, at: 0 };
+    if (on) this.ping();
+    else this.setHearing(false);
+  }
+
+  private setHearing(on: boolean): void {
+    if (this.hearing === on) return;
+    this.hearing = on;
     this.tell(this.listeningWatchers, on, 'listener');
   }
 
@@ -168,38 +186,55 @@ export class PanelBus {
     }
   }
 
+  /**
+   * Judge the pings, after what the sockets hold has been read (a stalled event loop runs its
+   * timers before its reads: a ping waiting in the socket is not a ping lost), then send the next.
+   */
+  private tick(): void {
+    if (this.closed || !this.listening) return;
+    setImmediate(() => {
+      if (this.closed || !this.listening) return;
+      const now = Date.now();
+      if (this.hearing && now - this.heardPing.at > HEARD_WITHIN_MS) this.setHearing(false);
+      if (this.committed.n > this.heardPing.n && now - this.committed.at > PING_WAIT_MS) {
+        this.giveUp?.(new Error(`it did not hear its own ping within ${PING_WAIT_MS / 1000} s`));
+        return;
+      }
+      if (now - this.committed.at >= PING_MS) this.ping();
+    });
+  }
+
   /** Ping the listening connection through the pool: the NOTIFY must come back on it. */
   private ping(): void {
-    if (this.closed || !this.listening || this.awaited) return;
-    const listener = this.listener;
+    if (this.closed || !this.listening || this.pinging) return;
     const n = ++this.pings;
-    this.awaited = { n, timer: null };
+    const listener = this.listener;
+    this.pinging = true;
     this.o.pool.query({ name: 'feed_notify', text: NOTIFY, values: [PING, `${this.o.replica} ${n}`] }).then(
+      // Committed: delivered to every listener now.
       () => {
-        // Committed: delivered to every listener now. A listener that does not hear it is not listening.
-        if (this.awaited?.n !== n) return;
-        this.awaited.timer = setTimeout(() => {
-          if (this.awaited?.n !== n || this.listener !== listener) return;
-          this.giveUp?.(new Error(`it did not hear its own ping within ${PING_WAIT_MS / 1000} s`));
-        }, PING_WAIT_MS);
-        this.awaited.timer.unref();
+        this.pinging = false;
+        if (this.listener === listener && n > this.committed.n) this.committed = { n, at: Date.now() };
       },
-      // The pool could not send it (the database away): the outage is said elsewhere; ping again next time.
+      // The pool could not send it (the database away, the pool too busy): no news; no ping heard either.
       () => {
-        if (this.awaited?.n === n) this.awaited = null;
+        this.pinging = false;
       },
     );
   }
 
   private heard(payload: string): void {
-    if (payload !== `${this.o.replica} ${this.awaited?.n}`) return;
-    if (this.awaited?.timer) clearTimeout(this.awaited.timer);
-    this.awaited = null;
+    const [replica, number] = payload.split(' ');
+    const n = Number(number);
+    if (replica !== this.o.replica || !(n > this.heardPing.n && n <= this.pings)) return;
+    this.heardPing = { n, at: Date.now() };
+    this.setHearing(true);
   }
 
   /**
-   * Hear when this replica starts and stops hearing every NOTIFY (its listening connection up,
-   * or lost and not yet back): `true` once listening, `false` from when it may miss one.
+   * Hear when this replica starts and stops hearing every NOTIFY: `true` once listening and its
+   * own ping came back, `false` from when it may miss one (its connection lost, deaf, or no ping
+   * heard within HEARD_WITHIN_MS for any reason).
    */
   onListening(fn: (listening: boolean) => void): () => void {
     this.listeningWatchers.add(fn);
@@ -340,11 +375,10 @@ export class PanelBus {
     await this.flushing.catch(() => undefined);
     if (this.poll) clearInterval(this.poll);
     if (this.pinger) clearInterval(this.pinger);
-    if (this.awaited?.timer) clearTimeout(this.awaited.timer);
     if (this.retry) clearTimeout(this.retry);
     const c = this.listener;
     this.listener = null;
-    await c?.end().catch(() => undefined);
+    if (c) await endClient(c);
     // A read in flight ends before the pool does.
     await this.reading;
   }

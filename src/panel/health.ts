@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Client } from 'pg';
-import { schemaCurrent } from '../state/index.js';
+import { endClient, schemaCurrent } from '../state/index.js';
 import type { RawRoute } from '../server/index.js';
 import type { Outage } from './outage.js';
 import type { Replica } from './replica.js';
@@ -58,7 +58,7 @@ export function panelProbes(d: ProbeDeps): PanelProbes {
   let own: Promise<Client> | null = null;
   const drop = (c: Promise<Client>): void => {
     if (own === c) own = null;
-    void c.then((x) => x.end()).catch(() => undefined);
+    void c.then((x) => endClient(x)).catch(() => undefined);
   };
   const connection = (): Promise<Client> => {
     if (closed) return Promise.reject(new Error('the replica is stopping'));
@@ -167,7 +167,7 @@ export function panelProbes(d: ProbeDeps): PanelProbes {
       closed = true;
       const c = own;
       own = null;
-      await c?.then((x) => x.end()).catch(() => undefined);
+      await c?.then((x) => endClient(x)).catch(() => undefined);
     },
   };
 }

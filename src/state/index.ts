@@ -69,7 +69,7 @@ export { ReportStore, breakerVersion, type BreakerRow, type ReportRows } from '.
 
 // The control panel's state: PostgreSQL, shared by its replicas.
 export { onPostgres } from './panel/dialect.js';
-export { checkDatabaseUrl, describeDatabase, openPostgres, pgSchema, schemaCurrent, type PanelDb, type Postgres } from './panel/pg.js';
+export { checkDatabaseUrl, describeDatabase, endClient, openPostgres, pgSchema, schemaCurrent, type PanelDb, type Postgres } from './panel/pg.js';
 export type { BudgetRow, RuntimeRow } from './panel/schema-panel.js';
 export { RuntimesStore, type RuntimeView } from './panel/runtimes.store.js';
 export { LoginFailuresStore, ReplicasStore, type ReplicaRow } from './panel/replicas.store.js';

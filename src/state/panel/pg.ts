@@ -2,7 +2,7 @@ import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ClientBase, Pool, PoolClient } from 'pg';
+import type { Client, ClientBase, Pool, PoolClient } from 'pg';
 import * as panel from './schema-panel.js';
 import * as shared from './schema-pg.js';
 
@@ -64,6 +64,26 @@ function newestMigrationOfBuild(): number {
 export async function schemaCurrent(db: Pick<ClientBase, 'query'>): Promise<boolean> {
   const r = await db.query<{ newest: string | null }>('select max(created_at) as newest from drizzle.__drizzle_migrations');
   return Number(r.rows[0]?.newest ?? 0) >= newestMigrationOfBuild();
+}
+
+/**
+ * End a connection of the panel's own (the feed's listener, the probes'): with a goodbye, or its
+ * socket destroyed after `withinMs` (a server that went silent never answers the goodbye, and the
+ * socket would stay half-open until TCP gives up).
+ */
+export async function endClient(c: Client, withinMs = 1_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    c.end().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        resolve();
+      }, withinMs);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** Any number fits the advisory lock's bigint; this one says "iron-cage migrations". */
