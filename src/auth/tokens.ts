@@ -85,7 +85,8 @@ export const API_TOKEN_CACHE_MS = 5_000;
 
 /** JWT (HS256) and API tokens. Verification results are cached: the gateway checks a token per call. */
 export class TokenService {
-  private readonly cache = new Map<string, { principal: Principal; expMs: number }>();
+  /** Each token verified: who it is, until when, and when it was looked up. */
+  private readonly cache = new Map<string, { principal: Principal; expMs: number; at: number }>();
   /** How long an API token or a user's token looked up is trusted before it is looked up again. */
   private trustMs = API_TOKEN_CACHE_MS;
   /**
@@ -137,14 +138,27 @@ export class TokenService {
   }
 
   /**
-   * Trust what is looked up from now on for `ms` (API_TOKEN_CACHE_MS unless every revocation
-   * reaches this process as it happens) and forget what was verified so far, without telling
-   * the listeners (nothing was revoked: the promise changed).
+   * Trust what is looked up for `ms` (API_TOKEN_CACHE_MS unless every revocation reaches this
+   * process as it happens). Shorter: what was verified more than `ms` ago is looked up again, as
+   * if it had never been trusted longer; longer: what is cached keeps its end (a flapping promise
+   * does not empty the cache each time); `forget`: nothing cached is kept. The listeners are not
+   * told (nothing was revoked).
    */
-  trustFor(ms: number): void {
+  trustFor(ms: number, o: { forget?: boolean } = {}): void {
+    const shorter = ms < this.trustMs;
     this.trustMs = ms;
-    this.generation++;
-    this.cache.clear();
+    // Forget: what was verified may have been revoked unheard (the word lost on the way).
+    if (o.forget) {
+      this.generation++;
+      this.cache.clear();
+      return;
+    }
+    if (!shorter) return;
+    const now = Date.now();
+    for (const [token, hit] of this.cache) {
+      hit.expMs = Math.min(hit.expMs, hit.at + ms);
+      if (hit.expMs <= now) this.cache.delete(token);
+    }
   }
 
   /** Hear of `invalidate()` (the WebSocket hub re-checks its clients at once); returns the unsubscribe. */
@@ -215,7 +229,7 @@ export class TokenService {
   private remember(token: string, principal: Principal, expMs: number, generation: number): void {
     if (generation !== this.generation) return;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(token, { principal, expMs });
+    this.cache.set(token, { principal, expMs, at: Date.now() });
   }
 
   /**

@@ -21,8 +21,12 @@ const PING = 'iron_cage_ping';
 /** A ping of the listening connection this often; not heard within PING_WAIT_MS of its NOTIFY's commit, the connection is given up. */
 const PING_MS = 2_000;
 const PING_WAIT_MS = 2_000;
-/** No ping heard for this long (sent or not): this replica no longer says it hears every NOTIFY. */
-const HEARD_WITHIN_MS = PING_MS + PING_WAIT_MS;
+/**
+ * No ping heard for this long, sent or not (the pool too busy to send one, the database away):
+ * this replica no longer says it hears every NOTIFY. Longer than a busy pool's wait, so that load
+ * alone does not make the promise flap; a ping sent and not heard says so within PING_WAIT_MS.
+ */
+const HEARD_WITHIN_MS = 10_000;
 /** How often the pings are judged (and sent, every PING_MS). */
 const TICK_MS = 500;
 /** Frames written within this long go in one row (one insert and one NOTIFY for a burst of batches). */
@@ -70,7 +74,7 @@ function stamp(frame: string, id: number): Buffer {
 export class PanelBus {
   private readonly subscribers = new Set<(e: FeedEntry) => void>();
   private readonly forgetters = new Set<(what: string) => void>();
-  private readonly listeningWatchers = new Set<(listening: boolean) => void>();
+  private readonly listeningWatchers = new Set<(listening: boolean, why?: 'lost' | 'quiet') => void>();
   private pinger: NodeJS.Timeout | null = null;
   /** The pings: the last number sent, whether its query is under way, the last committed (and when), the last heard (and when). */
   private pings = 0;
@@ -166,13 +170,19 @@ export class PanelBus {
     this.committed = { n: this.pings, at: 0 };
     this.heardPing = { n: this.pings, at: 0 };
     if (on) this.ping();
-    else this.setHearing(false);
+    else this.setHearing(false, 'lost');
   }
 
-  private setHearing(on: boolean): void {
+  private setHearing(on: boolean, why?: 'lost' | 'quiet'): void {
     if (this.hearing === on) return;
     this.hearing = on;
-    this.tell(this.listeningWatchers, on, 'listener');
+    for (const fn of this.listeningWatchers) {
+      try {
+        fn(on, why);
+      } catch (err) {
+        this.o.logger.error({ err }, 'a panel feed listener failed');
+      }
+    }
   }
 
   /** Call each of `fns` with `x`; one that throws is logged, the others still called. */
@@ -195,7 +205,7 @@ export class PanelBus {
     setImmediate(() => {
       if (this.closed || !this.listening) return;
       const now = Date.now();
-      if (this.hearing && now - this.heardPing.at > HEARD_WITHIN_MS) this.setHearing(false);
+      if (this.hearing && now - this.heardPing.at > HEARD_WITHIN_MS) this.setHearing(false, 'quiet');
       if (this.committed.n > this.heardPing.n && now - this.committed.at > PING_WAIT_MS) {
         this.giveUp?.(new Error(`it did not hear its own ping within ${PING_WAIT_MS / 1000} s`));
         return;
@@ -233,10 +243,11 @@ export class PanelBus {
 
   /**
    * Hear when this replica starts and stops hearing every NOTIFY: `true` once listening and its
-   * own ping came back, `false` from when it may miss one (its connection lost, deaf, or no ping
-   * heard within HEARD_WITHIN_MS for any reason).
+   * own ping came back; `false` from when it may miss one: `lost` (its connection lost, or deaf
+   * to a ping it sent: what came meanwhile may be missed) or `quiet` (no ping heard within
+   * HEARD_WITHIN_MS, none could be sent).
    */
-  onListening(fn: (listening: boolean) => void): () => void {
+  onListening(fn: (listening: boolean, why?: 'lost' | 'quiet') => void): () => void {
     this.listeningWatchers.add(fn);
     return () => this.listeningWatchers.delete(fn);
   }

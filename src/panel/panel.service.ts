@@ -107,10 +107,11 @@ export function panelService(d: PanelServiceDeps): PanelService {
   // A token revoked on one replica is refused by every other at once (their caches would keep it up to 5 s).
   // While this replica hears every such word, what it looked up is trusted for a minute: a
   // fleet's runtimes call every replica, and a lookup of each token every 5 s on each replica was
-  // as many round trips to PostgreSQL as a third of their batches' (the fleet bench: three
-  // replicas carried 250 runtimes where one carried 400; 400 with this). From the moment it may
-  // miss one (its listening connection lost, or deaf to its own ping), back to 5 s, forgetting.
-  bus.onListening((on) => d.tokens.trustFor(on ? TOKENS_TRUSTED_WHILE_LISTENING_MS : API_TOKEN_CACHE_MS));
+  // a round trip to PostgreSQL for every few batches (counted in the fleet bench: ~1,400 lookups a
+  // step for one replica at 400 runtimes, 404 with this, one a runtime). From the moment it may
+  // miss one, back to 5 s: forgetting everything when its connection was lost or deaf, or (its
+  // pings quiet: the pool too busy to send one) looking up again what it verified over 5 s ago.
+  bus.onListening((on, why) => d.tokens.trustFor(on ? TOKENS_TRUSTED_WHILE_LISTENING_MS : API_TOKEN_CACHE_MS, { forget: why === 'lost' }));
   let heard = false;
   d.tokens.onInvalidate(() => {
     if (!heard) bus.forget('tokens');

@@ -97,14 +97,35 @@ describe('TokenService.authenticate', () => {
       vi.advanceTimersByTime(1);
       expect(await auth()).toEqual(principal);
       expect(lookups).toBe(2);
-      // Told of every revocation: trusted a minute; trustFor forgets what it verified before.
+      // Told of every revocation: what is looked up next is trusted a minute; what is cached keeps its end.
       tokens.trustFor(60_000);
+      vi.advanceTimersByTime(API_TOKEN_CACHE_MS - 1);
       expect(await auth()).toEqual(principal);
+      expect(lookups).toBe(2);
+      vi.advanceTimersByTime(1);
+      expect(await auth()).toEqual(principal);
+      expect(lookups).toBe(3);
       vi.advanceTimersByTime(59_999);
       expect(await auth()).toEqual(principal);
       expect(lookups).toBe(3);
-      // A lookup under way when the revocation is heard (it read the row before): its answer is not kept.
+      vi.advanceTimersByTime(1);
+      expect(await auth()).toEqual(principal);
+      expect(lookups).toBe(4);
+      // No longer told: what was looked up more than 5 s ago is looked up again at once, the rest 5 s after its lookup.
+      vi.advanceTimersByTime(API_TOKEN_CACHE_MS);
+      tokens.trustFor(API_TOKEN_CACHE_MS);
+      expect(await auth()).toEqual(principal);
+      expect(lookups).toBe(5);
+      vi.advanceTimersByTime(API_TOKEN_CACHE_MS - 1);
       tokens.trustFor(60_000);
+      tokens.trustFor(API_TOKEN_CACHE_MS);
+      expect(await auth()).toEqual(principal);
+      expect(lookups).toBe(5);
+      vi.advanceTimersByTime(1);
+      expect(await auth()).toEqual(principal);
+      expect(lookups).toBe(6);
+      // A lookup under way when the revocation is heard (it read the row before): its answer is not kept.
+      tokens.invalidate();
       let answer!: (r: { principal: Principal; revoked: boolean }) => void;
       tokens.resolveApiToken = () => (lookups++, new Promise((r) => (answer = r)));
       const raced = auth();
@@ -115,7 +136,7 @@ describe('TokenService.authenticate', () => {
       expect(await raced).toEqual(principal);
       tokens.resolveApiToken = (h) => (lookups++, h === hash ? { principal, revoked } : null);
       expect(((await auth()) as Error).message).toBe('this API token has been revoked');
-      expect(lookups).toBe(5);
+      expect(lookups).toBe(8);
     } finally {
       vi.useRealTimers();
     }
