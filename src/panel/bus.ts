@@ -140,7 +140,7 @@ export class PanelBus {
       if (n.channel !== FORGET) return;
       // `<what> <origin>`: what this replica said itself it has forgotten already.
       const [what = '', origin = ''] = (n.payload ?? '').split(' ');
-      if (origin !== this.o.replica) for (const fn of this.forgetters) fn(what);
+      if (origin !== this.o.replica) this.tell(this.forgetters, 'forgetter', what);
     });
     this.listener = c;
     this.giveUp = lost;
@@ -176,20 +176,14 @@ export class PanelBus {
   private setHearing(on: boolean, why?: 'lost' | 'quiet'): void {
     if (this.hearing === on) return;
     this.hearing = on;
-    for (const fn of this.listeningWatchers) {
-      try {
-        fn(on, why);
-      } catch (err) {
-        this.o.logger.error({ err }, 'a panel feed listener failed');
-      }
-    }
+    this.tell(this.listeningWatchers, 'listener', on, why);
   }
 
-  /** Call each of `fns` with `x`; one that throws is logged, the others still called. */
-  private tell<T>(fns: ReadonlySet<(x: T) => void>, x: T, what: string): void {
+  /** Call each of `fns` with `args`; one that throws is logged, the others still called. */
+  private tell<A extends unknown[]>(fns: ReadonlySet<(...args: A) => void>, what: string, ...args: A): void {
     for (const fn of fns) {
       try {
-        fn(x);
+        fn(...args);
       } catch (err) {
         this.o.logger.error({ err }, `a panel feed ${what} failed`);
       }
@@ -304,7 +298,7 @@ export class PanelBus {
       this.ring.push({ ...e, at });
       while (this.ring.length > RING || (this.ring.length > 0 && this.ring[0]!.at < at - RING_MS)) this.ring.shift();
     }
-    this.tell(this.subscribers, e, 'subscriber');
+    this.tell(this.subscribers, 'subscriber', e);
   }
 
   /** Read what the others wrote since the last read (one read at a time; a NOTIFY meanwhile reads again after). */
