@@ -41,8 +41,6 @@ export function loginRoutes(login: Pick<LoginService, 'login'>, links: { store: 
 export interface UserRoutesDeps {
   users: UsersRepo;
   tokens: Pick<TokenService, 'invalidate'>;
-  /** After a removal, before the caches are dropped: end what else the user held (the panel's sessions). */
-  onRemoved?: (name: string) => Promise<unknown>;
 }
 
 /** /api/users: list, add and remove named users. Admin only; never a password hash. */
@@ -61,8 +59,8 @@ export function userRoutes(d: UserRoutesDeps) {
       assertRole(c.get('principal'), 'admin');
       const removed = await d.users.remove(c.req.param('name'));
       if (!removed) throw new NotFoundError(`no user '${c.req.param('name')}'`);
-      await d.onRemoved?.(removed.name);
-      // The removed user's tokens are refused from the next request on, open sockets included.
+      // The removed user's tokens (and the sessions its removal revoked) are refused from the next
+      // request on, open sockets included.
       d.tokens.invalidate();
       return c.json(removed);
     });

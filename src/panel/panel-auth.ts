@@ -84,7 +84,7 @@ export function panelAuth(d: PanelAuthDeps): { publicRoutes: Array<(app: Hono) =
   };
   return {
     publicRoutes: [loginRoutes(login, { store: links, ttlMinutes: d.loginTokenTtlMinutes, renew: () => d.tokens.renew })],
-    apiRoutes: [userRoutes({ users, tokens: d.tokens, onRemoved: (name) => d.outage.run(() => d.tokenStore.revokeSessionsOf(name)) })],
+    apiRoutes: [userRoutes({ users, tokens: d.tokens })],
   };
 }
 

@@ -127,11 +127,6 @@ export class TokensStore<M extends Mode = Mode> {
     return this.revoking((a) => and(or(eq(a.id, idOrName), eq(a.name, idOrName)), ...(only ? [eq(a.kind, only.kind), eq(a.role, only.role)] : [])), o.now);
   }
 
-  /** Revoke the live sessions a user's password logins opened (a session row is named after its user); returns them as revoked. */
-  revokeSessionsOf(userName: string, now?: Date): Answer<M, ApiTokenRow[]> {
-    return this.revoking((a) => and(eq(a.kind, 'session'), eq(a.name, userName)), now);
-  }
-
   private revoking(which: (a: typeof apiTokens) => SQL | undefined, now = new Date()): Answer<M, ApiTokenRow[]> {
     const at = now.toISOString();
     return this.d.write(

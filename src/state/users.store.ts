@@ -31,11 +31,16 @@ export class UsersStore<M extends Mode = Mode> {
     );
   }
 
-  /** Soft-remove the live user of that name; null when there is none. */
+  /**
+   * Soft-remove the live user of that name and, in the same transaction, revoke the sessions its
+   * password logins opened (the panel's session rows are named after their user and carry their
+   * role themselves: left live, they would outlast the user until they expire); null when there
+   * is none.
+   */
   remove(name: string): Answer<M, UserView | null> {
     const now = new Date().toISOString();
     return this.d.write(
-      function* (b, { users }) {
+      function* (b, { users, apiTokens }) {
         const row = yield* first(
           b
             .update(users)
@@ -43,7 +48,14 @@ export class UsersStore<M extends Mode = Mode> {
             .where(and(eq(users.name, name), isNull(users.removedAt)))
             .returning(),
         );
-        return row ? view(row) : null;
+        if (!row) return null;
+        yield* run(
+          b
+            .update(apiTokens)
+            .set({ revokedAt: now })
+            .where(and(eq(apiTokens.kind, 'session'), eq(apiTokens.name, row.name), isNull(apiTokens.revokedAt))),
+        );
+        return view(row);
       },
       (removed) => (removed ? { agentId: null, type: 'user.removed', severity: 'info', message: `User ${removed.name} removed`, data: { userId: removed.id, name: removed.name } } : null),
     );

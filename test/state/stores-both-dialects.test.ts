@@ -161,7 +161,7 @@ describe.each(DATABASES)('users and tokens on %s', (_name, open) => {
     expect(listed.find((t) => t.id === 'list_runtime')).toMatchObject({ runtimeId: 'laptop-bea' });
   });
 
-  it('tokens: revoke by id or name returns the live rows it revoked; `only` keeps to a kind and role; a user’s sessions end apart from a token of the name', async () => {
+  it('tokens: revoke by id or name returns the live rows it revoked; `only` keeps to a kind and role; a session ends apart from a token of its name', async () => {
     await tokens.add(token({ id: 'rv_1', name: 'ci' }));
     await tokens.add(token({ id: 'rv_2', name: 'ci', kind: 'session', expiresAt: at(8) }));
     const revoked = await tokens.revoke('ci', { now: NOW });
@@ -175,12 +175,20 @@ describe.each(DATABASES)('users and tokens on %s', (_name, open) => {
     expect(ids(await tokens.revoke('prom', { only: { kind: 'api', role: 'metrics' } }))).toEqual(['rv_metrics']);
     expect((await tokens.byId('rv_prom_session'))?.revokedAt).toBeNull();
     expect(ids(await tokens.revoke('rv_prom_session'))).toEqual(['rv_prom_session']);
+  });
 
-    await tokens.add(token({ id: 'rv_dan_1', name: 'dan', kind: 'session', expiresAt: at(8) }));
-    await tokens.add(token({ id: 'rv_dan_2', name: 'dan', kind: 'session', expiresAt: at(8) }));
+  it('users: removing a user revokes the sessions its logins opened in the same change, never a token that only shares its name', async () => {
+    await users.add({ id: 'user_d1', name: 'dan', role: 'viewer', passwordHash: '$argon2id$d' });
+    await tokens.add(token({ id: 'rv_dan_1', name: 'dan', role: 'viewer', kind: 'session', expiresAt: at(8) }));
+    await tokens.add(token({ id: 'rv_dan_2', name: 'dan', role: 'viewer', kind: 'session', expiresAt: at(8) }));
     await tokens.add(token({ id: 'rv_dan_api', name: 'dan' }));
-    expect(ids(await tokens.revokeSessionsOf('dan', NOW))).toEqual(['rv_dan_1', 'rv_dan_2']);
-    expect((await tokens.byId('rv_dan_api'))?.revokedAt).toBeNull();
+    await tokens.add(token({ id: 'rv_dana', name: 'dana', kind: 'session', expiresAt: at(8) }));
+    const removed = await users.remove('dan');
+    for (const id of ['rv_dan_1', 'rv_dan_2']) expect((await tokens.byId(id))?.revokedAt).toBe(removed?.removedAt);
+    for (const id of ['rv_dan_api', 'rv_dana']) expect((await tokens.byId(id))?.revokedAt).toBeNull();
+    // No user of the name: nothing removed, nothing revoked.
+    expect(await users.remove('dana')).toBeNull();
+    expect((await tokens.byId('rv_dana'))?.revokedAt).toBeNull();
   });
 
   it('tokens: a runtime token keeps its runtime id', async () => {
