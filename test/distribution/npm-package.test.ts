@@ -15,9 +15,12 @@ import { ROOT, tempDir } from '../helpers/runtime.js';
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
 const BUILD = JSON.parse(readFileSync(join(ROOT, 'dist/build.json'), 'utf8')) as { version: string; commit: string };
 
-function run(command: string, args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  return runProgram(command, args, { cwd: o.cwd, env: { ...process.env, ...o.env } });
+// Each step is killed well inside its test's time, so that a step that hangs fails by its name with
+// what it printed so far (npm's at `http` level: each fetch), not as the test's bare timeout.
+function run(command: string, args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
+  return runProgram(command, args, { cwd: o.cwd, env: { ...process.env, ...o.env }, timeoutMs: o.timeoutMs ?? 100_000 });
 }
+const said = (what: string, r: Run) => `${what}: ${r.code === null ? 'killed after its time' : `exit ${r.code}`}\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-2000)}`;
 
 let place: { dir: string; cleanup: () => void };
 let tarball: string;
@@ -86,8 +89,8 @@ describe('the npm package', () => {
 
   it('installs globally into an empty prefix and plays the demo from a folder of its own', async () => {
     const prefix = join(place.dir, 'prefix');
-    const install = await run('npm', ['install', '--global', '--prefix', prefix, tarball], { cwd: place.dir, env: npmEnv });
-    expect(install.code, install.stderr).toBe(0);
+    const install = await run('npm', ['install', '--global', '--loglevel', 'http', '--prefix', prefix, tarball], { cwd: place.dir, env: npmEnv });
+    expect(install.code, said('npm install --global', install)).toBe(0);
     const installed = join(prefix, 'lib', 'node_modules', 'iron-cage');
     const modules = readdirSync(join(installed, 'node_modules'));
     for (const dev of ['openai', 'vitest', 'hono', '@portkey-ai', 'esbuild', 'typescript', 'playwright-core']) expect(modules, dev).not.toContain(dev);
@@ -98,7 +101,7 @@ describe('the npm package', () => {
     const work = join(place.dir, 'work');
     mkdirSync(work);
     const demo = await run(bin, ['demo', '--pace', 'fast', '--port', '0'], { cwd: work });
-    expect(demo.code, demo.stderr).toBe(0);
+    expect(demo.code, said('iron-cage demo', demo)).toBe(0);
     expect(demo.stdout).toMatch(/Leads processed\s+100 \/ 100/);
   }, 240_000);
 
@@ -106,7 +109,7 @@ describe('the npm package', () => {
     try {
       // As the README says it: from the tarball's folder, by its relative path.
       const r = await run('npx', ['--yes', `./iron-cage-${PKG.version}.tgz`, 'demo', '--pace', 'fast', '--port', '0', '--db', join(place.dir, 'npx-demo.db')], { cwd: place.dir, env: npmEnv });
-      expect(r.code, r.stderr).toBe(0);
+      expect(r.code, said('npx', r)).toBe(0);
       expect(r.stdout).toMatch(/Leads processed\s+100 \/ 100/);
     } finally {
       // npx installed it under npm's cache (~/.npm/_npx/<hash>): that install goes with the tarball.
