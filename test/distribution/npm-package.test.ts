@@ -44,8 +44,18 @@ beforeAll(async () => {
     'build/Release/better_sqlite3.node',
   ]);
   if (tar.code !== 0) throw new Error(tar.stderr);
-  // npm's own settings only: none of the clone's, nothing of the test run's.
-  npmEnv = { npm_config_better_sqlite3_local_prebuilds: prebuilds, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', npm_config_prefer_offline: 'true' };
+  // npm's own settings only: none of the clone's, nothing of the test run's. The packages' metadata
+  // is fetched from the registry (`npm ci` cached their tarballs, not it), beside the coding agents'
+  // installs of hundreds of megabytes on a fresh machine: a fetch that stalls is given up after 30 s
+  // and retried (npm waits 5 minutes by default, past this test's time).
+  npmEnv = {
+    npm_config_better_sqlite3_local_prebuilds: prebuilds,
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+    npm_config_prefer_offline: 'true',
+    npm_config_fetch_timeout: '30000',
+  };
   for (const name of Object.keys(process.env)) if (name.startsWith('npm_') && !(name in npmEnv)) npmEnv[name] = undefined;
 }, 120_000);
 
