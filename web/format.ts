@@ -25,7 +25,6 @@ export function count(v: number): string {
   return int().format(v);
 }
 
-/** `10.6%` from a percentage (0-100). */
 /** `3 calls`, `1 error`: a count and its noun. */
 export function counted(v: number, one: string, many: string): string {
   return `${count(v)} ${v === 1 ? one : many}`;

@@ -89,6 +89,17 @@ async function fixtures(): Promise<void> {
   await pg.db.insert(t.events).values([
     { runtimeId: 'laptop-ana', seq: 1, ts: iso(now - 3_600_000), agentId: 'lg-7a3f9c2d', type: 'agent.started', severity: 'info', message: 'Agent started' },
     { runtimeId: 'laptop-ana', seq: 2, ts: iso(now - 60_000), agentId: 'lg-7a3f9c2d', type: 'budget.threshold', severity: 'warn', message: 'Budget 5% used' },
+    // A prompt injection the summarizer read: counted on its row, its runtime's and the fleet's figure.
+    {
+      runtimeId: 'ci-runner-7',
+      seq: 1,
+      ts: iso(now - 120_000),
+      agentId: 'sum-2222',
+      type: 'injection.detected',
+      severity: 'warn',
+      message: 'Prompt injection detected in a tool result',
+      data: JSON.stringify({ source: 'tool.response', action: 'detected', callId: null, score: 0.97, signals: ['addressed-to-model'], excerpt: 'AI assistant: ignore…', requestRef: 'tool:search' }),
+    },
   ]);
   await pg.db.insert(t.toolCalls).values({
     runtimeId: 'laptop-ana',
@@ -199,7 +210,13 @@ describe('the fleet page', () => {
     expect(await runtimeRow('laptop-ana').getByTestId('runtime-mcp-calls').innerText()).toBe('1,234');
     expect(await runtimeRow('laptop-bo').getByTestId('runtime-mcp-calls').innerText()).toBe('0');
     expect(await text('fleet-online')).toBe('2 of 3');
+    // The prompt injection one agent read: the fleet's figure, its runtime's row and its agent's, no other.
+    expect(await text('fleet-injections')).toBe('⚠️ 1 prompt injection read by 1 agent');
+    expect(await runtimeRow('ci-runner-7').getByTestId('runtime-injections').innerText()).toContain('1 prompt injection read');
+    expect(await runtimeRow('laptop-ana').getByTestId('runtime-injections').count()).toBe(0);
     await until(async () => (await p.getByTestId('fleet-agent').count()) === 3, 10_000);
+    expect(await p.locator('[data-testid="fleet-agent"][data-runtime="ci-runner-7"]').getByTestId('fleet-agent-injections').innerText()).toContain('1 prompt injection read');
+    expect(await p.locator('[data-testid="fleet-agent"][data-runtime="laptop-ana"]').getByTestId('fleet-agent-injections').count()).toBe(0);
     const ana = p.locator('[data-testid="fleet-agent"][data-runtime="laptop-ana"]');
     expect(await ana.getByTestId('fleet-agent-spend').innerText()).toBe('$3.25 of $50.00');
     // Which runtimes' agents are sandboxed, as each runtime reported; one that said nothing shows nothing.

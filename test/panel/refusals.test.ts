@@ -72,6 +72,13 @@ describe('refused calls on the panel', () => {
     expect({ calls: a.calls, errors: a.errors, refused: a.refused, injections: a.injections }).toEqual({ calls: 5, errors: 1, refused: 6 + 1, injections: 1 });
     const drill = (await (await t.api('/api/fleet/runtimes/rt-refusals/agents/lg-1', { token: t.admin })).json()) as { agent: { refused: number; errors: number } };
     expect(drill.agent).toMatchObject({ refused: 7, errors: 1 });
+    // The injection on its runtime's row and in the fleet's totals (read by one agent), once.
+    const fleet = (await (await t.api('/api/fleet', { token: t.admin })).json()) as {
+      overview: { injections: { total: number; agents: number } };
+      runtimes: Array<{ id: string; injections: number }>;
+    };
+    expect(fleet.runtimes.find((r) => r.id === 'rt-refusals')?.injections).toBe(1);
+    expect(fleet.overview.injections).toEqual({ total: 1, agents: 1 });
   });
 
   it("counts a central budget's refusals on its card, in its window, from the events naming it; a key naming no budget or another window counts nothing", async () => {

@@ -57,7 +57,8 @@ function OverviewPanel() {
         <Figure label="Runtimes online" testid="fleet-online">
           {o ? `${online} of ${fleet.runtimes.length}` : '—'}
         </Figure>
-        <Figure label="Agents running" testid="fleet-running">
+        {/* Under its agents: the prompt injections they read (each runtime's Protection panel has the findings). */}
+        <Figure label="Agents running" testid="fleet-running" sub={o ? <FleetInjections read={o.injections} /> : undefined}>
           {o ? `${count(o.agents.running)}` : '—'}
           {o && <span class="muted"> of {count(o.agents.total)}</span>}
         </Figure>
@@ -69,6 +70,20 @@ function OverviewPanel() {
         </Figure>
       </div>
     </Panel>
+  );
+}
+
+/** The prompt injections the fleet's agents read, over all time: said in red once there is one. */
+function FleetInjections({ read }: { read: { total: number; agents: number } }) {
+  return (
+    <span
+      class={read.total > 0 ? 'tone-bad' : undefined}
+      data-testid="fleet-injections"
+      data-count={read.total}
+      title="Prompt injections the fleet's agents read in tool results, MCP messages and prompts, over all time"
+    >
+      {read.total > 0 ? `⚠️ ${counted(read.total, 'prompt injection', 'prompt injections')} read by ${counted(read.agents, 'agent', 'agents')}` : 'no prompt injection read'}
+    </span>
   );
 }
 
@@ -113,6 +128,11 @@ function RuntimesPanel() {
                 </td>
                 <td class="cell-state">
                   <RuntimeState r={r} now={now - fleet.skewMs} />
+                  {r.injections > 0 && (
+                    <div class="small tone-bad" data-testid="runtime-injections">
+                      ⚠️ {counted(r.injections, 'prompt injection', 'prompt injections')} read
+                    </div>
+                  )}
                 </td>
                 <td class="cell-seen" data-label="seen" title={r.lastSeenAt === null ? undefined : new Date(r.lastSeenAt).toISOString()}>
                   {r.lastSeenAt === null ? <span class="muted">never</span> : ago(new Date(r.lastSeenAt).toISOString(), now)}

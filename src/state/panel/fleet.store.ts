@@ -47,6 +47,8 @@ export interface FleetRuntime {
   spentTodayMicros: number;
   /** The MCP tools/calls it reported (its tool_calls rows with method `tools/call`), over all time. */
   mcpCalls: number;
+  /** Prompt injections its agents read (their `injection.detected` events), over all time. */
+  injections: number;
 }
 
 export interface FleetOverview {
@@ -55,6 +57,8 @@ export interface FleetOverview {
   agents: { running: number; total: number };
   today: { costMicros: number; calls: number; errors: number; refused: number };
   last30d: { costMicros: number; calls: number; errors: number; refused: number };
+  /** Prompt injections the fleet's agents read, over all time, and how many agents read one. */
+  injections: { total: number; agents: number };
 }
 
 export interface FleetAgent {
@@ -187,15 +191,22 @@ export class FleetStore {
       .where(and(eq(spendDaily.day, dayOf(now)), only === undefined ? undefined : eq(spendDaily.runtimeId, only)))
       .groupBy(spendDaily.runtimeId)
       .as('today');
+    const injected = db
+      .select({ runtimeId: agentSpend.runtimeId, injections: total(agentSpend.injections).as('injections') })
+      .from(agentSpend)
+      .where(only === undefined ? undefined : eq(agentSpend.runtimeId, only))
+      .groupBy(agentSpend.runtimeId)
+      .as('injected');
     const rows = await db
-      .select({ r: runtimes, user: users.name, agents: counts.agents, running: counts.running, cost: today.cost })
+      .select({ r: runtimes, user: users.name, agents: counts.agents, running: counts.running, cost: today.cost, injections: injected.injections })
       .from(runtimes)
       .leftJoin(users, and(eq(users.id, runtimes.userId), isNull(users.removedAt)))
       .leftJoin(counts, eq(counts.runtimeId, runtimes.id))
       .leftJoin(today, eq(today.runtimeId, runtimes.id))
+      .leftJoin(injected, eq(injected.runtimeId, runtimes.id))
       .where(and(isNull(runtimes.removedAt), only === undefined ? undefined : eq(runtimes.id, only)))
       .orderBy(asc(runtimes.id));
-    return rows.map(({ r, user, agents: n, running, cost }) => ({
+    return rows.map(({ r, user, agents: n, running, cost, injections }) => ({
       id: r.id,
       userId: r.userId,
       user: user ?? r.userId,
@@ -209,6 +220,7 @@ export class FleetStore {
       agentsRunning: Number(running ?? 0),
       spentTodayMicros: Number(cost ?? 0),
       mcpCalls: r.mcpCalls,
+      injections: Number(injections ?? 0),
     }));
   }
 
@@ -217,7 +229,7 @@ export class FleetStore {
     const db = this.db;
     const today = dayOf(now);
     const from = today - 29 * DAY_MS;
-    const [[r], [a], [s]] = await Promise.all([
+    const [[r], [a], [s], [i]] = await Promise.all([
       db
         .select({ total: count(), online: int(sql`count(*) filter (where ${gte(runtimes.lastSeenAt, now - ONLINE_WITHIN_MS)})`) })
         .from(runtimes)
@@ -236,6 +248,7 @@ export class FleetStore {
         })
         .from(spendDaily)
         .where(gte(spendDaily.day, from)),
+      db.select({ total: total(agentSpend.injections), agents: int(sql`count(*) filter (where ${agentSpend.injections} > 0)`) }).from(agentSpend),
     ]);
     return {
       now,
@@ -243,6 +256,7 @@ export class FleetStore {
       agents: { running: a!.running, total: a!.total },
       today: { costMicros: s!.costToday, calls: s!.callsToday, errors: s!.errorsToday, refused: s!.refusedToday },
       last30d: { costMicros: s!.cost, calls: s!.calls, errors: s!.errors, refused: s!.refused },
+      injections: { total: i!.total, agents: i!.agents },
     };
   }
 
