@@ -85,6 +85,21 @@ async function fixtures(): Promise<void> {
     { runtimeId: 'laptop-a', seq: 2, ts: iso(NOW - 10_000), agentId: 'lg-1', type: 'progress', severity: 'debug', message: '40/100', data: '{"done":40}' },
     { runtimeId: 'laptop-b', seq: 2, ts: iso(NOW - 7_000), agentId: 'lg-1', type: 'budget.exhausted', severity: 'critical', message: 'Budget exhausted' },
     { runtimeId: 'ci-1', seq: 1, ts: iso(NOW - 50_000), agentId: 'ci-9', type: 'agent.started', severity: 'info', message: 'Agent started' },
+    // Prompt injections read: two by laptop-b's lead-gen, one by laptop-a's finished run (older than their latest events).
+    ...[
+      ['laptop-b', 4, 'lg-1', NOW - 9_000],
+      ['laptop-b', 5, 'lg-1', NOW - 8_000],
+      ['laptop-a', 3, 'lg-0', NOW - 27 * HOUR_MS],
+    ].map(([runtimeId, seq, agentId, at]) => ({
+      runtimeId: runtimeId as string,
+      seq: seq as number,
+      ts: iso(at as number),
+      agentId: agentId as string,
+      type: 'injection.detected',
+      severity: 'warn',
+      message: 'Prompt injection detected in a tool result',
+      data: '{"source":"tool.response","action":"detected","signals":["addressed-to-model"]}',
+    })),
   ]);
   await db.insert(t.toolCalls).values([
     { runtimeId: 'laptop-a', id: 1, ts: iso(NOW - 20_000), agentId: 'lg-1', service: 'crm', method: 'GET', path: '/contacts/1', status: 200, tier: 'live', reason: 'ok', latencyMs: 12 },
@@ -142,7 +157,7 @@ afterAll(async () => {
 });
 
 describe('the fleet queries', () => {
-  it('lists the runtimes: online within a minute, behind by N, their user, agents, spend today and MCP calls', async () => {
+  it('lists the runtimes: online within a minute, behind by N, their user, agents, spend today, MCP calls and prompt injections read', async () => {
     const rts = await fleet.runtimes(NOW);
     expect(rts.map((r) => r.id)).toEqual(['ci-1', 'laptop-a', 'laptop-b']);
     const [ci, a, b] = rts;
@@ -160,18 +175,22 @@ describe('the fleet queries', () => {
       agentsRunning: 1,
       spentTodayMicros: 4_250_003,
       mcpCalls: 17,
+      injections: 1,
     });
-    expect(b).toMatchObject({ user: 'bob', online: false, lastSeenAt: NOW - ONLINE_WITHIN_MS - 1, agents: 2, agentsRunning: 0, spentTodayMicros: 5_000_000, mcpCalls: 0 });
-    expect(ci).toMatchObject({ user: null, online: false, lastSeenAt: null, agents: 1, agentsRunning: 1, spentTodayMicros: 7 });
+    expect(b).toMatchObject({ user: 'bob', online: false, lastSeenAt: NOW - ONLINE_WITHIN_MS - 1, agents: 2, agentsRunning: 0, spentTodayMicros: 5_000_000, mcpCalls: 0, injections: 2 });
+    expect(ci).toMatchObject({ user: null, online: false, lastSeenAt: null, agents: 1, agentsRunning: 1, spentTodayMicros: 7, injections: 0 });
+    // One runtime asked for alone: its own count, not the fleet's.
+    expect((await fleet.runtimes(NOW, 'laptop-b')).map((r) => [r.id, r.injections])).toEqual([['laptop-b', 2]]);
   });
 
-  it('sums the fleet: runtimes online, agents running, spend, calls and errors today and over 30 days', async () => {
+  it('sums the fleet: runtimes online, agents running, spend, calls and errors today and over 30 days, prompt injections read', async () => {
     expect(await fleet.overview(NOW)).toEqual({
       now: NOW,
       runtimes: { online: 1, total: 3 },
       agents: { running: 2, total: 5 },
       today: { costMicros: 3_250_003 + 1_000_000 + 5_000_000 + 7 + 11, calls: 8, errors: 2, refused: 0 },
       last30d: { costMicros: 9_250_021 + 7 + 20_000_000, calls: 8 + 1 + 4, errors: 2 + 2, refused: 0 },
+      injections: { total: 3, agents: 2 },
     });
   });
 
@@ -196,7 +215,7 @@ describe('the fleet queries', () => {
       sandboxed: true,
     });
     const b1 = list.find((a) => a.runtimeId === 'laptop-b' && a.id === 'lg-1')!;
-    expect(b1).toMatchObject({ spentMicros: 5_000_000, calls: 2, errors: 1, limitMicros: $(5), lastActivityAt: iso(NOW - 7_000), sandboxed: false });
+    expect(b1).toMatchObject({ spentMicros: 5_000_000, calls: 2, errors: 1, injections: 2, limitMicros: $(5), lastActivityAt: iso(NOW - 7_000), sandboxed: false });
     // A runtime's report read defensively: what is not a sandbox record says nothing.
     expect(list.find((a) => a.id === 'sum-1')).toMatchObject({ spentMicros: 0, calls: 0, lastActivityAt: null, sandboxed: null });
     expect(list.find((a) => a.id === 'ci-9')).toMatchObject({ spentMicros: 0, calls: 0, lastActivityAt: iso(NOW - 50_000) });

@@ -57,8 +57,8 @@ function OverviewPanel() {
         <Figure label="Runtimes online" testid="fleet-online">
           {o ? `${online} of ${fleet.runtimes.length}` : '—'}
         </Figure>
-        {/* Under its agents: the prompt injections they read (each runtime's Protection panel has the findings). */}
-        <Figure label="Agents running" testid="fleet-running" sub={o ? <FleetInjections read={o.injections} /> : undefined}>
+        {/* Under its agents: the prompt injections they read (each runtime's Protection panel has the findings); a replica of an older panel, mid-upgrade, does not count them. */}
+        <Figure label="Agents running" testid="fleet-running" sub={o?.injections ? <FleetInjections read={o.injections} /> : undefined}>
           {o ? `${count(o.agents.running)}` : '—'}
           {o && <span class="muted"> of {count(o.agents.total)}</span>}
         </Figure>
