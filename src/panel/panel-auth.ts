@@ -1,4 +1,16 @@
-import { generateApiToken, LoginService, loginRoutes, newLoginLink, resolvedApiToken, userRoutes, wireUsers, type FailureCounter, type IssueOptions, type TokenService } from '../auth/index.js';
+import {
+  BAD_CREDENTIALS,
+  generateApiToken,
+  LoginService,
+  loginRoutes,
+  newLoginLink,
+  resolvedApiToken,
+  userRoutes,
+  wireUsers,
+  type FailureCounter,
+  type IssueOptions,
+  type TokenService,
+} from '../auth/index.js';
 import type { NewEvent } from '../core/events.js';
 import { ValidationError } from '../core/errors.js';
 import { newTokenId } from '../core/ids.js';
@@ -55,7 +67,13 @@ export function panelAuth(d: PanelAuthDeps): { publicRoutes: Array<(app: Hono) =
       const { token, hash } = generateApiToken();
       const now = new Date();
       const expiresAt = new Date(now.getTime() + (o.ttlSeconds ?? d.loginTokenTtlMinutes * 60) * 1000).toISOString();
-      await d.outage.run(() => d.tokenStore.add({ id: newTokenId(), name: o.name, role: o.role, agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'session', expiresAt }));
+      // Only while the user is live, its row locked against a removal committing meanwhile.
+      const userId = o.userId;
+      if (userId === undefined) throw new Error('a panel session is opened for a user (IssueOptions.userId)');
+      const opened = await d.outage.run(() =>
+        d.users.openSession(userId, { id: newTokenId(), name: o.name, role: o.role, agentId: null, hash, createdAt: now.toISOString(), revokedAt: null, kind: 'session', expiresAt }),
+      );
+      if (!opened) throw BAD_CREDENTIALS();
       return token;
     },
   };

@@ -2,6 +2,7 @@ import { and, asc, eq, isNull } from 'drizzle-orm';
 import { ConflictError } from '../core/errors.js';
 import { first, rows, run, type Answer, type Dialect, type Mode } from './dialect.js';
 import type { UserRow } from './schema.js';
+import type { NewApiTokenRow } from './tokens.store.js';
 
 export type { UserRow };
 export type UserRole = 'admin' | 'viewer';
@@ -59,6 +60,30 @@ export class UsersStore<M extends Mode = Mode> {
       },
       (removed) => (removed ? { agentId: null, type: 'user.removed', severity: 'info', message: `User ${removed.name} removed`, data: { userId: removed.id, name: removed.name } } : null),
     );
+  }
+
+  /**
+   * Add a session a password login opened for the user of that id, only while the user is live:
+   * its row is locked in the same transaction (PostgreSQL's FOR UPDATE), so a removal committing
+   * meanwhile either waits for the session and then revokes it, or is seen and no session is made.
+   * False when the user is gone. (A login checked before the removal and answered after it would
+   * otherwise add a session the removal never saw, good until it expires.)
+   */
+  openSession(userId: string, row: NewApiTokenRow): Answer<M, boolean> {
+    const { locked } = this.d;
+    return this.d.write(function* (b, { users, apiTokens }) {
+      const live = yield* first(
+        locked(
+          b
+            .select({ id: users.id })
+            .from(users)
+            .where(and(eq(users.id, userId), isNull(users.removedAt))),
+        ),
+      );
+      if (!live) return false;
+      yield* run(b.insert(apiTokens).values({ ...row, kind: 'session' }));
+      return true;
+    }, null);
   }
 
   /** The live user of that name, hash included (for the password check only). */

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
 import type { Principal } from '../../src/core/roles.js';
 import type { NewEvent } from '../../src/core/events.js';
 import { VaultService } from '../../src/secrets/index.js';
@@ -15,6 +16,8 @@ interface Database {
   dialect: Dialect<Mode>;
   /** The types of the events written so far, oldest first, where the database keeps events (a panel keeps none). */
   events: (() => string[]) | null;
+  /** PostgreSQL: a connection of its own, outside the stores (to hold a transaction open beside them). */
+  connect?: () => Promise<pg.PoolClient>;
   close(): Promise<void>;
 }
 
@@ -36,8 +39,8 @@ const DATABASES: ReadonlyArray<readonly [string, () => Promise<Database>]> = [
   [
     'PostgreSQL',
     async () => {
-      const pg = await openPostgres(await server.createDatabase(`stores_${++databases}`));
-      return { dialect: onPostgres(pg.db), events: null, close: () => pg.close() };
+      const panelDb = await openPostgres(await server.createDatabase(`stores_${++databases}`));
+      return { dialect: onPostgres(panelDb.db), events: null, connect: () => panelDb.pool.connect(), close: () => panelDb.close() };
     },
   ],
 ];
@@ -148,6 +151,40 @@ describe.each(DATABASES)('users and tokens on %s', (_name, open) => {
     expect(left.filter(([, row]) => row !== null).map(([id]) => id)).toEqual(['end_live_link', 'end_recent_session', 'end_revoked_api', 'end_revoked_runtime']);
     expect((await tokens.byId('end_live_link'))?.expiresAt).toBe(NOW.toISOString());
     expect(await tokens.exchangeLink('h-end_live_link', NOW, token({ id: 'end_s', kind: 'session', expiresAt: at(8) }), sessionOpened)).toBe('expired');
+  });
+
+  it('users: a login’s session is added only for a live user; on PostgreSQL a removal in flight is waited for, so it never outlives the user', async () => {
+    await users.add({ id: 'user_e1', name: 'eve', role: 'viewer', passwordHash: '$argon2id$e' });
+    const session = (id: string) => token({ id, name: 'eve', role: 'viewer', kind: 'session', expiresAt: at(8) });
+    expect(await users.openSession('user_e1', session('os_eve_1'))).toBe(true);
+    expect(await tokens.byId('os_eve_1')).toMatchObject({ kind: 'session', name: 'eve', revokedAt: null });
+    expect(await users.openSession('user_nobody', session('os_nobody'))).toBe(false);
+    expect(await tokens.byId('os_nobody')).toBeNull();
+    if (db.connect) {
+      // The removal's transaction has the user's row when the login's session comes: the session
+      // waits for it, then finds the user gone (read without the lock, it would have been added and
+      // outlived the removal, which revoked only the sessions it saw).
+      const other = await db.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query("UPDATE users SET removed_at = now()::text WHERE id = 'user_e1'");
+        let settled = false;
+        const opening = Promise.resolve(users.openSession('user_e1', session('os_eve_2'))).finally(() => {
+          settled = true;
+        });
+        await new Promise((r) => setTimeout(r, 300));
+        expect(settled).toBe(false);
+        await other.query('COMMIT');
+        expect(await opening).toBe(false);
+        expect(await tokens.byId('os_eve_2')).toBeNull();
+      } finally {
+        other.release();
+      }
+    } else {
+      // SQLite: one writer, no transaction in between; a removed user gets none.
+      await users.remove('eve');
+      expect(await users.openSession('user_e1', session('os_eve_2'))).toBe(false);
+    }
   });
 
   it('tokens: the list holds API and runtime tokens and live sessions, oldest first, never a link or an expired session', async () => {
