@@ -16,11 +16,13 @@ const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { ve
 const BUILD = JSON.parse(readFileSync(join(ROOT, 'dist/build.json'), 'utf8')) as { version: string; commit: string };
 
 // Each step is killed well inside its test's time, so that a step that hangs fails by its name with
-// what it printed so far (npm's at `http` level: each fetch), not as the test's bare timeout.
+// what it printed so far (npm's at `http` level: each fetch; the install scripts' own output, as
+// they run), not as the test's bare timeout.
 function run(command: string, args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
   return runProgram(command, args, { cwd: o.cwd, env: { ...process.env, ...o.env }, timeoutMs: o.timeoutMs ?? 100_000 });
 }
-const said = (what: string, r: Run) => `${what}: ${r.code === null ? 'killed after its time' : `exit ${r.code}`}\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-2000)}`;
+const said = (what: string, r: Run) =>
+  `${what}: ${r.code === null ? 'no exit code (killed after its time, by a signal, or not started)' : `exit ${r.code}`}\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-2000)}`;
 
 let place: { dir: string; cleanup: () => void };
 let tarball: string;
@@ -99,7 +101,7 @@ describe('the npm package', () => {
 
   it('installs globally into an empty prefix and plays the demo from a folder of its own', async () => {
     const prefix = join(place.dir, 'prefix');
-    const install = await run('npm', ['install', '--global', '--loglevel', 'http', '--prefix', prefix, tarball], { cwd: place.dir, env: npmEnv });
+    const install = await run('npm', ['install', '--global', '--loglevel', 'http', '--foreground-scripts', '--prefix', prefix, tarball], { cwd: place.dir, env: npmEnv });
     expect(install.code, said('npm install --global', install)).toBe(0);
     const installed = join(prefix, 'lib', 'node_modules', 'iron-cage');
     const modules = readdirSync(join(installed, 'node_modules'));
