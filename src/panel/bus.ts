@@ -395,5 +395,5 @@ export class PanelBus {
  * Without it they would refuse the token within their cache's 5 s anyway.
  */
 export async function tellReplicas(pool: Pick<Pool, 'query'>, what: 'tokens', origin = 'cli'): Promise<void> {
-  await pool.query('select pg_notify($1, $2)', [FORGET, `${what} ${origin}`]);
+  await pool.query(NOTIFY, [FORGET, `${what} ${origin}`]);
 }

@@ -90,40 +90,30 @@ describe('TokenService.authenticate', () => {
       let revoked = false;
       tokens.resolveApiToken = (h) => (lookups++, h === hash ? { principal, revoked } : null);
       const auth = () => outcome(() => tokens.authenticate({ authorization: `Bearer ${token}` }));
+      /** `ms` later the token is still good, and has been looked up `n` times in all. */
+      const later = async (ms: number, n: number) => {
+        vi.advanceTimersByTime(ms);
+        expect(await auth()).toEqual(principal);
+        expect(lookups).toBe(n);
+      };
       expect(await auth()).toEqual(principal);
-      vi.advanceTimersByTime(API_TOKEN_CACHE_MS - 1);
-      expect(await auth()).toEqual(principal);
-      expect(lookups).toBe(1);
-      vi.advanceTimersByTime(1);
-      expect(await auth()).toEqual(principal);
-      expect(lookups).toBe(2);
+      await later(API_TOKEN_CACHE_MS - 1, 1);
+      await later(1, 2);
       // Told of every revocation: what is looked up next is trusted a minute; what is cached keeps its end.
       tokens.trustFor(60_000);
-      vi.advanceTimersByTime(API_TOKEN_CACHE_MS - 1);
-      expect(await auth()).toEqual(principal);
-      expect(lookups).toBe(2);
-      vi.advanceTimersByTime(1);
-      expect(await auth()).toEqual(principal);
-      expect(lookups).toBe(3);
-      vi.advanceTimersByTime(59_999);
-      expect(await auth()).toEqual(principal);
-      expect(lookups).toBe(3);
-      vi.advanceTimersByTime(1);
-      expect(await auth()).toEqual(principal);
-      expect(lookups).toBe(4);
+      await later(API_TOKEN_CACHE_MS - 1, 2);
+      await later(1, 3);
+      await later(59_999, 3);
+      await later(1, 4);
       // No longer told: what was looked up more than 5 s ago is looked up again at once, the rest 5 s after its lookup.
       vi.advanceTimersByTime(API_TOKEN_CACHE_MS);
       tokens.trustFor(API_TOKEN_CACHE_MS);
-      expect(await auth()).toEqual(principal);
-      expect(lookups).toBe(5);
+      await later(0, 5);
       vi.advanceTimersByTime(API_TOKEN_CACHE_MS - 1);
       tokens.trustFor(60_000);
       tokens.trustFor(API_TOKEN_CACHE_MS);
-      expect(await auth()).toEqual(principal);
-      expect(lookups).toBe(5);
-      vi.advanceTimersByTime(1);
-      expect(await auth()).toEqual(principal);
-      expect(lookups).toBe(6);
+      await later(0, 5);
+      await later(1, 6);
       // A lookup under way when the revocation is heard (it read the row before): its answer is not kept.
       tokens.invalidate();
       let answer!: (r: { principal: Principal; revoked: boolean }) => void;

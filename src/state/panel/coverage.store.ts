@@ -64,16 +64,14 @@ const clientOf = (tx: PanelDb) => (tx as unknown as { $client: Pick<PoolClient, 
  * the budget of that id now: one prepared statement (drizzle built and PostgreSQL planned it at
  * every batch).
  */
-let toldText: string | undefined;
-function toldStatement(): string {
+const TOLD = (() => {
   const C = budgetCoverage;
   const q = (c: { name: string }) => `"${c.name}"`;
-  toldText ??= `select x.budget, x.win, b.${q(budgets.createdAt)} as made, c.${q(C.budgetCreatedAt)}, c.${q(C.coversAll)}, c.${q(C.agents)}
+  return `select x.budget, x.win, b.${q(budgets.createdAt)} as made, c.${q(C.budgetCreatedAt)}, c.${q(C.coversAll)}, c.${q(C.agents)}
     from json_to_recordset($2::json) as x(budget text, win bigint)
     join "${getTableName(C)}" c on c.${q(C.runtimeId)} = $1 and c.${q(C.budgetId)} = x.budget and c.${q(C.windowStart)} = x.win
     left join "${getTableName(budgets)}" b on b.${q(budgets.id)} = x.budget`;
-  return toldText;
-}
+})();
 
 /** What a budget window was told to a runtime as, once per budget incarnation. */
 interface Told {
@@ -102,7 +100,7 @@ export async function chargeable(tx: PanelDb, runtime: { id: string; userId: str
   // One statement: what each key was told as (a key never told of has no row), beside the budget of that id now.
   const found = await clientOf(tx).query<{ budget: string; win: string; made: string | null; budget_created_at: string; covers_all: boolean; agents: string[] }>({
     name: 'coverage_told',
-    text: toldStatement(),
+    text: TOLD,
     values: [runtime.id, JSON.stringify([...keys.values()].map((k) => ({ budget: k.budget, win: k.window })))],
   });
   const told = new Map<string, { made: string | null; proofs: Told[] }>();
