@@ -39,8 +39,12 @@ function chunks(text: string, size: number): string[] {
  * package, the same on every machine with the same packages (a directory's own order is the file
  * system's, and the first files of a walk cut short were those of a few packages).
  */
-/** Which files `walk` picks, when there are more than it takes: another salt, another spread. The shipped weights' ('a') was chosen among three on the validation part (its hand-written attacks caught 57.4 % at 2.8 % of their twins, against 60.3 / 5.5 % for 'b' and 55.5 / 3.7 % for 'c'; the held-out sets only printed). */
-const PICK_SALT = process.env.PICK_SALT ?? 'b';
+/** Which files `walk` picks, when there are more than it takes: another salt, another spread. The trainer trains a model on each of several picks and averages them (train.ts: PICKS); a single model's pick was chosen among three on the validation part until 2026-11-28 ('b'). */
+let PICK_SALT = process.env.PICK_SALT ?? 'b';
+/** For the trainer's bagging over picks: the salt the next walks pick with. */
+export function usePickSalt(salt: string): void {
+  PICK_SALT = salt;
+}
 /** How many of the installed packages' docs and source files the benign corpus reads. */
 const PACKAGE_DOCS = Number(process.env.PACKAGE_DOCS ?? 3000);
 const PACKAGE_CODE = Number(process.env.PACKAGE_CODE ?? 1500);

@@ -12,7 +12,8 @@
 // Model: logistic regression on hashed words and word pairs (src/domain/injection/tokens.ts),
 // one example per window of WINDOW words: every window of a benign text is a negative, the
 // injection's own words (and them with a few words of their carrier around) a positive.
-// AdaGrad, L2, a few epochs, then int8 weights. The offset (the logit that scores 0.5) is set
+// AdaGrad, L2, a few epochs; one model per corpus pick (PICKS), their weights averaged; then
+// int8 weights. The offset (the logit that scores 0.5) is set
 // on the validation split above each language's hard negatives' HARD_QUANTILE and benign tool output's.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ import { BITS, BUCKETS, FEATS, featuresOf } from '../../src/domain/injection/tok
 import { MODEL } from '../../src/domain/injection/weights.js';
 import { mulberry32 } from '../../src/core/random.js';
 import { buildCorpus, type Example } from './corpus.js';
+import { usePickSalt } from './sources.js';
 import { benignLookalikes, DISGUISES, disguise } from './disguise.js';
 import { evaluate, HARD, markdown, TOOL_OUTPUT } from './evaluate.js';
 import { cyberSecEval, cyberSecEvalReport, spikee, spikeeReport } from './third-party.js';
@@ -46,7 +48,20 @@ const arg = (name: string) => {
 };
 const root = process.cwd();
 const t0 = Date.now();
-const corpus = buildCorpus({ root, bipia: arg('--bipia'), deepset: arg('--deepset') });
+/**
+ * The corpus picks (sources.ts: which of the installed packages' files and man pages are read), one
+ * model each, their weights averaged (bagging): each model learns the hand-written and synthetic
+ * texts with other benign files around them, and what one learnt by heart of its files the others
+ * do not share. The first pick's corpus is the one validated and held out (a file's split does not
+ * depend on the pick, so no model trained on another's validation or test file). PICKS=b trains
+ * one model, as the weights were trained until 2026-11-28.
+ */
+const PICKS = (process.env.PICKS ?? 'b,a,c,d,e').split(',').filter(Boolean);
+const corpusOf = (salt: string) => {
+  usePickSalt(salt);
+  return buildCorpus({ root, bipia: arg('--bipia'), deepset: arg('--deepset') });
+};
+const corpus = corpusOf(PICKS[0]!);
 console.error(`corpus: ${corpus.length} examples (${corpus.filter((e) => e.label === 1).length} injections) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
 // ---------- training windows ----------
@@ -62,58 +77,60 @@ function windows(feats: Int32Array, stride: number, max: number): Int32Array[] {
   for (let s = 0; s + WINDOW <= words && out.length < max; s += stride) out.push(feats.subarray(FEATS * s, FEATS * (s + WINDOW)));
   return out;
 }
-const r = mulberry32(7);
-const train: Win[] = [];
-/** Each benign training text's features (its first MAX_MINED words): its best span is mined each epoch. */
+/** Each benign training text's features are mined for its best span up to this many words. */
 const MAX_MINED = 1500;
-const benignFeats: { f: Int32Array; w: number }[] = [];
-let pos = 0;
-let neg = 0;
-for (const e of corpus) {
-  if (e.split !== 'train') continue;
-  if (e.label === 0) {
-    const all = featuresOf(e.text);
-    const weight = HARD_SOURCES.has(e.source) ? HARD_WEIGHT : 1;
-    benignFeats.push({ f: all.subarray(0, FEATS * MAX_MINED), w: weight });
-    for (const f of windows(all, WINDOW / 2, 80)) {
-      train.push({ f, y: 0, w: weight });
-      neg++;
-    }
-    // short pieces too: a JSON answer's strings are read one by one, many of a few words
-    const words = all.length / FEATS;
-    for (let k = 0; k < 1 && words > 4; k++) {
-      const len = 3 + Math.floor(r() * Math.min(20, words - 3));
-      const s = Math.floor(r() * (words - len + 1));
-      train.push({ f: all.subarray(FEATS * s, FEATS * (s + len)), y: 0, w: 0.3 });
-      neg++;
-    }
-  } else {
-    const [a, b] = e.span ?? [0, e.text.length];
-    const core = e.text.slice(a, b);
-    const pw = e.source === 'written' || e.source === 'written-placed' ? WRITTEN_WEIGHT : 1;
-    for (const f of windows(featuresOf(core), WINDOW / 2, 4)) {
-      train.push({ f, y: 1, w: pw });
+/** A corpus's training windows, and its benign texts' features (their first MAX_MINED words) for mining. */
+function trainingSet(corpus: Example[], r: () => number) {
+  const train: Win[] = [];
+  const benignFeats: { f: Int32Array; w: number }[] = [];
+  let pos = 0;
+  let neg = 0;
+  for (const e of corpus) {
+    if (e.split !== 'train') continue;
+    if (e.label === 0) {
+      const all = featuresOf(e.text);
+      const weight = HARD_SOURCES.has(e.source) ? HARD_WEIGHT : 1;
+      benignFeats.push({ f: all.subarray(0, FEATS * MAX_MINED), w: weight });
+      for (const f of windows(all, WINDOW / 2, 80)) {
+        train.push({ f, y: 0, w: weight });
+        neg++;
+      }
+      // short pieces too: a JSON answer's strings are read one by one, many of a few words
+      const words = all.length / FEATS;
+      for (let k = 0; k < 1 && words > 4; k++) {
+        const len = 3 + Math.floor(r() * Math.min(20, words - 3));
+        const s = Math.floor(r() * (words - len + 1));
+        train.push({ f: all.subarray(FEATS * s, FEATS * (s + len)), y: 0, w: 0.3 });
+        neg++;
+      }
+    } else {
+      const [a, b] = e.span ?? [0, e.text.length];
+      const core = e.text.slice(a, b);
+      const pw = e.source === 'written' || e.source === 'written-placed' ? WRITTEN_WEIGHT : 1;
+      for (const f of windows(featuresOf(core), WINDOW / 2, 4)) {
+        train.push({ f, y: 1, w: pw });
+        pos++;
+      }
+      // the injection with some of its carrier: the window may start before it or end after it
+      // (a few words of it on either side, never a window of carrier alone)
+      const left = featuresOf(e.text.slice(Math.max(0, a - 200), a));
+      const right = featuresOf(e.text.slice(b, b + 200));
+      const l = Math.floor(r() * 6);
+      const rr = Math.floor(r() * 6);
+      const ctx = Int32Array.from([...left.subarray(Math.max(0, left.length - FEATS * l)), ...featuresOf(core), ...right.subarray(0, FEATS * rr)]);
+      train.push({ f: ctx.length / FEATS > WINDOW ? ctx.subarray(0, FEATS * WINDOW) : ctx, y: 1, w: 0.5 * pw });
       pos++;
     }
-    // the injection with some of its carrier: the window may start before it or end after it
-    // (a few words of it on either side, never a window of carrier alone)
-    const left = featuresOf(e.text.slice(Math.max(0, a - 200), a));
-    const right = featuresOf(e.text.slice(b, b + 200));
-    const l = Math.floor(r() * 6);
-    const rr = Math.floor(r() * 6);
-    const ctx = Int32Array.from([...left.subarray(Math.max(0, left.length - FEATS * l)), ...featuresOf(core), ...right.subarray(0, FEATS * rr)]);
-    train.push({ f: ctx.length / FEATS > WINDOW ? ctx.subarray(0, FEATS * WINDOW) : ctx, y: 1, w: 0.5 * pw });
-    pos++;
   }
+  const posWeight = neg / pos / 3;
+  console.error(`windows: ${neg} benign, ${pos} injected (positive weight ${posWeight.toFixed(2)})`);
+  return { train, benignFeats, posWeight };
 }
-const posWeight = neg / pos / 3;
-console.error(`windows: ${neg} benign, ${pos} injected (positive weight ${posWeight.toFixed(2)})`);
+const sets = PICKS.map((salt, k) => trainingSet(k === 0 ? corpus : corpusOf(salt), mulberry32(7 + k)));
+usePickSalt(PICKS[0]!); // what reads the sources after this reads the first pick's
 
 // ---------- AdaGrad logistic regression ----------
-const w = new Float32Array(BUCKETS);
-const g2 = new Float32Array(BUCKETS).fill(1e-8);
-let bias = 0;
-let bg2 = 1e-8;
+let w = new Float32Array(BUCKETS);
 /** The span the classifier would judge a text on (classifier.ts: classify), under the current weights. */
 function bestSpan(f: Int32Array): Int32Array {
   const n = f.length / FEATS;
@@ -137,37 +154,53 @@ function bestSpan(f: Int32Array): Int32Array {
   return f.subarray(FEATS * bi, FEATS * bj);
 }
 
-const base = train.length;
-for (let epoch = 0; epoch < EPOCHS; epoch++) {
-  // hard negatives: each benign text's best span under the weights so far (from the second epoch)
-  train.length = base;
-  if (epoch > 0) for (const b of benignFeats) train.push({ f: bestSpan(b.f), y: 0, w: b.w });
-  const order = Array.from(train.keys());
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  let loss = 0;
-  for (const k of order) {
-    const x = train[k]!;
-    let z = bias;
-    for (let q = 0; q < x.f.length; q++) z += w[x.f[q]!]!;
-    const p = 1 / (1 + Math.exp(-z));
-    const weight = x.w * (x.y === 1 ? posWeight : 1);
-    loss += weight * -Math.log(x.y === 1 ? Math.max(p, 1e-9) : Math.max(1 - p, 1e-9));
-    const g = weight * (p - x.y);
-    for (let q = 0; q < x.f.length; q++) {
-      const h = x.f[q]!;
-      if (h === 0) continue; // the first word's missing pair (tokens.ts)
-      const gh = g + L2 * w[h]!;
-      g2[h] = g2[h]! + gh * gh;
-      w[h] = w[h]! - (LR * gh) / Math.sqrt(g2[h]!);
+/** One model on one pick's windows, in an order of its own. */
+function trainOne(seed: number, set: ReturnType<typeof trainingSet>): { w: Float32Array; bias: number } {
+  const { train, benignFeats, posWeight } = set;
+  const r = mulberry32(seed);
+  w = new Float32Array(BUCKETS);
+  const g2 = new Float32Array(BUCKETS).fill(1e-8);
+  let bias = 0;
+  let bg2 = 1e-8;
+  const examples = [...train];
+  const base = examples.length;
+  for (let epoch = 0; epoch < EPOCHS; epoch++) {
+    // hard negatives: each benign text's best span under the weights so far (from the second epoch)
+    examples.length = base;
+    if (epoch > 0) for (const b of benignFeats) examples.push({ f: bestSpan(b.f), y: 0, w: b.w });
+    const order = Array.from(examples.keys());
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    bg2 += g * g;
-    bias -= (LR * g) / Math.sqrt(bg2);
+    let loss = 0;
+    for (const k of order) {
+      const x = examples[k]!;
+      let z = bias;
+      for (let q = 0; q < x.f.length; q++) z += w[x.f[q]!]!;
+      const p = 1 / (1 + Math.exp(-z));
+      const weight = x.w * (x.y === 1 ? posWeight : 1);
+      loss += weight * -Math.log(x.y === 1 ? Math.max(p, 1e-9) : Math.max(1 - p, 1e-9));
+      const g = weight * (p - x.y);
+      for (let q = 0; q < x.f.length; q++) {
+        const h = x.f[q]!;
+        if (h === 0) continue; // the first word's missing pair (tokens.ts)
+        const gh = g + L2 * w[h]!;
+        g2[h] = g2[h]! + gh * gh;
+        w[h] = w[h]! - (LR * gh) / Math.sqrt(g2[h]!);
+      }
+      bg2 += g * g;
+      bias -= (LR * g) / Math.sqrt(bg2);
+    }
+    console.error(`model ${seed}, epoch ${epoch + 1}: loss ${(loss / order.length).toFixed(4)}`);
   }
-  console.error(`epoch ${epoch + 1}: loss ${(loss / order.length).toFixed(4)}`);
+  return { w, bias };
 }
+
+const models = sets.map((set, k) => trainOne(7 + k * 1009, set));
+w = new Float32Array(BUCKETS);
+for (const m of models) for (let i = 0; i < BUCKETS; i++) w[i] = w[i]! + m.w[i]! / models.length;
+const bias = models.reduce((a, m) => a + m.bias / models.length, 0);
 
 // ---------- int8 ----------
 let maxAbs = 0;
@@ -264,7 +297,7 @@ const b64 = Buffer.from(q.buffer).toString('base64');
 writeFileSync(
   join(root, 'src/domain/injection/weights.ts'),
   `// Generated by scripts/injection/train.ts (${new Date().toISOString().slice(0, 10)}): do not edit.\n` +
-    `// Logistic regression over 2^${BITS} hashed word, word-pair and stem buckets, int8 × scale, base64.\n` +
+    `// Logistic regression over 2^${BITS} hashed word, word-pair and stem buckets (${models.length} models averaged), int8 × scale, base64.\n` +
     `export const MODEL = {\n  bits: ${BITS},\n  window: ${WINDOW},\n  bias: ${Number(bias.toFixed(5))},\n  scale: ${Number(scale.toPrecision(8))},\n  offset: ${Number(MODEL.offset.toFixed(3))},\n  weights:\n    '${b64}',\n};\n`,
 );
 

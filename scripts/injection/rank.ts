@@ -1,0 +1,38 @@
+// How well the weights in place rank attacks above legitimate texts, whatever the threshold: AUC and
+// recall at 1 % and 3 % of the negatives flagged, on the hand-written sets never trained on
+// (held-out authors: attacks against their legitimate twins; dev2). For comparing trainings.
+//
+//   node_modules/.bin/tsx scripts/injection/rank.ts
+import { detectInjection } from '../../src/domain/injection/index.js';
+import { buildCorpus } from './corpus.js';
+import { handAuthors, handDev, handDev2 } from './handwritten.js';
+
+function rank(name: string, xs: { text: string; label?: 0 | 1 }[]): string {
+  const pos = xs.filter((x) => x.label === 1).map((x) => detectInjection(x.text).score);
+  const neg = xs.filter((x) => x.label === 0).map((x) => detectInjection(x.text).score);
+  neg.sort((a, b) => b - a);
+  let wins = 0;
+  for (const p of pos) for (const n of neg) wins += p > n ? 1 : p === n ? 0.5 : 0;
+  const at = (fp: number) => {
+    const cut = neg[Math.floor(fp * neg.length)] ?? 0; // flag above the negative at this rank
+    return pos.filter((p) => p > cut).length / pos.length;
+  };
+  const flagged = pos.filter((p) => p >= 0.5).length / pos.length;
+  const fp = neg.filter((n) => n >= 0.5).length / neg.length;
+  const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+  return `${name}: AUC ${(wins / (pos.length * neg.length)).toFixed(4)}, recall at 1 / 3 / 5 / 10 % of the negatives flagged ${[0.01, 0.03, 0.05, 0.1].map((f) => pct(at(f))).join(' / ')}; at the threshold ${pct(flagged)} / ${pct(fp)}`;
+}
+const bipia = process.argv.indexOf('--bipia');
+const deepset = process.argv.indexOf('--deepset');
+const val = buildCorpus({ root: process.cwd(), bipia: bipia > 0 ? process.argv[bipia + 1] : undefined, deepset: deepset > 0 ? process.argv[deepset + 1] : undefined }).filter(
+  (e) => e.split === 'val' && (e.source === 'written' || e.source === 'written-placed'),
+);
+console.log(
+  rank(
+    'validation, hand-written (chooses settings)',
+    val.map((e) => ({ text: e.text, label: e.label as 0 | 1 })),
+  ),
+);
+console.log(rank('dev (chooses settings)', handDev()));
+console.log(rank('held-out authors', handAuthors()));
+console.log(rank('dev2', handDev2()));
