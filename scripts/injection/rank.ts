@@ -1,8 +1,11 @@
-// How well the weights in place rank attacks above legitimate texts, whatever the threshold: AUC and
-// recall at 1 % and 3 % of the negatives flagged, on the hand-written sets never trained on
-// (held-out authors: attacks against their legitimate twins; dev2). For comparing trainings.
+// How well the weights in place rank attacks above legitimate texts, whatever the threshold: AUC,
+// and recall at 1, 3, 5 and 10 % of the negatives flagged, with the figures at the threshold, on
+// the validation part's hand-written texts (what chooses a training's settings: PICKS' first pick,
+// as train.ts validates on), dev.jsonl (chose settings too), and the hand-written sets never
+// trained on nor used for a setting (held-out authors: attacks against their legitimate twins;
+// dev2). For comparing trainings.
 //
-//   node_modules/.bin/tsx scripts/injection/rank.ts
+//   node_modules/.bin/tsx scripts/injection/rank.ts [--bipia <BIPIA>] [--deepset <dir>]   (as train.ts was given)
 import { detectInjection } from '../../src/domain/injection/index.js';
 import { buildCorpus } from './corpus.js';
 import { handAuthors, handDev, handDev2 } from './handwritten.js';

@@ -39,9 +39,17 @@ function chunks(text: string, size: number): string[] {
  * package, the same on every machine with the same packages (a directory's own order is the file
  * system's, and the first files of a walk cut short were those of a few packages).
  */
-/** Which files `walk` picks, when there are more than it takes: another salt, another spread. The trainer trains a model on each of several picks and averages them (train.ts: PICKS); a single model's pick was chosen among three on the validation part until 2026-11-28 ('b'). */
-let PICK_SALT = process.env.PICK_SALT ?? 'b';
-/** For the trainer's bagging over picks: the salt the next walks pick with. */
+/**
+ * The corpus picks: which files `walk` picks, when there are more than it takes, by a salt (another
+ * salt, another spread). The trainer trains a model on each and averages them (train.ts); the
+ * first is the one validated and held out, and the one every other reader of the sources (rank.ts)
+ * reads. Until 2026-11-28 one model was trained, on a pick chosen among three on the validation
+ * part (`b`): PICKS=b.
+ */
+export const PICKS = (process.env.PICKS ?? 'b,a,c,d,e').split(',').filter(Boolean);
+if (PICKS.length === 0) throw new Error('PICKS: name at least one corpus pick (a salt), e.g. PICKS=b');
+let PICK_SALT = PICKS[0]!;
+/** The salt the next walks pick with (the trainer's, one pick after the other). */
 export function usePickSalt(salt: string): void {
   PICK_SALT = salt;
 }

@@ -24,7 +24,7 @@ import { BITS, BUCKETS, FEATS, featuresOf } from '../../src/domain/injection/tok
 import { MODEL } from '../../src/domain/injection/weights.js';
 import { mulberry32 } from '../../src/core/random.js';
 import { buildCorpus, type Example } from './corpus.js';
-import { usePickSalt } from './sources.js';
+import { PICKS, usePickSalt } from './sources.js';
 import { benignLookalikes, DISGUISES, disguise } from './disguise.js';
 import { evaluate, HARD, markdown, TOOL_OUTPUT } from './evaluate.js';
 import { cyberSecEval, cyberSecEvalReport, spikee, spikeeReport } from './third-party.js';
@@ -48,15 +48,15 @@ const arg = (name: string) => {
 };
 const root = process.cwd();
 const t0 = Date.now();
-/**
- * The corpus picks (sources.ts: which of the installed packages' files and man pages are read), one
- * model each, their weights averaged (bagging): each model learns the hand-written and synthetic
- * texts with other benign files around them, and what one learnt by heart of its files the others
- * do not share. The first pick's corpus is the one validated and held out (a file's split does not
- * depend on the pick, so no model trained on another's validation or test file). PICKS=b trains
- * one model, as the weights were trained until 2026-11-28.
+/*
+ * One model per corpus pick (sources.ts: PICKS, which of the installed packages' files and man
+ * pages are read), their weights averaged (bagging): each model learns the hand-written and
+ * synthetic texts with other benign files around them, and what one learnt by heart of its files
+ * the others do not share. The first pick's corpus is the one validated and held out (a file's
+ * split does not depend on the pick, so no model trained on another's validation or test file).
+ * PICKS=b trains one model on the data the weights were trained on until 2026-11-28 (not to the
+ * same weights: the order of its examples is drawn otherwise).
  */
-const PICKS = (process.env.PICKS ?? 'b,a,c,d,e').split(',').filter(Boolean);
 const corpusOf = (salt: string) => {
   usePickSalt(salt);
   return buildCorpus({ root, bipia: arg('--bipia'), deepset: arg('--deepset') });
@@ -126,8 +126,6 @@ function trainingSet(corpus: Example[], r: () => number) {
   console.error(`windows: ${neg} benign, ${pos} injected (positive weight ${posWeight.toFixed(2)})`);
   return { train, benignFeats, posWeight };
 }
-const sets = PICKS.map((salt, k) => trainingSet(k === 0 ? corpus : corpusOf(salt), mulberry32(7 + k)));
-usePickSalt(PICKS[0]!); // what reads the sources after this reads the first pick's
 
 // ---------- AdaGrad logistic regression ----------
 let w = new Float32Array(BUCKETS);
@@ -197,7 +195,11 @@ function trainOne(seed: number, set: ReturnType<typeof trainingSet>): { w: Float
   return { w, bias };
 }
 
-const models = sets.map((set, k) => trainOne(7 + k * 1009, set));
+// Each pick's windows built when its model is trained, and let go after it (~150 MB of features a
+// pick). (Pick 0's order is drawn from the same seed as its windows were: harmless, and how the
+// shipped weights were trained.)
+const models = PICKS.map((salt, k) => trainOne(7 + k * 1009, trainingSet(k === 0 ? corpus : corpusOf(salt), mulberry32(7 + k))));
+usePickSalt(PICKS[0]!); // what reads the sources after this reads the first pick's
 w = new Float32Array(BUCKETS);
 for (const m of models) for (let i = 0; i < BUCKETS; i++) w[i] = w[i]! + m.w[i]! / models.length;
 const bias = models.reduce((a, m) => a + m.bias / models.length, 0);

@@ -160,7 +160,7 @@ const DELIMITERS_INTL =
   /\b(?:ende (?:der|des) (?:tool-ausgabe|werkzeugausgabe|dokuments|daten|eingabe|e-mail|nachricht|kontexts)|fin (?:du|de la|des) (?:document|sortie de l['’]outil|données|contexte|message|courriel|e-mail)|fin (?:del|de la|de los) (?:documento|resultado de la herramienta|datos|contexto|mensaje|correo)|конец (?:документа|вывода инструмента|данных|контекста|сообщения|письма))\b|(?:文档|工具输出|数据|上下文|邮件|消息)(?:结束|到此结束)|(?:系统|管理员)(?:提示|消息|指令)\s*[:：]/gi;
 
 /** For one text, whether a position is inside a fenced block or inline code: where documentation shows a template. */
-function codeReader(text: string): (at: number) => boolean {
+export function codeReader(text: string): (at: number) => boolean {
   // read once per text, on the first ask: a search from the text's start (and from each line's) at
   // every match was quadratic in a text of many (256 KB of `[INST]`: 19 s on the gateway's thread).
   // Where each fence, backtick and line break stands, found by indexOf (a native search): a loop
