@@ -138,8 +138,14 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
     }
     let replaced = false;
     if (c >= 0xff01 && c <= 0xff5e) {
-      c -= 0xfee0;
-      replaced = true;
+      // a fullwidth letter or digit hides a word; fullwidth punctuation after Chinese or Japanese is
+      // their typography (，：（）？), kept: the regexes read it as written, and a text of such text
+      // and nothing else to fold is not read twice. (After a Latin word it is folded: `AI助手` reads
+      // the same either way, but `AI：忽略…` is found as `ai:` only folded.)
+      if (isAlnum(c - 0xfee0) || !afterCjk(text, i)) {
+        c -= 0xfee0;
+        replaced = true;
+      }
     } else if (LATIN_FORM[c] !== 0) {
       c = LATIN_FORM[c]!;
       replaced = true;
@@ -152,13 +158,10 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
     }
     if (kind >= Kind.Letter) {
       if (kind === Kind.Latin) latin = true;
-      else if (kind === Kind.LookAlike) {
-        other = true;
-        if (LOWER[c] !== c) {
-          c = LOWER[c]!;
-          replaced = true;
-        }
-      }
+      // (a Cyrillic or Greek capital stays as written: the regexes read the text lowercased or
+      // ignoring case, and a mixed word's look-alikes are read as Latin by lookalikes(); lowered
+      // here, every Russian text with a capital was folded and read twice for nothing)
+      else if (kind === Kind.LookAlike) other = true;
     } else if (kind !== Kind.Mark) {
       // the word ends: a word of Latin and Cyrillic or Greek letters has its look-alikes read as Latin
       if (latin && other) lookalikes(text, wordStart, i);
@@ -172,6 +175,24 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
   if (changes === 0 && looks === 0) return null;
   if (looks > 0) mergeLookalikes();
   return new Fold(text, changeAt.slice(0, changes), changeWidth.slice(0, changes), changeUnit.slice(0, changes));
+}
+
+const isAlnum = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+
+/** Whether the code unit before `i`, past spaces, is of Chinese or Japanese writing. */
+function afterCjk(text: string, i: number): boolean {
+  let j = i - 1;
+  while (j >= 0 && text.charCodeAt(j) === 0x20) j--;
+  return j >= 0 && isCjk(text.charCodeAt(j));
+}
+
+/** An ideograph or kana, their punctuation (U+3000-303F), or fullwidth punctuation. */
+function isCjk(c: number): boolean {
+  if (c >= 0x3000 && c <= 0x303f) return true;
+  if (c >= 0xff01 && c <= 0xff5e) return !isAlnum(c - 0xfee0);
+  let kind = KIND[c]! as Kind;
+  if (kind === Kind.Unknown) kind = learn(c);
+  return kind === Kind.Ideograph;
 }
 
 /** A code unit past ASCII (sticky search from lastIndex). */
