@@ -138,14 +138,9 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
     }
     let replaced = false;
     if (c >= 0xff01 && c <= 0xff5e) {
-      // a fullwidth letter or digit hides a word; fullwidth punctuation after Chinese or Japanese is
-      // their typography (，：（）？), kept: the regexes read it as written, and a text of such text
-      // and nothing else to fold is not read twice. (After a Latin word it is folded: `AI助手` reads
-      // the same either way, but `AI：忽略…` is found as `ai:` only folded.)
-      if (isAlnum(c - 0xfee0) || !afterCjk(text, i)) {
-        c -= 0xfee0;
-        replaced = true;
-      }
+      // fullwidth forms, punctuation too (＜｜im_start｜＞, ［INST］, ＊＊＊ NEW INSTRUCTIONS): read as ASCII
+      c -= 0xfee0;
+      replaced = true;
     } else if (LATIN_FORM[c] !== 0) {
       c = LATIN_FORM[c]!;
       replaced = true;
@@ -177,24 +172,6 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
   return new Fold(text, changeAt.slice(0, changes), changeWidth.slice(0, changes), changeUnit.slice(0, changes));
 }
 
-const isAlnum = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-
-/** Whether the code unit before `i`, past spaces, is of Chinese or Japanese writing. */
-function afterCjk(text: string, i: number): boolean {
-  let j = i - 1;
-  while (j >= 0 && text.charCodeAt(j) === 0x20) j--;
-  return j >= 0 && isCjk(text.charCodeAt(j));
-}
-
-/** An ideograph or kana, their punctuation (U+3000-303F), or fullwidth punctuation. */
-function isCjk(c: number): boolean {
-  if (c >= 0x3000 && c <= 0x303f) return true;
-  if (c >= 0xff01 && c <= 0xff5e) return !isAlnum(c - 0xfee0);
-  let kind = KIND[c]! as Kind;
-  if (kind === Kind.Unknown) kind = learn(c);
-  return kind === Kind.Ideograph;
-}
-
 /** A code unit past ASCII (sticky search from lastIndex). */
 const NON_ASCII = /[^\0-\x7f]/g;
 /** The first code unit at `from` or after that is not ASCII (the text's length when none). */
@@ -211,8 +188,8 @@ function nextNonAscii(text: string, from: number): number {
 
 /**
  * Notes the look-alikes of the word text[from, to) as Latin: each code unit the fold keeps
- * (the pass above: invisible ones dropped, fullwidth and mathematical letters read as ASCII,
- * Cyrillic and Greek lowercased) that is a look-alike. Rare: only a word of mixed scripts.
+ * (the pass above: invisible ones dropped, fullwidth and mathematical letters read as ASCII),
+ * lowercased here, that is a look-alike. Rare: only a word of mixed scripts.
  */
 function lookalikes(text: string, from: number, to: number): void {
   const n = text.length;
