@@ -51,7 +51,8 @@ const [vitest, ...rest] = await Promise.all([
   // four checkers (5.9: ~75 s).
   step('typecheck', npx('tsc'), ['--noEmit', '--singleThreaded', '--incremental', '--tsBuildInfoFile', 'node_modules/.cache/tsc/src.tsbuildinfo']),
   step('typecheck web', npx('tsc'), ['--noEmit', '-p', 'web', '--singleThreaded', '--incremental', '--tsBuildInfoFile', 'node_modules/.cache/tsc/web.tsbuildinfo']),
-  step('lint', npx('biome'), ['check', '--error-on-warnings']),
+  // (infos left out: the failure summary below names the first findings, and an info is none)
+  step('lint', npx('biome'), ['check', '--error-on-warnings', '--diagnostic-level=warn']),
   step('python', 'python3', ['-m', 'unittest', 'discover', '-s', 'test/python', '-v'], { env: { PYTHONPATH: 'src/python' } }),
 ]);
 
@@ -73,7 +74,7 @@ rmSync(failuresDir, { recursive: true, force: true });
 // Python's unittest names its failures in lines of their own ("FAIL: test_x (module.Class.test_x)").
 const python = rest.find((s) => s.name === 'python');
 const pyFailures = python && python.code !== 0 ? python.out.split('\n').filter((l) => /^(FAIL|ERROR): /.test(l)) : [];
-// The checks' first findings: tsc's `file(line,col): error TS…`, biome's `file:line:col rule`.
+// The checks' first findings: tsc's `file(line,col): error TS…`, biome's `file:line:col rule` or `file format`.
 const found = (s, re) =>
   s.code === 0
     ? []
@@ -83,7 +84,7 @@ const found = (s, re) =>
         .filter((l) => re.test(l))
         .slice(0, 3)
         .map((l) => `${s.name}: ${l.trim()}`);
-const checks = rest.flatMap((s) => (s.name.startsWith('typecheck') ? found(s, /error TS\d+/) : s.name === 'lint' ? found(s, /^\S+:\d+:\d+ \S+/) : []));
+const checks = rest.flatMap((s) => (s.name.startsWith('typecheck') ? found(s, /error TS\d+/) : s.name === 'lint' ? found(s, /^\S+(?::\d+:\d+ \S+| format )/) : []));
 const lines = [...failures.split('\n').filter(Boolean), ...pyFailures.map((l) => `test/python: ${l}`), ...checks];
 // vitest that ended without its reporters' last word (killed, out of memory, a global setup that threw).
 if (vitest.code !== 0 && !failures) lines.unshift(`vitest: exit ${vitest.code} and no failed test named: it crashed, or its global setup (the run's PostgreSQL) failed; its output above says how`);

@@ -223,7 +223,10 @@ export function localDocs(): Doc[] {
     walk(`/usr/share/man/${dir}`, (n) => n.endsWith('.gz'), files, 1000);
     // without Debian's manpages-l10n (whose pages include ls(1)) the corpus reads only a few packages'
     // own pages, a quarter as many, and every figure moves
-    if (!existsSync(`/usr/share/man/${dir}/man1/ls.1.gz`)) console.error(`corpus: /usr/share/man/${dir} lacks the translated manual pages the shipped weights were trained with: apt-get install manpages-de manpages-fr manpages-es manpages-ru manpages-zh (docs/injection.md, Retraining)`);
+    if (!existsSync(`/usr/share/man/${dir}/man1/ls.1.gz`))
+      console.error(
+        `corpus: /usr/share/man/${dir} lacks the translated manual pages the shipped weights were trained with: apt-get install manpages-de manpages-fr manpages-es manpages-ru manpages-zh (docs/injection.md, Retraining)`,
+      );
     for (const f of files) {
       let text: string;
       try {
