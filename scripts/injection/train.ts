@@ -139,9 +139,8 @@ function trainingSet(corpus: Example[], r: () => number) {
 }
 
 // ---------- AdaGrad logistic regression ----------
-let w = new Float32Array(BUCKETS);
-/** The span the classifier would judge a text on (classifier.ts: classify), under the current weights. */
-function bestSpan(f: Int32Array): Int32Array {
+/** The span the classifier would judge a text on (classifier.ts: classify), under the weights `w`. */
+function bestSpan(f: Int32Array, w: Float32Array): Int32Array {
   const n = f.length / FEATS;
   if (n < MIN_SPAN) return f;
   const pre = new Float64Array(n + 1);
@@ -167,7 +166,7 @@ function bestSpan(f: Int32Array): Int32Array {
 function trainOne(seed: number, set: ReturnType<typeof trainingSet>): { w: Float32Array; bias: number } {
   const { train, benignFeats, posWeight } = set;
   const r = mulberry32(seed);
-  w = new Float32Array(BUCKETS);
+  const w = new Float32Array(BUCKETS);
   const g2 = new Float32Array(BUCKETS).fill(1e-8);
   let bias = 0;
   let bg2 = 1e-8;
@@ -176,7 +175,7 @@ function trainOne(seed: number, set: ReturnType<typeof trainingSet>): { w: Float
   for (let epoch = 0; epoch < EPOCHS; epoch++) {
     // hard negatives: each benign text's best span under the weights so far (from the second epoch)
     examples.length = base;
-    if (epoch > 0) for (const b of benignFeats) examples.push({ f: bestSpan(b.f), y: 0, w: b.w });
+    if (epoch > 0) for (const b of benignFeats) examples.push({ f: bestSpan(b.f, w), y: 0, w: b.w });
     const order = Array.from(examples.keys());
     for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(r() * (i + 1));
@@ -211,7 +210,7 @@ function trainOne(seed: number, set: ReturnType<typeof trainingSet>): { w: Float
 // shipped weights were trained.)
 const models = PICKS.map((salt, k) => trainOne(7 + k * 1009, trainingSet(k === 0 ? corpus : corpusOf(salt), mulberry32(7 + k))));
 usePickSalt(PICKS[0]!); // what reads the sources after this reads the first pick's
-w = new Float32Array(BUCKETS);
+const w = new Float32Array(BUCKETS);
 for (const m of models) for (let i = 0; i < BUCKETS; i++) w[i] = w[i]! + m.w[i]! / models.length;
 const bias = models.reduce((a, m) => a + m.bias / models.length, 0);
 

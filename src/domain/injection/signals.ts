@@ -169,7 +169,7 @@ export function codeReader(text: string): (at: number) => boolean {
   let ticks: number[] | undefined; // where each backtick stands
   let breaks: number[] | undefined; // where each line break stands
   return (at) => {
-    if (fences === undefined) fences = positions(text, '```', 3);
+    fences ??= positions(text, '```', 3);
     if (before(fences, at) % 2 === 1) return true; // an odd number of fences before it: inside a block
     breaks ??= positions(text, '\n', 1);
     ticks ??= positions(text, '`', 1);
