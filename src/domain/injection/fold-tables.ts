@@ -113,6 +113,73 @@ export const LOOK = new Uint16Array(0x10000);
 for (const [k, v] of Object.entries(LOOKALIKES)) LOOK[k.charCodeAt(0)] = v.charCodeAt(0);
 
 /**
+ * Capitals that look like a Latin capital, read as it inside a mixed word, case kept: a capital's
+ * look is not its small letter's (Greek Η is an H, η an n; Cyrillic И is no U), and the regexes of
+ * chat tokens are case-sensitive (`[ΙNST]` with a Greek Ι is Llama's `[INST]`, never `[iNST]`).
+ * A capital not here reads as its small letter's look-alike in capitals (Cherokee's capitals are
+ * the look-alikes of the table above).
+ */
+const CAPITAL_LOOKALIKES: Record<string, string> = {
+  А: 'A',
+  В: 'B',
+  С: 'C',
+  Е: 'E',
+  Ё: 'E',
+  Н: 'H',
+  І: 'I',
+  Ї: 'I',
+  Ӏ: 'I',
+  Ј: 'J',
+  К: 'K',
+  М: 'M',
+  О: 'O',
+  Р: 'P',
+  Ԛ: 'Q',
+  Ѕ: 'S',
+  Т: 'T',
+  Ԝ: 'W',
+  Х: 'X',
+  У: 'Y',
+  Ү: 'Y',
+  Α: 'A',
+  Β: 'B',
+  Ε: 'E',
+  Ζ: 'Z',
+  Η: 'H',
+  Ι: 'I',
+  Κ: 'K',
+  Μ: 'M',
+  Ν: 'N',
+  Ο: 'O',
+  Ρ: 'P',
+  Τ: 'T',
+  Υ: 'Y',
+  Χ: 'X',
+  Օ: 'O',
+  Տ: 'S',
+};
+/** Per capital look-alike, the Latin capital it reads as in a mixed word (0: not a capital look-alike; see `lookAlikeOf`). */
+const LOOK_CAPITAL = new Uint16Array(0x10000);
+for (const [k, v] of Object.entries(CAPITAL_LOOKALIKES)) LOOK_CAPITAL[k.charCodeAt(0)] = v.charCodeAt(0);
+
+/**
+ * The ASCII letter a look-alike code unit (of Kind.LookAlike) reads as in a mixed word, in its
+ * case: a small letter as LOOK has it, a capital as the capital it looks like.
+ *
+ * @example
+ *   lookAlikeOf(0x0456) // 'i' (Cyrillic і)
+ *   lookAlikeOf(0x0397) // 'H' (Greek Η)
+ */
+export function lookAlikeOf(c: number): number {
+  const capital = LOOK_CAPITAL[c]!;
+  if (capital !== 0) return capital;
+  const lower = LOWER[c]!;
+  const small = LOOK[lower]!;
+  // a capital (its lowercase another code unit) reads as the capital of its small letter's look
+  return lower !== c && small >= 0x61 && small <= 0x7a ? small - 0x20 : small;
+}
+
+/**
  * Latin letters that show as another ASCII one and that Unicode does not decompose to it: small
  * capitals (ɪɢɴᴏʀᴇ reads "ignore"), the dotless i. Read as the ASCII letter by the word reader and
  * the fold, wherever they stand (IPA's ɪ and ʏ, Turkish ı: a word of them folds to plain letters).
@@ -158,7 +225,7 @@ export function learn(c: number): Kind {
   else if (IDEOGRAPH.test(s)) kind = Kind.Ideograph;
   else if (LETTER.test(s)) {
     // only a letter that looks like a Latin one makes a Latin word mixed (`Googleի`, `/θɪn/` are no disguise)
-    kind = LATIN.test(s) ? Kind.Latin : LOOKALIKE_SCRIPT.test(s) && LOOK[s.toLowerCase().charCodeAt(0)] !== 0 ? Kind.LookAlike : Kind.Letter;
+    kind = LATIN.test(s) ? Kind.Latin : LOOKALIKE_SCRIPT.test(s) && (LOOK[s.toLowerCase().charCodeAt(0)] !== 0 || LOOK_CAPITAL[c] !== 0) ? Kind.LookAlike : Kind.Letter;
     const base = s.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
     FOLD[c] = LATIN_FORM[c] || (base.length > 0 ? base.charCodeAt(0) : c);
     LOWER[c] = s.toLowerCase().charCodeAt(0);

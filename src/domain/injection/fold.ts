@@ -5,7 +5,7 @@
 // folds to is looked up in fold-tables.ts; the word reader (tokens.ts) counts the mixed words
 // that decide whether a text needs folding at all.
 
-import { Kind, KIND, LATIN_FORM, LOOK, LOWER, learn, mathLetter, NEEDS_FOLD } from './fold-tables.js';
+import { Kind, KIND, LATIN_FORM, learn, lookAlikeOf, mathLetter, NEEDS_FOLD } from './fold-tables.js';
 
 /**
  * A text as the signal regexes read it (foldForSignals): the original with a few code units
@@ -187,36 +187,31 @@ function nextNonAscii(text: string, from: number): number {
 }
 
 /**
- * Notes the look-alikes of the word text[from, to) as Latin: each code unit the fold keeps
- * (the pass above: invisible ones dropped, fullwidth and mathematical letters read as ASCII),
- * lowercased here, that is a look-alike. Rare: only a word of mixed scripts.
+ * Notes the look-alikes of the word text[from, to) as Latin, in their case (`lookAlikeOf`): the
+ * pass above drops the invisible ones and reads fullwidth, mathematical and Latin forms as ASCII.
+ * Rare: only a word of mixed scripts.
  */
 function lookalikes(text: string, from: number, to: number): void {
   const n = text.length;
   for (let i = from; i < to; i++) {
     const at = i;
-    let c = text.charCodeAt(i);
+    const c = text.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
       // inside a word a pair is a tag character (dropped) or a mathematical letter (read as
-      // one code unit): any other ends the word
-      const low = text.charCodeAt(++i);
-      if (c !== 0xd835) continue;
-      c = mathLetter(low);
-      if (c < 0) continue;
-    } else {
-      if (c >= 0xff01 && c <= 0xff5e) c -= 0xfee0;
-      else if (LATIN_FORM[c] !== 0) c = LATIN_FORM[c]!;
-      const kind = KIND[c]! as Kind;
-      if (kind === Kind.Skip) continue;
-      if (kind === Kind.LookAlike) c = LOWER[c]!;
+      // ASCII by the pass above): neither is a look-alike
+      i++;
+      continue;
     }
-    if (LOOK[c] === 0) continue;
+    // fullwidth forms and Latin forms are read as ASCII by the pass above: no look-alikes either
+    if (KIND[c] !== Kind.LookAlike) continue;
+    const latin = lookAlikeOf(c);
+    if (latin === 0) continue;
     if (looks === lookAt.length) {
       lookAt = grown(lookAt);
       lookUnit = grown(lookUnit);
     }
     lookAt[looks] = at;
-    lookUnit[looks++] = LOOK[c]!;
+    lookUnit[looks++] = latin;
   }
 }
 
