@@ -26,7 +26,7 @@
 // What a code unit is and reads as (its kind, the letter it folds to, its lowercase, the Latin
 // letter it looks like, whether the fold undoes it) is looked up in fold-tables.ts.
 
-import { astral, FOLD, Kind, KIND, kindOf, LOOK, learn, SEEN, SEEN_ZERO_WIDTH, SEEN_ZERO_WIDTH_RUN, ZERO_WIDTH_RUN } from './fold-tables.js';
+import { astral, FOLD, Kind, KIND, kindOf, LOOK, learn, lookAlikeOf, SEEN, SEEN_ZERO_WIDTH, SEEN_ZERO_WIDTH_RUN, ZERO_WIDTH_RUN } from './fold-tables.js';
 import { CLASS_NAMES, CLASS_WORDS } from './lexicon.js';
 import { decodeEscapes } from './escapes.js';
 
@@ -104,6 +104,8 @@ const FNV = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
 const buf = new Uint16Array(MAX_WORD);
+/** The word's code units as written (0 for an astral letter), for a mixed word's look-alikes, which read by case (`lookAlikeOf`). */
+const written = new Uint16Array(MAX_WORD);
 const LATIN_LETTER = 1 << Kind.Latin;
 /** A word with letters of both: Latin, and a script whose letters look like Latin ones (Cyrillic, Greek, Armenian, Cherokee). */
 const MIXED = LATIN_LETTER | (1 << Kind.LookAlike);
@@ -226,6 +228,7 @@ export function readWords(text: string): Words {
         if (len < MAX_WORD) {
           const f = FOLD[c]!;
           buf[len] = f;
+          written[len] = c;
           h = Math.imul(h ^ f, FNV_PRIME);
           if (++len === STEM) st = h;
         }
@@ -264,6 +267,7 @@ export function readWords(text: string): Words {
           if (len < MAX_WORD) {
             const f = v >>> 8;
             buf[len] = f;
+            written[len] = 0;
             h = Math.imul(h ^ f, FNV_PRIME);
             if (++len === STEM) st = h;
           }
@@ -300,7 +304,9 @@ export function readWords(text: string): Words {
           w = FNV;
           for (let k = 0; k < len; k++) {
             const f = buf[k]!;
-            w = Math.imul(w ^ (LOOK[f] !== 0 ? LOOK[f]! : f), FNV_PRIME);
+            const o = written[k]!;
+            // a look-alike as the Latin letter it looks like in its case (Greek Η an h, η an n), lowercased; a letter folded to one (й to и) as that one's
+            w = Math.imul(w ^ (KIND[o] === Kind.LookAlike ? lookAlikeOf(o) | 0x20 : LOOK[f] !== 0 ? LOOK[f]! : f), FNV_PRIME);
             if (k === STEM - 1) ws = w;
           }
           if (len < STEM) ws = w;
