@@ -18,7 +18,7 @@ import { classify } from './classifier.js';
 import { SEEN_ENCLOSED, SEEN_FOLDABLE, SEEN_ZERO_WIDTH_RUN } from './fold-tables.js';
 import { decodeEscapes, originalIndex } from './escapes.js';
 import { withoutHarness } from './harness.js';
-import { base64Texts, enclosedTexts, type Hidden, hexTexts, hiddenHtml, percentTexts, selectorRuns, speltLetters, tagRuns, zeroWidthRuns } from './hidden.js';
+import { base64Texts, enclosedTexts, type Hidden, hexTexts, hiddenHtml, leetTexts, percentTexts, selectorRuns, spacedTexts, speltLetters, splatTexts, tagRuns, zeroWidthRuns } from './hidden.js';
 import { exfilImages } from './images.js';
 import { toolPoisoning } from './poisoning.js';
 import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, quotation, type Reading, readForSignals } from './signals.js';
@@ -102,6 +102,10 @@ const CONCLUSIVE = 5;
 const MIN_CLASSIFIED_WORDS = 12;
 /** Words with a zero-width space inside them that make a disguise (one can be a typo or a CMS's doing). */
 const SPLIT_WORDS = 3;
+/** Words mixing letters and digits before the lines are read for leetspeak (hidden.ts: leetTexts). */
+const LEET_TRIGGER = 3;
+/** One-letter words in a row before the text is read for letters spaced out (hidden.ts: spacedTexts). */
+const SPACED_TRIGGER = 8;
 /** A hidden text or a base64 run is an instruction when its own logit is within this of the offset. */
 const HIDDEN_MARGIN = 1;
 /** How far (code units) around the classifier's window words about attacks make a quotation of one an example. */
@@ -224,6 +228,9 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
     ...hexTexts(t),
     ...percentTexts(t),
     ...((cls.seen & SEEN_ENCLOSED) !== 0 ? enclosedTexts(t) : []),
+    ...(cls.digitSpans && cls.digitWords >= LEET_TRIGGER ? leetTexts(t, cls.digitSpans) : []),
+    ...(cls.singleLetters >= SPACED_TRIGGER ? spacedTexts(t) : []),
+    ...(t.indexOf('*') >= 0 ? splatTexts(t) : []),
     ...hiddenHtml(t),
   ];
   for (const h of hidden) {
@@ -237,6 +244,15 @@ export function detectInjection(text: string, opts: DetectOptions = {}): Injecti
       continue;
     }
     const r = hiddenLogit(h);
+    if (h.guessed) {
+      // a guess at a disguise (leetspeak, spaced letters, asterisks) counts when it reads as an
+      // instruction that the text as written did not (`ipv4 and utf8` in a README's steps is no disguise)
+      if (r.instruction && !hiddenLogit({ ...h, text: t.slice(h.start, h.end) }).instruction) {
+        mark(h.signal, h.start, h.end);
+        conclusive = true;
+      }
+      continue;
+    }
     if (h.signal === 'zero-width-run') {
       mark(h.signal, h.start, h.end);
       conclusive = true;

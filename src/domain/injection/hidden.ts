@@ -12,6 +12,8 @@ export interface Hidden {
   end: number;
   /** The text it hides, decoded. */
   text: string;
+  /** Decoded by a guess (leetspeak, letters spaced out, asterisks): it counts only when it reads as an instruction. */
+  guessed?: true;
 }
 
 // ---------- Unicode tags (U+E0000–U+E007F, as surrogate pairs \uDB40\uDC00–\uDC7F) ----------
@@ -398,6 +400,131 @@ export function speltLetters(u: Unescaped | null, t: string): Hidden[] {
     let end = s.end;
     while (end < t.length && !/\s/.test(t[end]!)) end++;
     keep(out, { signal: 'encoded-instruction', start, end, text: t.slice(start, end) });
+  }
+  return out;
+}
+
+// ---------- leetspeak, letters spaced out, words broken by asterisks ----------
+
+/** What a digit or sign inside a word of letters reads as in leetspeak (`1gn0r3 4ll` is `ignore all`). */
+const LEET: Record<string, string> = { '0': 'o', '1': 'i', '2': 'z', '3': 'e', '4': 'a', '5': 's', '6': 'g', '7': 't', '8': 'b', '9': 'g', $: 's', '!': 'i', '|': 'l' };
+/** A word of letters, digits and the signs leetspeak writes letters with (not `@`: an address stays one). */
+const LEET_WORD = /[A-Za-z0-9$!|']+/g;
+/** A Latin letter past the hexadecimal ones: a hash or an id (`3f2a9c1b`) has none, a word in leetspeak some. */
+const NOT_HEX = /[g-zG-Z]/;
+const LETTERS = /[A-Za-z]/g;
+/** Words in leetspeak a line needs, and their share of its words, to be read as a disguise. */
+const LEET_WORDS = 3;
+const LEET_SHARE = 0.3;
+/** At most this much of a line is decoded. */
+const LINE_MAX = 4096;
+
+/** Whether `word` is leetspeak: two letters or more, one past a-f, with digits or signs among them. */
+function isLeet(word: string): boolean {
+  return word.length >= 3 && word.length <= 24 && /[0-9$!|]/.test(word) && NOT_HEX.test(word) && (word.match(LETTERS)?.length ?? 0) >= 2;
+}
+
+/** `word` with its digits and signs read as letters, when it has a letter or two characters at most (`m3` is `me`, `15` is `is`, `2024` stays). */
+function unleet(word: string): string {
+  if (word.length > 2 && !/[A-Za-z]/.test(word)) return word;
+  let out = '';
+  for (const c of word) out += LEET[c] ?? c;
+  return out;
+}
+
+/** The text's lines, each with where it starts. */
+function* linesOf(text: string): Generator<{ line: string; start: number }> {
+  let from = 0;
+  while (from < text.length) {
+    let to = text.indexOf('\n', from);
+    if (to < 0) to = text.length;
+    yield { line: text.slice(from, Math.min(to, from + LINE_MAX)), start: from };
+    from = to + 1;
+  }
+}
+
+/** Code units between two words in leetspeak of one stretch, at most. */
+const LEET_GAP = 80;
+
+/**
+ * Stretches written in leetspeak (`1gn0r3 4ll pr3v10us 1nstruct10ns`), read with their digits and
+ * signs as letters: three words of letters and digits at least, a letter past a-f in each (a hash,
+ * an id or a hex colour has none; `ipv4 and utf8 in k8s` is read, and reads as nothing), a third of
+ * the words from the first of them to the last. `digitSpans`: where the word reader found words
+ * mixing letters and digits (tokens.ts), so that no text is scanned for them twice. Each stretch is
+ * read with the rest of its line (at most LINE_MAX around it).
+ */
+export function leetTexts(text: string, digitSpans: Int32Array): Hidden[] {
+  const out: Hidden[] = [];
+  let first = -1; // the stretch being gathered: its first word's start, its last word's end, its words in leetspeak
+  let last = -1;
+  let found = 0;
+  const flush = () => {
+    if (found >= LEET_WORDS && found >= (text.slice(first, last).match(LEET_WORD)?.length ?? 0) * LEET_SHARE) {
+      const line = text.lastIndexOf('\n', first - 1) + 1;
+      const lineEnd = text.indexOf('\n', last);
+      const from = Math.max(line, first - LINE_MAX / 2);
+      const to = Math.min(lineEnd < 0 ? text.length : lineEnd, last + LINE_MAX / 2);
+      keep(out, { signal: 'encoded-instruction', start: from, end: to, text: text.slice(from, to).replace(LEET_WORD, unleet), guessed: true });
+    }
+    first = -1;
+    found = 0;
+  };
+  for (let k = 0; k < digitSpans.length; k += 2) {
+    const s = digitSpans[k]!;
+    const e = digitSpans[k + 1]!;
+    if (!isLeet(text.slice(s, e))) continue;
+    if (first >= 0 && s - last > LEET_GAP) flush();
+    if (first < 0) first = s;
+    last = e;
+    found++;
+  }
+  if (first >= 0) flush();
+  return out;
+}
+
+/** A letter, an asterisk, a letter: a word broken by one (`Ign*ore`). */
+const STAR_IN_WORD = /[A-Za-z]\*[A-Za-z]/g;
+/** Words joined by a lone asterisk between spaces (`ignore * all * previous`). */
+const STAR_JOIN = / \* /g;
+/** Asterisks in or between a line's words that make it a disguise. */
+const STARS_IN_WORDS = 3;
+const STARS_JOINING = 4;
+
+/**
+ * Lines whose words are broken and joined by asterisks (`Ign*ore * *all* * previous`), read without
+ * them: three words broken so and a third of the line's, or four joined so, at least. Markdown's emphasis (`**bold**`, `*it*`)
+ * and a list's `* ` break no word; arithmetic (`a * b`) is read, and reads as nothing.
+ */
+export function splatTexts(text: string): Hidden[] {
+  const out: Hidden[] = [];
+  for (const { line, start } of linesOf(text)) {
+    if (line.indexOf('*') < 0) continue;
+    const inWords = line.match(STAR_IN_WORD)?.length ?? 0;
+    const joins = line.match(STAR_JOIN)?.length ?? 0;
+    // words broken so: three, and a third of the line's words (a manual's `a*b` and `x*y` are no disguise)
+    const broken = inWords >= STARS_IN_WORDS && inWords * 3 >= line.split(/\s+/).length;
+    if (!broken && joins < STARS_JOINING) continue;
+    keep(out, { signal: 'encoded-instruction', start, end: start + line.length, text: line.replace(/\*/g, '').replace(/[ \t]{2,}/g, ' '), guessed: true });
+  }
+  return out;
+}
+
+/** Characters spaced out (letters, an apostrophe, a comma), eight or more, words apart by two or three spaces (or a slash or bar between spaces). */
+const SPACED = /(?<![^\s])(?:[^\s](?: {1,3}| [/|] )){7,}[^\s](?![^\s])/g;
+
+/**
+ * Letters spaced out (`I g n o r e   a l l   p r e v i o u s`), read as the words they spell: the
+ * words apart where two spaces or more (or ` / `) stand. Asked only when the word reader met eight
+ * one-letter words in a row (`singleLetters`).
+ */
+export function spacedTexts(text: string): Hidden[] {
+  const out: Hidden[] = [];
+  for (const m of text.matchAll(SPACED)) {
+    const words = m[0].split(/ {2,}| [/|] /).map((w) => w.replace(/ /g, ''));
+    // a word a letter long, most of them: letters listed (`a  b  c`), not spelt out
+    if (words.length * 2 > m[0].replace(/ /g, '').length) continue;
+    keep(out, { signal: 'encoded-instruction', start: m.index, end: m.index + m[0].length, text: words.join(' '), guessed: true });
   }
   return out;
 }

@@ -59,6 +59,12 @@ export interface Words {
   end: Int32Array;
   /** Words that mixed Latin with Cyrillic or Greek look-alikes (read as Latin). */
   mixedWords: number;
+  /** Words that mixed Latin letters with digits (or letters of a script that looks like no Latin one): leetspeak among them (`1gn0r3`), and `ipv4`, `utf8`. */
+  digitWords: number;
+  /** Where the first DIGIT_WORDS_KEPT of those start and end, in pairs (code units). */
+  digitSpans: Int32Array;
+  /** The longest run of one-letter Latin words in a row: letters spaced out (`I g n o r e`) make a long one. */
+  singleLetters: number;
   /** Words with a zero-width space, word joiner or BOM inside them (not the joiners ZWJ and ZWNJ, which scripts and emoji use): hiding them from a filter. */
   splitWords: number;
   /** Where the first of those starts and the last ends (code units), -1 for none. */
@@ -78,6 +84,9 @@ const words: Words = {
   start: new Int32Array(256),
   end: new Int32Array(256),
   mixedWords: 0,
+  digitWords: 0,
+  digitSpans: new Int32Array(0),
+  singleLetters: 0,
   splitWords: 0,
   firstSplit: -1,
   lastSplit: -1,
@@ -109,6 +118,11 @@ const written = new Uint16Array(MAX_WORD);
 const LATIN_LETTER = 1 << Kind.Latin;
 /** A word with letters of both: Latin, and a script whose letters look like Latin ones (Cyrillic, Greek, Armenian, Cherokee). */
 const MIXED = LATIN_LETTER | (1 << Kind.LookAlike);
+/** A word with Latin letters and digits (an ASCII digit's kind is Letter). */
+const DIGITS_MIXED = LATIN_LETTER | (1 << Kind.Letter);
+/** How many of those words' places are kept (hidden.ts reads them for leetspeak). */
+export const DIGIT_WORDS_KEPT = 1024;
+const digitSpans = new Int32Array(2 * DIGIT_WORDS_KEPT);
 
 // The classes' words by their hash (a word's, a stem's, or a pair of ideographs'), open addressing.
 const CLASS_SLOTS = 1 << 12;
@@ -184,6 +198,9 @@ export function readWords(text: string): Words {
   const n = text.length;
   let count = 0;
   let mixedWords = 0;
+  let digitWords = 0;
+  let singles = 0; // one-letter Latin words in a row, up to the last word read
+  let singleLetters = 0;
   let splitWords = 0;
   let firstSplit = -1;
   let lastSplit = -1;
@@ -310,7 +327,16 @@ export function readWords(text: string): Words {
             if (k === STEM - 1) ws = w;
           }
           if (len < STEM) ws = w;
+        } else if ((scripts & DIGITS_MIXED) === DIGITS_MIXED) {
+          if (digitWords < DIGIT_WORDS_KEPT) {
+            digitSpans[2 * digitWords] = start;
+            digitSpans[2 * digitWords + 1] = end;
+          }
+          digitWords++;
         }
+        if (len === 1 && scripts === LATIN_LETTER) {
+          if (++singles > singleLetters) singleLetters = singles;
+        } else singles = 0;
         if (count === cap) {
           grow();
           cap = words.uni.length;
@@ -381,6 +407,9 @@ export function readWords(text: string): Words {
   }
   words.count = count;
   words.mixedWords = mixedWords;
+  words.digitWords = digitWords;
+  words.digitSpans = digitSpans.subarray(0, 2 * Math.min(digitWords, DIGIT_WORDS_KEPT));
+  words.singleLetters = singleLetters;
   words.splitWords = splitWords;
   words.firstSplit = firstSplit;
   words.lastSplit = lastSplit;
