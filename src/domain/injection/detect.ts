@@ -92,6 +92,8 @@ const BONUS = {
 };
 /** Where a phrase setting the reader's instructions aside puts the logit, at least (signals.ts: isOverride). */
 const OVERRIDE_FLOOR = 1.5;
+/** The guessed disguises (hidden.ts) of a text read at most max(this, its length) code units, all together. */
+const GUESS_BUDGET_MIN = 4096;
 /** Where a conclusive signal puts the logit, at least: flagged with a score near 0.99. */
 const CONCLUSIVE = 5;
 /**
@@ -238,6 +240,7 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
     ...(guess && t.indexOf('*') >= 0 ? splatTexts(t) : []),
     ...hiddenHtml(t),
   ];
+  let guessBudget = Math.max(GUESS_BUDGET_MIN, t.length);
   for (const h of hidden) {
     if (h.signal === 'unicode-tags' || h.signal === 'variation-selectors') {
       // invisible characters that spell letters: a message whatever it says
@@ -249,16 +252,20 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
       continue;
     }
     if (h.guessed) {
-      // a guess at a disguise (leetspeak, spaced letters, asterisks): its line undone counts when it
-      // reads as an instruction, as hidden text or as a text of its own, and the line as written
-      // does not (`ipv4` and `utf8` in a README's steps is no disguise, and a line that says it
-      // plainly needs none)
+      // a guess at a disguise (leetspeak, spaced letters, asterisks): the stretch undone counts when
+      // it reads as an instruction (as hidden text, or flagged as a text of its own) and is not
+      // flagged as written (`ipv4` and `utf8` in a
+      // README's steps is no disguise, and a stretch that says it plainly needs none), and the text
+      // does not quote it with words of citing or about attacks around it (an article on filters
+      // that leetspeak slips past is no attack)
+      // (what the guesses read is at most the text's length over all of them: a text made of them costs a few times its reading, never more)
+      if (h.end - h.start > guessBudget) continue;
+      guessBudget -= h.end - h.start;
       const sub = { threshold };
-      const reads = (x: string) => hiddenLogit({ ...h, text: x }).instruction || detect(x, sub, false).flagged;
-      if (reads(h.text) && !reads(t.slice(h.start, h.end))) {
-        mark(h.signal, h.start, h.end);
-        conclusive = true;
-      }
+      if (!(hiddenLogit(h).instruction || detect(h.text, sub, false).flagged) || detect(t.slice(h.start, h.end), sub, false).flagged) continue;
+      if (quotation(t, h.start, h.end).share >= QUOTED_SHARE && citing(raw, h.start - NEAR, h.end + NEAR)) continue;
+      mark(h.signal, h.start, h.end);
+      conclusive = true;
       continue;
     }
     const r = hiddenLogit(h);

@@ -113,11 +113,13 @@ export const LOOK = new Uint16Array(0x10000);
 for (const [k, v] of Object.entries(LOOKALIKES)) LOOK[k.charCodeAt(0)] = v.charCodeAt(0);
 
 /**
- * Capitals that look like a Latin capital, read as it inside a mixed word, case kept: a capital's
- * look is not its small letter's (Greek Η is an H, η an n; Cyrillic И is no U), and the regexes of
+ * Capitals that look like a Latin capital, read as it inside a mixed word, case kept (not the
+ * palochka Ӏ, which attackers write for an l as often as for an I: it reads as its small letter's l): a capital's
+ * look is not always its small letter's (Greek Η is an H, η an n), and the regexes of
  * chat tokens are case-sensitive (`[ΙNST]` with a Greek Ι is Llama's `[INST]`, never `[iNST]`).
  * A capital not here reads as its small letter's look-alike in capitals (Cherokee's capitals are
- * the look-alikes of the table above).
+ * the look-alikes of the table above; a Cyrillic И reads as a U and Г as an R though neither looks
+ * like one: inside a Latin word, rare either way).
  */
 const CAPITAL_LOOKALIKES: Record<string, string> = {
   А: 'A',
@@ -128,7 +130,6 @@ const CAPITAL_LOOKALIKES: Record<string, string> = {
   Н: 'H',
   І: 'I',
   Ї: 'I',
-  Ӏ: 'I',
   Ј: 'J',
   К: 'K',
   М: 'M',

@@ -5,7 +5,7 @@
 // folds to is looked up in fold-tables.ts; the word reader (tokens.ts) counts the mixed words
 // that decide whether a text needs folding at all.
 
-import { Kind, KIND, LATIN_FORM, learn, lookAlikeOf, mathLetter, NEEDS_FOLD } from './fold-tables.js';
+import { Kind, KIND, kindOf, LATIN_FORM, learn, lookAlikeOf, mathLetter, NEEDS_FOLD } from './fold-tables.js';
 
 /**
  * A text as the signal regexes read it (foldForSignals): the original with a few code units
@@ -123,7 +123,9 @@ export function foldForSignals(text: string, mixedWords: number): Folded | null 
       }
       const k = c === 0xd835 ? mathLetter(low) : -1;
       if (k >= 0) {
-        if (!(k >= 0x30 && k <= 0x39)) latin = true;
+        // a mathematical Greek letter that looks like a Latin one makes its word mixed, as the Greek letter would
+        if (kindOf(k) === Kind.LookAlike) other = true;
+        else if (!(k >= 0x30 && k <= 0x39)) latin = true;
         change(i, 2, k); // two code units read as one
         i++;
         continue;
@@ -195,15 +197,17 @@ function lookalikes(text: string, from: number, to: number): void {
   const n = text.length;
   for (let i = from; i < to; i++) {
     const at = i;
-    const c = text.charCodeAt(i);
+    let c = text.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
-      // inside a word a pair is a tag character (dropped) or a mathematical letter (read as
-      // ASCII by the pass above): neither is a look-alike
-      i++;
-      continue;
+      // inside a word a pair is a tag character (dropped) or a mathematical letter: a Latin one
+      // is read as ASCII by the pass above, a Greek one (𝛐, 𝚰) is a look-alike like the letter it is
+      const low = text.charCodeAt(++i);
+      if (c !== 0xd835) continue;
+      c = mathLetter(low);
+      if (c < 0) continue;
     }
-    // fullwidth forms and Latin forms are read as ASCII by the pass above: no look-alikes either
-    if (KIND[c] !== Kind.LookAlike) continue;
+    // fullwidth forms and Latin forms are read as ASCII by the pass above: no look-alikes
+    if (kindOf(c) !== Kind.LookAlike) continue;
     const latin = lookAlikeOf(c);
     if (latin === 0) continue;
     if (looks === lookAt.length) {

@@ -405,54 +405,76 @@ export function speltLetters(u: Unescaped | null, t: string): Hidden[] {
 }
 
 // ---------- leetspeak, letters spaced out, words broken by asterisks ----------
+//
+// Guesses: each stretch found here is read undone by the whole detector (detect.ts), and counts
+// only when that reading is flagged and the stretch as written is not. At most GUESSES a text,
+// each read on its own (never joined: pieces too short to say anything would say something).
 
 /** What a digit or sign inside a word of letters reads as in leetspeak (`1gn0r3 4ll` is `ignore all`). */
-const LEET: Record<string, string> = { '0': 'o', '1': 'i', '2': 'z', '3': 'e', '4': 'a', '5': 's', '6': 'g', '7': 't', '8': 'b', '9': 'g', $: 's', '!': 'i', '|': 'l' };
-/** A word of letters, digits and the signs leetspeak writes letters with (not `@`: an address stays one). */
-const LEET_WORD = /[A-Za-z0-9$!|']+/g;
-/** A Latin letter past the hexadecimal ones: a hash or an id (`3f2a9c1b`) has none, a word in leetspeak some. */
-const NOT_HEX = /[g-zG-Z]/;
-const LETTERS = /[A-Za-z]/g;
-/** Words in leetspeak a line needs, and their share of its words, to be read as a disguise. */
+const LEET: Record<string, string> = { '0': 'o', '1': 'i', '2': 'z', '3': 'e', '4': 'a', '5': 's', '6': 'g', '7': 't', '8': 'b', '9': 'g', $: 's' };
+/** A word of letters, digits and `$` (`pa$$word`); not `@`: an address stays one. */
+const LEET_WORD = /[A-Za-z0-9$']+/g;
+/** Words in leetspeak a stretch needs, and their share of its words. */
 const LEET_WORDS = 3;
 const LEET_SHARE = 0.3;
-/** At most this much of a line is decoded. */
+/** Code units between two words in leetspeak of one stretch, at most (on one line). */
+const LEET_GAP = 80;
+/** A line is read in pieces of at most this much. */
 const LINE_MAX = 4096;
+/** Guesses read in a text, at most. */
+const GUESSES = 32;
 
-/** Whether `word` is leetspeak: two letters or more, one past a-f, with digits or signs among them. */
+/** Whether `word` is leetspeak: two letters or more, one past a-f, with digits among them, not a name and its number (`request2`, `utf8`). */
 function isLeet(word: string): boolean {
-  return word.length >= 3 && word.length <= 24 && /[0-9$!|]/.test(word) && NOT_HEX.test(word) && (word.match(LETTERS)?.length ?? 0) >= 2;
+  const n = word.length;
+  if (n < 3 || n > 24) return false;
+  let letters = 0;
+  let pastHex = false;
+  let digits = false;
+  let lettersFirst = 0; // letters before the first digit, while no letter follows one
+  let letterAfterDigit = false;
+  for (let i = 0; i < n; i++) {
+    const c = word.charCodeAt(i) | 0x20; // ASCII letters lowercased (digits and `$` stay apart from them)
+    if (c >= 0x61 && c <= 0x7a) {
+      letters++;
+      if (c > 0x66) pastHex = true;
+      if (digits) letterAfterDigit = true;
+      else lettersFirst++;
+    } else if ((c >= 0x30 && c <= 0x39) || c === 0x24) digits = true;
+  }
+  return digits && pastHex && letters >= 2 && (letterAfterDigit || lettersFirst < 3);
 }
 
-/** `word` with its digits and signs read as letters, when it has a letter or two characters at most (`m3` is `me`, `15` is `is`, `2024` stays). */
+/** A word of a stretch in leetspeak, read: any with a letter but a name and its number (`7h15` is `this`), and two characters at most (`m3` is `me`, `15` is `is`); a number as written. */
 function unleet(word: string): string {
-  if (word.length > 2 && !/[A-Za-z]/.test(word)) return word;
+  if (word.length > 2 && (!/[A-Za-z]/.test(word) || /^[A-Za-z]{3,}[0-9]+$/.test(word))) return word;
   let out = '';
   for (const c of word) out += LEET[c] ?? c;
   return out;
 }
 
-/** The text's lines, each with where it starts. */
+/** The text's lines in pieces of at most LINE_MAX, each with where it starts. */
 function* linesOf(text: string): Generator<{ line: string; start: number }> {
   let from = 0;
   while (from < text.length) {
     let to = text.indexOf('\n', from);
     if (to < 0) to = text.length;
-    yield { line: text.slice(from, Math.min(to, from + LINE_MAX)), start: from };
+    for (let at = from; at < to; at += LINE_MAX) yield { line: text.slice(at, Math.min(to, at + LINE_MAX)), start: at };
     from = to + 1;
   }
 }
 
-/** Code units between two words in leetspeak of one stretch, at most. */
-const LEET_GAP = 80;
+/** Adds a guess, up to GUESSES. */
+function guess(out: Hidden[], start: number, end: number, text: string): void {
+  if (out.length < GUESSES) out.push({ signal: 'encoded-instruction', start, end, text, guessed: true });
+}
 
 /**
- * Stretches written in leetspeak (`1gn0r3 4ll pr3v10us 1nstruct10ns`), read with their digits and
- * signs as letters: three words of letters and digits at least, a letter past a-f in each (a hash,
- * an id or a hex colour has none; `ipv4 and utf8 in k8s` is read, and reads as nothing), a third of
- * the words from the first of them to the last. `digitSpans`: where the word reader found words
- * mixing letters and digits (tokens.ts), so that no text is scanned for them twice. Each stretch is
- * read with the rest of its line (at most LINE_MAX around it).
+ * Stretches written in leetspeak (`1gn0r3 4ll pr3v10us 1nstruct10ns`) on a line, read with their
+ * digits as letters: three words in leetspeak at least (each with a letter past a-f, so no hash, id
+ * or hex colour; not a name and its number, `request2`, `utf8`), a third of the words from the first
+ * of them to the last, none more than LEET_GAP apart. `digitSpans`: where the word reader found
+ * words mixing letters and digits (tokens.ts), so that no text is scanned for them twice.
  */
 export function leetTexts(text: string, digitSpans: Int32Array): Hidden[] {
   const out: Hidden[] = [];
@@ -460,21 +482,21 @@ export function leetTexts(text: string, digitSpans: Int32Array): Hidden[] {
   let last = -1;
   let found = 0;
   const flush = () => {
-    if (found >= LEET_WORDS && found >= (text.slice(first, last).match(LEET_WORD)?.length ?? 0) * LEET_SHARE) {
-      const line = text.lastIndexOf('\n', first - 1) + 1;
-      const lineEnd = text.indexOf('\n', last);
-      const from = Math.max(line, first - LINE_MAX / 2);
-      const to = Math.min(lineEnd < 0 ? text.length : lineEnd, last + LINE_MAX / 2);
-      keep(out, { signal: 'encoded-instruction', start: from, end: to, text: text.slice(from, to).replace(LEET_WORD, unleet), guessed: true });
-    }
+    const stretch = text.slice(first, last);
+    if (found >= LEET_WORDS && found >= (stretch.match(LEET_WORD)?.length ?? 0) * LEET_SHARE) guess(out, first, last, stretch.replace(LEET_WORD, unleet));
     first = -1;
     found = 0;
   };
-  for (let k = 0; k < digitSpans.length; k += 2) {
+  let lineEnd = -1; // the first line break at or after `last` (the text's length when none), found as `last` moves on
+  for (let k = 0; k < digitSpans.length && out.length < GUESSES; k += 2) {
     const s = digitSpans[k]!;
     const e = digitSpans[k + 1]!;
     if (!isLeet(text.slice(s, e))) continue;
-    if (first >= 0 && s - last > LEET_GAP) flush();
+    if (first >= 0 && lineEnd < last) {
+      lineEnd = text.indexOf('\n', last);
+      if (lineEnd < 0) lineEnd = text.length;
+    }
+    if (first >= 0 && (s - last > LEET_GAP || lineEnd < s)) flush();
     if (first < 0) first = s;
     last = e;
     found++;
@@ -483,48 +505,85 @@ export function leetTexts(text: string, digitSpans: Int32Array): Hidden[] {
   return out;
 }
 
-/** A letter, an asterisk, a letter: a word broken by one (`Ign*ore`). */
-const STAR_IN_WORD = /[A-Za-z]\*[A-Za-z]/g;
+/** A letter, one to three asterisks (`*`, `∗`, `＊`; a zero-width character among them), a letter: a word broken so (`Ign*ore`, `al**l`). */
+const STAR_IN_WORD = /[A-Za-z][\u200b-\u200d\u2060]*[*\u2217\uff0a]{1,3}[\u200b-\u200d\u2060]*[A-Za-z]/g;
 /** Words joined by a lone asterisk between spaces (`ignore * all * previous`). */
-const STAR_JOIN = / \* /g;
+const STAR_JOIN = / [*\u2217\uff0a] /g;
+const STARS = /[*\u2217\uff0a\u200b-\u200d\u2060]/g;
+/** Runs of Latin letters: a word broken by an asterisk is two of them. */
+const LETTER_RUNS = /[A-Za-z]+/g;
 /** Asterisks in or between a line's words that make it a disguise. */
 const STARS_IN_WORDS = 3;
 const STARS_JOINING = 4;
 
 /**
  * Lines whose words are broken and joined by asterisks (`Ign*ore * *all* * previous`), read without
- * them: three words broken so and a third of the line's, or four joined so, at least. Markdown's emphasis (`**bold**`, `*it*`)
- * and a list's `* ` break no word; arithmetic (`a * b`) is read, and reads as nothing.
+ * them: three words broken so and a third of the runs of letters between the first and the last
+ * (minified code's `a*b` among its names is no disguise), or four joined so, at least. Markdown's
+ * emphasis (`**bold**`, `*it*`) and a list's `* ` break no word; arithmetic (`a * b`) is read, and
+ * reads as nothing.
  */
 export function splatTexts(text: string): Hidden[] {
   const out: Hidden[] = [];
   for (const { line, start } of linesOf(text)) {
-    if (line.indexOf('*') < 0) continue;
-    const inWords = line.match(STAR_IN_WORD)?.length ?? 0;
+    if (out.length >= GUESSES) break;
+    if (line.indexOf('*') < 0 && line.indexOf('\u2217') < 0 && line.indexOf('\uff0a') < 0) continue;
+    const inWords = [...line.matchAll(STAR_IN_WORD)];
     const joins = line.match(STAR_JOIN)?.length ?? 0;
-    // words broken so: three, and a third of the line's words (a manual's `a*b` and `x*y` are no disguise)
-    const broken = inWords >= STARS_IN_WORDS && inWords * 3 >= line.split(/\s+/).length;
+    // words broken so: three, and a third of the words from the first to the last (a manual's `a*b` and `x*y` are no disguise)
+    const span = inWords.length >= STARS_IN_WORDS ? line.slice(inWords[0]!.index, inWords.at(-1)!.index + inWords.at(-1)![0].length) : '';
+    const broken = inWords.length >= STARS_IN_WORDS && inWords.length * 3 >= (span.match(LETTER_RUNS)?.length ?? 0);
     if (!broken && joins < STARS_JOINING) continue;
-    keep(out, { signal: 'encoded-instruction', start, end: start + line.length, text: line.replace(/\*/g, '').replace(/[ \t]{2,}/g, ' '), guessed: true });
+    guess(out, start, start + line.length, line.replace(STARS, '').replace(/[ \t]{2,}/g, ' '));
   }
   return out;
 }
 
-/** Characters spaced out (letters, an apostrophe, a comma), eight or more, words apart by two or three spaces (or a slash or bar between spaces). */
-const SPACED = /(?<![^\s])(?:[^\s](?: {1,3}| [/|] )){7,}[^\s](?![^\s])/g;
+/** Characters apart by blanks (spaces, tabs, no-break spaces), eight or more. */
+const SPACED = /(?<![^\s])(?:[^\s][ \t\u00a0]+){7,}[^\s](?![^\s])/g;
+const BLANKS = /[ \t\u00a0]+/g;
+/** A word spelt out longer than this is no word: letters with no wider gap between words. */
+const SPACED_WORD_MAX = 64;
 
 /**
  * Letters spaced out (`I g n o r e   a l l   p r e v i o u s`), read as the words they spell: the
- * words apart where two spaces or more (or ` / `) stand. Asked only when the word reader met eight
- * one-letter words in a row (`singleLetters`).
+ * narrowest gap of a run is between letters, a wider one (or ` / `, ` | `) between words; a word in
+ * leetspeak among them read as such. Asked only when the word reader met eight one-letter words in
+ * a row (`singleLetters`).
  */
 export function spacedTexts(text: string): Hidden[] {
   const out: Hidden[] = [];
   for (const m of text.matchAll(SPACED)) {
-    const words = m[0].split(/ {2,}| [/|] /).map((w) => w.replace(/ /g, ''));
-    // a word a letter long, most of them: letters listed (`a  b  c`), not spelt out
-    if (words.length * 2 > m[0].replace(/ /g, '').length) continue;
-    keep(out, { signal: 'encoded-instruction', start: m.index, end: m.index + m[0].length, text: words.join(' '), guessed: true });
+    // a long run is read in pieces of LINE_MAX (each a guess of its own)
+    for (let from = 0; from < m[0].length && out.length < GUESSES; from += LINE_MAX) {
+      const run = m[0].slice(from, from + LINE_MAX);
+      const parts = run.split(BLANKS);
+      const gaps: number[] = [];
+      let narrow = Number.POSITIVE_INFINITY;
+      for (const g of run.matchAll(BLANKS)) {
+        gaps.push(g[0].length);
+        if (g[0].length < narrow) narrow = g[0].length;
+      }
+      const words: string[] = [];
+      let word = '';
+      for (let k = 0; k < parts.length; k++) {
+        const part = parts[k]!;
+        if (part === '/' || part === '|') {
+          if (word) words.push(word);
+          word = '';
+        } else word += part;
+        if ((gaps[k] ?? narrow) > narrow) {
+          if (word) words.push(word);
+          word = '';
+        }
+      }
+      if (word) words.push(word);
+      // words, not letters listed (`a  b  c`: most a letter long) nor a run with no gap between words (one long "word")
+      const letters = words.reduce((n, w) => n + w.length, 0);
+      if (words.length < 2 || words.length * 2 > letters || words.some((w) => w.length > SPACED_WORD_MAX)) continue;
+      guess(out, m.index + from, m.index + from + run.length, words.map((w) => (isLeet(w) ? unleet(w) : w)).join(' '));
+    }
+    if (out.length >= GUESSES) break;
   }
   return out;
 }

@@ -61,9 +61,9 @@ export interface Words {
   mixedWords: number;
   /** Words that mixed Latin letters with digits (or letters of a script that looks like no Latin one): leetspeak among them (`1gn0r3`), and `ipv4`, `utf8`. */
   digitWords: number;
-  /** Where the first DIGIT_WORDS_KEPT of those start and end, in pairs (code units). */
+  /** Where those start and end, in pairs (code units). */
   digitSpans: Int32Array;
-  /** The longest run of one-letter Latin words in a row: letters spaced out (`I g n o r e`) make a long one. */
+  /** The longest run of one-character words (Latin letters, digits) in a row: letters spaced out (`I g n o r e`) make a long one. */
   singleLetters: number;
   /** Words with a zero-width space, word joiner or BOM inside them (not the joiners ZWJ and ZWNJ, which scripts and emoji use): hiding them from a filter. */
   splitWords: number;
@@ -120,9 +120,10 @@ const LATIN_LETTER = 1 << Kind.Latin;
 const MIXED = LATIN_LETTER | (1 << Kind.LookAlike);
 /** A word with Latin letters and digits (an ASCII digit's kind is Letter). */
 const DIGITS_MIXED = LATIN_LETTER | (1 << Kind.Letter);
-/** How many of those words' places are kept (hidden.ts reads them for leetspeak). */
-export const DIGIT_WORDS_KEPT = 1024;
-const digitSpans = new Int32Array(2 * DIGIT_WORDS_KEPT);
+/** A digit's kind (or another script's letter): a one-character word of it counts among letters spaced out (`1 g n 0 r 3`). */
+const DIGIT_OR_LETTER = 1 << Kind.Letter;
+/** Where the words mixing Latin letters and digits start and end, in pairs (hidden.ts reads them for leetspeak); grown as needed. */
+let digitSpans = new Int32Array(256);
 
 // The classes' words by their hash (a word's, a stem's, or a pair of ideographs'), open addressing.
 const CLASS_SLOTS = 1 << 12;
@@ -328,13 +329,16 @@ export function readWords(text: string): Words {
           }
           if (len < STEM) ws = w;
         } else if ((scripts & DIGITS_MIXED) === DIGITS_MIXED) {
-          if (digitWords < DIGIT_WORDS_KEPT) {
-            digitSpans[2 * digitWords] = start;
-            digitSpans[2 * digitWords + 1] = end;
+          if (2 * digitWords + 2 > digitSpans.length) {
+            const more = new Int32Array(2 * digitSpans.length);
+            more.set(digitSpans);
+            digitSpans = more;
           }
+          digitSpans[2 * digitWords] = start;
+          digitSpans[2 * digitWords + 1] = end;
           digitWords++;
         }
-        if (len === 1 && scripts === LATIN_LETTER) {
+        if (len === 1 && (scripts === LATIN_LETTER || scripts === DIGIT_OR_LETTER)) {
           if (++singles > singleLetters) singleLetters = singles;
         } else singles = 0;
         if (count === cap) {
@@ -408,7 +412,7 @@ export function readWords(text: string): Words {
   words.count = count;
   words.mixedWords = mixedWords;
   words.digitWords = digitWords;
-  words.digitSpans = digitSpans.subarray(0, 2 * Math.min(digitWords, DIGIT_WORDS_KEPT));
+  words.digitSpans = digitSpans.subarray(0, 2 * digitWords);
   words.singleLetters = singleLetters;
   words.splitWords = splitWords;
   words.firstSplit = firstSplit;
