@@ -14,8 +14,16 @@ export interface Doc {
   text: string;
   lang: Lang | 'mixed';
   source: string;
+  /**
+   * What decides its split: its file, never a chunk of it (a manual's or a README's chunks repeat
+   * each other's words, and would be trained on beside their held-out siblings), and never where
+   * the clone stands (a path under it is given from its root: a clone elsewhere trains the same).
+   */
   key: string;
 }
+
+/** A file's key: its path from the clone's root when under it, else as it is (a system file). */
+const fileKey = (root: string, f: string) => (f.startsWith(`${root}/`) ? relative(root, f) : f);
 
 function chunks(text: string, size: number): string[] {
   const out: string[] = [];
@@ -99,9 +107,9 @@ export function readmes(root: string): Doc[] {
   const docs: Doc[] = [];
   for (const f of files) {
     const text = readFileSync(f, 'utf8');
-    chunks(text, 1800).forEach((c, i) => {
-      docs.push({ text: c, lang: 'en', source: 'readme', key: f + i });
-    });
+    for (const c of chunks(text, 1800)) {
+      docs.push({ text: c, lang: 'en', source: 'readme', key: fileKey(root, f) });
+    }
   }
   return docs;
 }
@@ -114,7 +122,7 @@ export function code(root: string): Doc[] {
   for (const f of files) {
     const text = readFileSync(f, 'utf8').slice(0, 6000);
     if (/[\u0000]/.test(text)) continue;
-    docs.push({ text, lang: 'en', source: f.endsWith('.json') ? 'json-file' : 'code', key: f });
+    docs.push({ text, lang: 'en', source: f.endsWith('.json') ? 'json-file' : 'code', key: fileKey(root, f) });
   }
   return docs;
 }
@@ -234,9 +242,9 @@ export function localDocs(): Doc[] {
       } catch {
         continue;
       }
-      chunks(text, 1500).forEach((c, i) => {
-        docs.push({ text: c, lang, source: 'manpage', key: f + i });
-      });
+      for (const c of chunks(text, 1500)) {
+        docs.push({ text: c, lang, source: 'manpage', key: f });
+      }
     }
   }
   const tutors: Record<string, Lang> = { 'tutor.utf-8': 'en', 'tutor.de.utf-8': 'de', 'tutor.fr.utf-8': 'fr', 'tutor.es.utf-8': 'es', 'tutor.ru.utf-8': 'ru', 'tutor.zh_cn.utf-8': 'zh' };
@@ -245,9 +253,9 @@ export function localDocs(): Doc[] {
     for (const [name, lang] of Object.entries(tutors)) {
       const f = join(base, name === 'tutor.utf-8' ? 'tutor' : name);
       if (!existsSync(f)) continue;
-      chunks(readFileSync(f, 'utf8'), 1200).forEach((c, i) => {
-        docs.push({ text: c, lang, source: 'manpage', key: `${name}${i}` });
-      });
+      for (const c of chunks(readFileSync(f, 'utf8'), 1200)) {
+        docs.push({ text: c, lang, source: 'manpage', key: name });
+      }
     }
   }
   return docs;

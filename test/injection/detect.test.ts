@@ -80,16 +80,16 @@ describe('hand-written dev set (other phrasings, six languages; never trained on
 });
 
 describe('hand-written dev2 set (150 attacks, 150 hard benign texts, written before the kinds; never trained on nor used for a setting)', () => {
-  it('does not lose what was measured (recall 66.0 %, false positives 2.7 %: docs/injection.md; 62.0 % and 1.3 % before the training texts the same as held-out ones were left out, 56.7 % and 0.7 % before the five models were averaged, 57.3 % and 0.7 % before the look-alike scripts were read, 66.0 % and 2.0 % before the JSON escapes were read and the threshold rose, 64.0 % and 1.3 % before the ninth round, 64.7 % and 3.3 % before the eighth, 67.3 % and 4.0 % before the seventh, 61.3 % and 9.3 % before the hand-written training set)', () => {
+  it('does not lose what was measured (recall 63.3 %, false positives 1.3 %: docs/injection.md; 66.0 % and 2.7 % before the benign corpus was split by file, 62.0 % and 1.3 % before the training texts the same as held-out ones were left out, 56.7 % and 0.7 % before the five models were averaged, 57.3 % and 0.7 % before the look-alike scripts were read, 66.0 % and 2.0 % before the JSON escapes were read and the threshold rose, 64.0 % and 1.3 % before the ninth round, 64.7 % and 3.3 % before the eighth, 67.3 % and 4.0 % before the seventh, 61.3 % and 9.3 % before the hand-written training set)', () => {
     const r = rates('dev2.jsonl');
     expect([...r.langs].sort()).toEqual(['de', 'en', 'es', 'fr', 'ru', 'zh']);
-    expect(r.recall).toBeGreaterThanOrEqual(0.62);
+    expect(r.recall).toBeGreaterThanOrEqual(0.6);
     expect(r.fp).toBeLessThanOrEqual(0.03);
   });
 });
 
 describe('hand-written tool output by other authors (heldout-authors: 750 attacks, 750 legitimate twins; never trained on nor used for a setting)', () => {
-  it('does not lose what was measured (recall 70.4 %, twins flagged 3.7 %; 68.9 % and 2.9 % before the training texts the same as held-out ones were left out, 66.0 % and 3.2 % before the five models were averaged, 66.3 % and 3.3 % before the look-alike scripts were read, 73.3 % and 5.9 % before the JSON escapes were read and the threshold rose, 70.3 % and 5.2 % before the ninth round, 65.5 % and 3.9 % before the eighth, 65.6 % and 6.0 % before the seventh, 56.1 % and 7.3 % before the fourth to sixth rounds and the vocatives, 34.9 % and 14.4 % before the hand-written training set)', () => {
+  it('does not lose what was measured (recall 69.9 %, twins flagged 3.7 %; 70.4 % and 3.7 % before the benign corpus was split by file, 68.9 % and 2.9 % before the training texts the same as held-out ones were left out, 66.0 % and 3.2 % before the five models were averaged, 66.3 % and 3.3 % before the look-alike scripts were read, 73.3 % and 5.9 % before the JSON escapes were read and the threshold rose, 70.3 % and 5.2 % before the ninth round, 65.5 % and 3.9 % before the eighth, 65.6 % and 6.0 % before the seventh, 56.1 % and 7.3 % before the fourth to sixth rounds and the vocatives, 34.9 % and 14.4 % before the hand-written training set)', () => {
     const xs = handAuthors(fileURLToPath(new URL('../..', import.meta.url)));
     expect(xs.length).toBe(1500);
     expect(new Set(xs.map((x) => x.lang)).size).toBe(6);
