@@ -129,6 +129,24 @@ describe('the dashboard in Chromium, on a live run', () => {
     await until(() => clients.seen.every((s) => s.at(-1) === all.at(-1)));
     for (const s of clients.seen) expect(s).toEqual(all);
     for (const ws of clients.sockets) ws.close();
+
+    // A row opens to its event in full, one at a time, and stays open while the log renders again
+    // (each row renders again only when its own props change: web/panels/events.tsx).
+    const [first, second] = all.slice(-2);
+    const row = (seq: number) => admin.page.locator(`[data-testid=event-row][data-seq="${seq}"]`);
+    const detail = (seq: number) => row(seq).locator('.row-detail');
+    await row(first!).locator('.row-line').click();
+    await detail(first!).waitFor();
+    expect(JSON.parse(await detail(first!).innerText()).seq).toBe(first);
+    await row(second!).locator('.row-line').click();
+    await detail(second!).waitFor();
+    expect(await detail(first!).count()).toBe(0);
+    expect(await row(second!).locator('.row-line').getAttribute('aria-expanded')).toBe('true');
+    await byId(admin, 'filter-severity').selectOption('info');
+    await byId(admin, 'filter-severity').selectOption('debug');
+    await detail(second!).waitFor();
+    await row(second!).locator('.row-line').click();
+    await until(async () => (await detail(second!).count()) === 0);
     expect(admin.problems()).toEqual([]);
   }, 90_000);
 
