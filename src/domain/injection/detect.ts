@@ -94,6 +94,8 @@ const BONUS = {
 const OVERRIDE_FLOOR = 1.5;
 /** The guessed disguises (hidden.ts) of a text read at most max(this, its length) code units, all together. */
 const GUESS_BUDGET_MIN = 4096;
+/** An asterisk of any of the forms splatTexts reads. */
+const ASTERISK = /[*\u2217\uff0a]/;
 /** Where a conclusive signal puts the logit, at least: flagged with a score near 0.99. */
 const CONCLUSIVE = 5;
 /**
@@ -237,7 +239,7 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
     ...((cls.seen & SEEN_ENCLOSED) !== 0 ? enclosedTexts(t) : []),
     ...(guess && cls.digitSpans && cls.digitWords >= LEET_TRIGGER ? leetTexts(t, cls.digitSpans) : []),
     ...(guess && cls.singleLetters >= SPACED_TRIGGER ? spacedTexts(t) : []),
-    ...(guess && t.indexOf('*') >= 0 ? splatTexts(t) : []),
+    ...(guess && ASTERISK.test(t) ? splatTexts(t) : []),
     ...hiddenHtml(t),
   ];
   let guessBudget = Math.max(GUESS_BUDGET_MIN, t.length);
@@ -255,15 +257,19 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
       // a guess at a disguise (leetspeak, spaced letters, asterisks): the stretch undone counts when
       // it reads as an instruction (as hidden text, or flagged as a text of its own) and is not
       // flagged as written (`ipv4` and `utf8` in a
-      // README's steps is no disguise, and a stretch that says it plainly needs none), and the text
-      // does not quote it with words of citing or about attacks around it (an article on filters
-      // that leetspeak slips past is no attack)
+      // README's steps is no disguise, and a stretch that says it plainly needs none), and what is
+      // around it does not write about it (an article on filters that leetspeak slips past is no attack)
       // (what the guesses read is at most the text's length over all of them: a text made of them costs a few times its reading, never more)
       if (h.end - h.start > guessBudget) continue;
       guessBudget -= h.end - h.start;
       const sub = { threshold };
-      if (!(hiddenLogit(h).instruction || detect(h.text, sub, false).flagged) || detect(t.slice(h.start, h.end), sub, false).flagged) continue;
-      if (quotation(t, h.start, h.end).share >= QUOTED_SHARE && citing(raw, h.start - NEAR, h.end + NEAR)) continue;
+      if (!(hiddenLogit(h).instruction || detect(h.text, sub, false).flagged)) continue;
+      // flagged as written already: the guess adds nothing
+      if (detect(t.slice(h.start, h.end), sub, false).flagged) continue;
+      // written about: words about attacks or of citing just before or after it (not in it: its own
+      // `attacker@…` says nothing), in a sentence, a quotation or code alike
+      const core = h.core ?? h;
+      if (citing(raw, core.start - NEAR, core.start) || citing(raw, core.end, core.end + NEAR)) continue;
       mark(h.signal, h.start, h.end);
       conclusive = true;
       continue;

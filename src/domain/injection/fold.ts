@@ -195,6 +195,7 @@ function nextNonAscii(text: string, from: number): number {
  */
 function lookalikes(text: string, from: number, to: number): void {
   const n = text.length;
+  let lower = false; // the word's last letter read was a small one
   for (let i = from; i < to; i++) {
     const at = i;
     let c = text.charCodeAt(i);
@@ -207,9 +208,15 @@ function lookalikes(text: string, from: number, to: number): void {
       if (c < 0) continue;
     }
     // fullwidth forms and Latin forms are read as ASCII by the pass above: no look-alikes
-    if (kindOf(c) !== Kind.LookAlike) continue;
-    const latin = lookAlikeOf(c);
+    if (kindOf(c) !== Kind.LookAlike) {
+      if (c >= 0x61 && c <= 0x7a) lower = true;
+      else if (c >= 0x41 && c <= 0x5a) lower = false;
+      continue;
+    }
+    // the palochka Ӏ is an l after a small letter (`aӀӀ`, `ruӀes`), else an I (`ӀGNORE`, `[ӀNST]`)
+    const latin: number = c === PALOCHKA ? (lower ? 0x6c : 0x49) : lookAlikeOf(c);
     if (latin === 0) continue;
+    lower = latin >= 0x61;
     if (looks === lookAt.length) {
       lookAt = grown(lookAt);
       lookUnit = grown(lookUnit);
@@ -218,6 +225,9 @@ function lookalikes(text: string, from: number, to: number): void {
     lookUnit[looks++] = latin;
   }
 }
+
+/** The Cyrillic capital palochka, written for an I and for an l. */
+const PALOCHKA = 0x04c0;
 
 /** Merges the look-alikes (increasing) into the changes (increasing): a look-alike replaces what the change made of the same code units. */
 function mergeLookalikes(): void {

@@ -14,6 +14,8 @@ export interface Hidden {
   text: string;
   /** Decoded by a guess (leetspeak, letters spaced out, asterisks): it counts only when it reads as an instruction. */
   guessed?: true;
+  /** A guess read with what stands around it: where the disguised part itself is. */
+  core?: { start: number; end: number };
 }
 
 // ---------- Unicode tags (U+E0000–U+E007F, as surrogate pairs \uDB40\uDC00–\uDC7F) ----------
@@ -419,12 +421,14 @@ const LEET_WORDS = 3;
 const LEET_SHARE = 0.3;
 /** Code units between two words in leetspeak of one stretch, at most (on one line). */
 const LEET_GAP = 80;
+/** What of its line around a stretch in leetspeak is read with it, at most, each side. */
+const LEET_AROUND = 200;
 /** A line is read in pieces of at most this much. */
 const LINE_MAX = 4096;
 /** Guesses read in a text, at most. */
 const GUESSES = 32;
 
-/** Whether `word` is leetspeak: two letters or more, one past a-f, with digits among them, not a name and its number (`request2`, `utf8`). */
+/** Whether `word` is leetspeak: two letters or more, one past a-f, and a letter after a digit (`1gn0r3`, `s3nd`; not a name and its number, `pt1`, `utf8`). */
 function isLeet(word: string): boolean {
   const n = word.length;
   if (n < 3 || n > 24) return false;
@@ -442,15 +446,28 @@ function isLeet(word: string): boolean {
       else lettersFirst++;
     } else if ((c >= 0x30 && c <= 0x39) || c === 0x24) digits = true;
   }
-  return digits && pastHex && letters >= 2 && (letterAfterDigit || lettersFirst < 3);
+  // letters then digits only (`pt1`, `md5`, `es6`, `request2`) is a name and its number
+  return digits && pastHex && letters >= 2 && letterAfterDigit && lettersFirst < n;
 }
 
-/** A word of a stretch in leetspeak, read: any with a letter but a name and its number (`7h15` is `this`), and two characters at most (`m3` is `me`, `15` is `is`); a number as written. */
-function unleet(word: string): string {
-  if (word.length > 2 && (!/[A-Za-z]/.test(word) || /^[A-Za-z]{3,}[0-9]+$/.test(word))) return word;
+/** Short words a line in leetspeak writes with digits (`th3`, `m3`, `t0`, `7h15`, `4`), read as such only when they spell one of these: `a1` or `pt1` in code spells none. */
+const SHORT_WORDS = new Set(
+  'a i o me we he be to so do go no is it at as an in on of or by up us my the and all you are for not now can has his her its our out get set any new old own one two who why how use this that them then than with from into your also just only send tell list show read what when were will each both else here must skip give keep stop'.split(
+    ' ',
+  ),
+);
+/** `word` with its digits and `$` read as letters. */
+function leetRead(word: string): string {
   let out = '';
   for (const c of word) out += LEET[c] ?? c;
   return out;
+}
+/** A word of a line in leetspeak, read: one in leetspeak, or a short one with a digit that spells a common word; any other as written. */
+function unleet(word: string): string {
+  if (isLeet(word)) return leetRead(word);
+  if (word.length > 4 || !/[0-9$]/.test(word)) return word;
+  const read = leetRead(word);
+  return SHORT_WORDS.has(read.toLowerCase()) ? read : word;
 }
 
 /** The text's lines in pieces of at most LINE_MAX, each with where it starts. */
@@ -464,9 +481,23 @@ function* linesOf(text: string): Generator<{ line: string; start: number }> {
   }
 }
 
-/** Adds a guess, up to GUESSES. */
-function guess(out: Hidden[], start: number, end: number, text: string): void {
-  if (out.length < GUESSES) out.push({ signal: 'encoded-instruction', start, end, text, guessed: true });
+/** Words of two letters or more. */
+const WORDS = /\p{L}{2,}/gu;
+/**
+ * Whether a text read undone has words to say something with: four distinct at least, and at most
+ * every other one a repeat. Packed data read as leetspeak (moment-timezone's `1qM0 WM0 11A0 1o00`,
+ * `iqMo wMo iiAo iooo` undone) repeats a few made-up words, and the classifier, which never saw such
+ * text, may score it high.
+ */
+function wordy(text: string): boolean {
+  const words = text.toLowerCase().match(WORDS) ?? [];
+  const distinct = new Set(words).size;
+  return distinct >= 4 && distinct * 2 >= words.length;
+}
+
+/** Adds a guess, up to GUESSES, when its reading has words to say something with. */
+function guess(out: Hidden[], start: number, end: number, text: string, core?: { start: number; end: number }): void {
+  if (out.length < GUESSES && wordy(text)) out.push({ signal: 'encoded-instruction', start, end, text, guessed: true, ...(core ? { core } : {}) });
 }
 
 /**
@@ -482,8 +513,16 @@ export function leetTexts(text: string, digitSpans: Int32Array): Hidden[] {
   let last = -1;
   let found = 0;
   const flush = () => {
-    const stretch = text.slice(first, last);
-    if (found >= LEET_WORDS && found >= (stretch.match(LEET_WORD)?.length ?? 0) * LEET_SHARE) guess(out, first, last, stretch.replace(LEET_WORD, unleet));
+    if (found >= LEET_WORDS && found >= (text.slice(first, last).match(LEET_WORD)?.length ?? 0) * LEET_SHARE) {
+      // read with what stands around it on its line (`Ignore all pr3v10us 1nstruct10ns`), its words
+      // in leetspeak and its short ones that spell a common word undone, the rest as written
+      const line = text.lastIndexOf('\n', first) + 1;
+      let lineEnd = text.indexOf('\n', last);
+      if (lineEnd < 0) lineEnd = text.length;
+      const from = Math.max(line, first - LEET_AROUND);
+      const to = Math.min(lineEnd, last + LEET_AROUND);
+      guess(out, from, to, text.slice(from, to).replace(LEET_WORD, unleet), { start: first, end: last });
+    }
     first = -1;
     found = 0;
   };
@@ -539,15 +578,15 @@ export function splatTexts(text: string): Hidden[] {
   return out;
 }
 
-/** Characters apart by blanks (spaces, tabs, no-break spaces), eight or more. */
-const SPACED = /(?<![^\s])(?:[^\s][ \t\u00a0]+){7,}[^\s](?![^\s])/g;
-const BLANKS = /[ \t\u00a0]+/g;
+/** Characters apart by blanks (spaces of every width, tabs), eight or more. */
+const SPACED = /(?<![^\s])(?:[^\s][\t\p{Zs}]+){7,}[^\s](?![^\s])/gu;
+const BLANKS = /[\t\p{Zs}]+/gu;
 /** A word spelt out longer than this is no word: letters with no wider gap between words. */
 const SPACED_WORD_MAX = 64;
 
 /**
  * Letters spaced out (`I g n o r e   a l l   p r e v i o u s`), read as the words they spell: the
- * narrowest gap of a run is between letters, a wider one (or ` / `, ` | `) between words; a word in
+ * most common gap of a run is between letters, any other (or ` / `, ` | `) between words; a word in
  * leetspeak among them read as such. Asked only when the word reader met eight one-letter words in
  * a row (`singleLetters`).
  */
@@ -558,12 +597,21 @@ export function spacedTexts(text: string): Hidden[] {
     for (let from = 0; from < m[0].length && out.length < GUESSES; from += LINE_MAX) {
       const run = m[0].slice(from, from + LINE_MAX);
       const parts = run.split(BLANKS);
-      const gaps: number[] = [];
-      let narrow = Number.POSITIVE_INFINITY;
+      // the gap between letters is the run's most common one (a gap is its characters: a tab is no
+      // space); any other is between words
+      const gaps: string[] = [];
+      const seen = new Map<string, number>();
       for (const g of run.matchAll(BLANKS)) {
-        gaps.push(g[0].length);
-        if (g[0].length < narrow) narrow = g[0].length;
+        gaps.push(g[0]);
+        seen.set(g[0], (seen.get(g[0]) ?? 0) + 1);
       }
+      let letterGap = '';
+      let most = 0;
+      for (const [g, n] of seen)
+        if (n > most || (n === most && g.length < letterGap.length)) {
+          letterGap = g;
+          most = n;
+        }
       const words: string[] = [];
       let word = '';
       for (let k = 0; k < parts.length; k++) {
@@ -572,7 +620,7 @@ export function spacedTexts(text: string): Hidden[] {
           if (word) words.push(word);
           word = '';
         } else word += part;
-        if ((gaps[k] ?? narrow) > narrow) {
+        if ((gaps[k] ?? letterGap) !== letterGap) {
           if (word) words.push(word);
           word = '';
         }

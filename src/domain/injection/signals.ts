@@ -365,9 +365,13 @@ export function quotation(text: string, start: number, end: number): Quotation {
   const to = Math.min(text.length, end + 300);
   let inside = 0;
   let inSentence = false;
+  // where a search for each kind of closing mark last failed (a line's end or `to`): an opening
+  // mark of that kind before it has no closer either, and is not searched again (a line of
+  // 30,000 unclosed `“` was searched to its end from each: minutes for 1 MiB)
+  const failed: Record<string, number> = {};
   for (let i = from; i < to; i++) {
     const closers = CLOSERS[text[i]!];
-    if (closers === undefined) continue;
+    if (closers === undefined || i < (failed[closers] ?? -1)) continue;
     // a JSON string's quotes (`"key": "…"`, `["…"`) are not a quotation
     let k = i - 1;
     while (k >= 0 && (text[k] === ' ' || text[k] === '\t')) k--;
@@ -375,7 +379,10 @@ export function quotation(text: string, start: number, end: number): Quotation {
     if (text[i] === '"' && (before === ':' || before === ',' || before === '[' || before === '{')) continue;
     let j = i + 1;
     while (j < to && !closers.includes(text[j]!) && text[j] !== '\n') j++;
-    if (j >= to || text[j] === '\n') continue;
+    if (j >= to || text[j] === '\n') {
+      failed[closers] = j;
+      continue;
+    }
     const a = Math.max(start, i);
     const b = Math.min(end, j);
     if (b > a) {

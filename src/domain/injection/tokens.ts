@@ -26,7 +26,7 @@
 // What a code unit is and reads as (its kind, the letter it folds to, its lowercase, the Latin
 // letter it looks like, whether the fold undoes it) is looked up in fold-tables.ts.
 
-import { astral, FOLD, Kind, KIND, kindOf, LOOK, learn, lookAlikeOf, SEEN, SEEN_ZERO_WIDTH, SEEN_ZERO_WIDTH_RUN, ZERO_WIDTH_RUN } from './fold-tables.js';
+import { astral, FOLD, Kind, KIND, kindOf, LOOK, LOWER, learn, lookAlikeOf, mathLetter, SEEN, SEEN_ZERO_WIDTH, SEEN_ZERO_WIDTH_RUN, ZERO_WIDTH_RUN } from './fold-tables.js';
 import { CLASS_NAMES, CLASS_WORDS } from './lexicon.js';
 import { decodeEscapes } from './escapes.js';
 
@@ -122,6 +122,11 @@ const MIXED = LATIN_LETTER | (1 << Kind.LookAlike);
 const DIGITS_MIXED = LATIN_LETTER | (1 << Kind.Letter);
 /** A digit's kind (or another script's letter): a one-character word of it counts among letters spaced out (`1 g n 0 r 3`). */
 const DIGIT_OR_LETTER = 1 << Kind.Letter;
+/** The Cyrillic capital palochka, written for an I and for an l. */
+const PALOCHKA = 0x04c0;
+/** Whether a code unit of a word as written is a small letter (its lowercase is itself, its uppercase another). */
+const isSmall = (c: number) => c !== 0 && LOWER[c] === c && String.fromCharCode(c).toUpperCase() !== String.fromCharCode(c);
+
 /** Where the words mixing Latin letters and digits start and end, in pairs (hidden.ts reads them for leetspeak); grown as needed. */
 let digitSpans = new Int32Array(256);
 
@@ -285,7 +290,11 @@ export function readWords(text: string): Words {
           if (len < MAX_WORD) {
             const f = v >>> 8;
             buf[len] = f;
-            written[len] = 0;
+            // a mathematical Greek letter that looks like a Latin one (𝛐, 𝚰) is a look-alike, as the Greek letter is
+            const greek = c === 0xd835 ? mathLetter(low) : -1;
+            const looks = greek > 0 && kindOf(greek) === Kind.LookAlike;
+            written[len] = looks ? greek : 0;
+            if (looks) scripts |= 1 << Kind.LookAlike;
             h = Math.imul(h ^ f, FNV_PRIME);
             if (++len === STEM) st = h;
           }
@@ -323,8 +332,10 @@ export function readWords(text: string): Words {
           for (let k = 0; k < len; k++) {
             const f = buf[k]!;
             const o = written[k]!;
-            // a look-alike as the Latin letter it looks like in its case (Greek Η an h, η an n), lowercased; a letter folded to one (й to и) as that one's
-            w = Math.imul(w ^ (KIND[o] === Kind.LookAlike ? lookAlikeOf(o) | 0x20 : LOOK[f] !== 0 ? LOOK[f]! : f), FNV_PRIME);
+            // a look-alike as the Latin letter it looks like in its case (Greek Η an h, η an n), lowercased (the palochka Ӏ an l
+            // after a small letter, else an i, as the fold reads it); a letter folded to one (й to и) as that one's
+            const look = o === PALOCHKA ? (k > 0 && isSmall(written[k - 1]!) ? 0x6c : 0x69) : KIND[o] === Kind.LookAlike ? lookAlikeOf(o) | 0x20 : LOOK[f] !== 0 ? LOOK[f]! : f;
+            w = Math.imul(w ^ look, FNV_PRIME);
             if (k === STEM - 1) ws = w;
           }
           if (len < STEM) ws = w;
