@@ -291,7 +291,8 @@ export function readWords(text: string): Words {
             const f = v >>> 8;
             buf[len] = f;
             // a mathematical Greek letter that looks like a Latin one (𝛐, 𝚰) is a look-alike, as the Greek letter is
-            const greek = c === 0xd835 ? mathLetter(low) : -1;
+            // (the mathematical Greek block, U+1D6A8-1D7C9, is low surrogates DEA8-DFC9 after D835)
+            const greek = c === 0xd835 && low >= 0xdea8 && low <= 0xdfc9 ? mathLetter(low) : -1;
             const looks = greek > 0 && kindOf(greek) === Kind.LookAlike;
             written[len] = looks ? greek : 0;
             if (looks) scripts |= 1 << Kind.LookAlike;
