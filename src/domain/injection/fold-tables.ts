@@ -114,7 +114,7 @@ for (const [k, v] of Object.entries(LOOKALIKES)) LOOK[k.charCodeAt(0)] = v.charC
 
 /**
  * Capitals that look like a Latin capital, read as it inside a mixed word, case kept (not the
- * palochka Ӏ, which attackers write for an l as often as for an I: it reads as its small letter's l): a capital's
+ * palochka Ӏ, which attackers write for an l as often as for an I: lookAlikeOf reads it by the letter before it): a capital's
  * look is not always its small letter's (Greek Η is an H, η an n), and the regexes of
  * chat tokens are case-sensitive (`[ΙNST]` with a Greek Ι is Llama's `[INST]`, never `[iNST]`).
  * A capital not here reads as its small letter's look-alike in capitals (Cherokee's capitals are
@@ -163,15 +163,21 @@ const CAPITAL_LOOKALIKES: Record<string, string> = {
 const LOOK_CAPITAL = new Uint16Array(0x10000);
 for (const [k, v] of Object.entries(CAPITAL_LOOKALIKES)) LOOK_CAPITAL[k.charCodeAt(0)] = v.charCodeAt(0);
 
+/** The Cyrillic capital palochka. */
+const PALOCHKA = 0x04c0;
+
 /**
  * The ASCII letter a look-alike code unit (of Kind.LookAlike) reads as in a mixed word, in its
- * case: a small letter as LOOK has it, a capital as the capital it looks like.
+ * case: a small letter as LOOK has it, a capital as the capital it looks like (`afterSmall`: the
+ * word's letter before it is a small one, which the palochka's reading depends on).
  *
  * @example
  *   lookAlikeOf(0x0456) // 'i' (Cyrillic і)
  *   lookAlikeOf(0x0397) // 'H' (Greek Η)
  */
-export function lookAlikeOf(c: number): number {
+export function lookAlikeOf(c: number, afterSmall = false): number {
+  // the palochka Ӏ, written for an l and for an I: an l after a small letter (`aӀӀ`, `ruӀes`), else an I (`ӀGNORE`, `[ӀNST]`)
+  if (c === PALOCHKA) return afterSmall ? 0x6c : 0x49;
   const capital = LOOK_CAPITAL[c]!;
   if (capital !== 0) return capital;
   const lower = LOWER[c]!;

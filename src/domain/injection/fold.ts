@@ -213,8 +213,7 @@ function lookalikes(text: string, from: number, to: number): void {
       else if (c >= 0x41 && c <= 0x5a) lower = false;
       continue;
     }
-    // the palochka Ӏ is an l after a small letter (`aӀӀ`, `ruӀes`), else an I (`ӀGNORE`, `[ӀNST]`)
-    const latin: number = c === PALOCHKA ? (lower ? 0x6c : 0x49) : lookAlikeOf(c);
+    const latin = lookAlikeOf(c, lower);
     if (latin === 0) continue;
     lower = latin >= 0x61;
     if (looks === lookAt.length) {
@@ -225,9 +224,6 @@ function lookalikes(text: string, from: number, to: number): void {
     lookUnit[looks++] = latin;
   }
 }
-
-/** The Cyrillic capital palochka, written for an I and for an l. */
-const PALOCHKA = 0x04c0;
 
 /** Merges the look-alikes (increasing) into the changes (increasing): a look-alike replaces what the change made of the same code units. */
 function mergeLookalikes(): void {

@@ -122,8 +122,6 @@ const MIXED = LATIN_LETTER | (1 << Kind.LookAlike);
 const DIGITS_MIXED = LATIN_LETTER | (1 << Kind.Letter);
 /** A digit's kind (or another script's letter): a one-character word of it counts among letters spaced out (`1 g n 0 r 3`). */
 const DIGIT_OR_LETTER = 1 << Kind.Letter;
-/** The Cyrillic capital palochka, written for an I and for an l. */
-const PALOCHKA = 0x04c0;
 /** Whether a code unit of a word as written is a small letter (its lowercase is itself, its uppercase another). */
 const isSmall = (c: number) => c !== 0 && LOWER[c] === c && String.fromCharCode(c).toUpperCase() !== String.fromCharCode(c);
 
@@ -335,7 +333,7 @@ export function readWords(text: string): Words {
             const o = written[k]!;
             // a look-alike as the Latin letter it looks like in its case (Greek Η an h, η an n), lowercased (the palochka Ӏ an l
             // after a small letter, else an i, as the fold reads it); a letter folded to one (й to и) as that one's
-            const look = o === PALOCHKA ? (k > 0 && isSmall(written[k - 1]!) ? 0x6c : 0x69) : KIND[o] === Kind.LookAlike ? lookAlikeOf(o) | 0x20 : LOOK[f] !== 0 ? LOOK[f]! : f;
+            const look = KIND[o] === Kind.LookAlike ? lookAlikeOf(o, k > 0 && isSmall(written[k - 1]!)) | 0x20 : LOOK[f] !== 0 ? LOOK[f]! : f;
             w = Math.imul(w ^ look, FNV_PRIME);
             if (k === STEM - 1) ws = w;
           }
