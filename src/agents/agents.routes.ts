@@ -72,7 +72,7 @@ const eventsQuery = z.strictObject({
 export function agentRoutes(deps: AgentRoutesDeps): Hono<AppEnv> {
   const { state, control } = deps;
   const app = new Hono<AppEnv>();
-  const stores = { state, llm: new RequestsStore(state), tools: new ToolsStore(state) };
+  const stores = { state, llm: RequestsStore.of(state), tools: ToolsStore.of(state) };
 
   const readable = (p: Principal, id: string): AgentView => readableAgent(state, p, id);
   const actable = (p: Principal, id: string): AgentView => {

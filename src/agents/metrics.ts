@@ -97,7 +97,7 @@ export interface AgentPerformance {
  * over the agent's last PERFORMANCE_WINDOW calls of each kind.
  *
  * @example
- *   agentPerformance({ state, llm: new RequestsStore(state), tools: new ToolsStore(state) }, agent, Date.now())
+ *   agentPerformance({ state, llm: RequestsStore.of(state), tools: ToolsStore.of(state) }, agent, Date.now())
  */
 export function agentPerformance(d: { state: StateManager; llm: RequestsStore; tools: ToolsStore }, agent: AgentView, nowMs: number): AgentPerformance {
   const recent = d.llm.recentCalls(agent.id, PERFORMANCE_WINDOW);

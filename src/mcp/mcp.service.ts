@@ -130,7 +130,7 @@ class McpGateway {
       const options = { failureThreshold: s.breaker.failureThreshold, cooldownMs: s.breaker.cooldownMs };
       this.breakers.set(s.name, d.breakers.breaker('mcp', s.name, { options, cause: () => this.judged.get(s.name) ?? null }));
     }
-    this.recorder = new McpRecorder(d.state, new ToolsStore(d.state), d.logger, d.observer, d.redact, d.marks);
+    this.recorder = new McpRecorder(d.state, ToolsStore.of(d.state), d.logger, d.observer, d.redact, d.marks);
     this.sweep = setInterval(() => this.closeIdle(), 60_000);
     this.sweep.unref();
   }

@@ -110,7 +110,7 @@ export class Runtime {
     try {
       const { key } = loadOrCreateKey(keyPathFor(config.db));
       const tokens = new TokenService(key);
-      const requests = new RequestsStore(state);
+      const requests = RequestsStore.of(state);
       state.subscribe(terminalSink(logger));
       // The runtime is created before the server knows it; the control closure reads it later.
       let rt: Runtime | undefined;

@@ -68,7 +68,7 @@ export class ToolProxy {
     for (const svc of Object.values(config.tools)) wantRefs(Object.values(svc.headers), ctx.secrets);
     this.state = ctx.state;
     this.logger = ctx.logger;
-    this.store = new ToolsStore(ctx.state);
+    this.store = ToolsStore.of(ctx.state);
     this.faultsAllowed = faultsPermitted(config);
     // loadConfig already refuses this; a Config built in code (tests, embedding) gets the same rule.
     if (config.faults.length > 0 && !this.faultsAllowed) {

@@ -34,6 +34,26 @@ export function storeDb(state: StateManager): StoreDb {
   return storeDbs.get(state)!;
 }
 
+/**
+ * One store per state file, made on first use: a store prepares its statements when made
+ * (drizzle builds each query's SQL then, a few milliseconds a store), and the runtime, its routes
+ * and its timeline read the same tables.
+ *
+ * @example
+ * static of = onePerState((state) => new RequestsStore(state));
+ */
+export function onePerState<T>(make: (state: StateManager) => T): (state: StateManager) => T {
+  const made = new WeakMap<StateManager, T>();
+  return (state) => {
+    let store = made.get(state);
+    if (store === undefined) {
+      store = make(state);
+      made.set(state, store);
+    }
+    return store;
+  };
+}
+
 /** Every table of the runtime's database: those both databases hold, and its own. */
 const schema = { ...sharedTables, ...ownTables };
 
@@ -235,14 +255,19 @@ export class StateManager {
   /** How many events of one type the agent has (`budget.refused`: its calls the budget refused), from event_counts or, for `llm.request`, the ledger's totals: never its log. */
   eventCountOf(agentId: string, type: EventType): number {
     if (type === 'llm.request') return this.announcedCalls(agentId).reduce((n, r) => n + r.n, 0);
+    this.countOfType ??= this.prepareCountOfType();
+    return this.countOfType.get({ agentId, type })?.n ?? 0;
+  }
+
+  /** eventCountOf's query, prepared on its first use: a policy rule with `after_injection` asks it at every tool call. */
+  private countOfType: ReturnType<StateManager['prepareCountOfType']> | undefined;
+  private prepareCountOfType() {
     const c = schema.eventCounts;
-    return (
-      this.db
-        .select({ n: sql<number>`coalesce(sum(${c.n}), 0)` })
-        .from(c)
-        .where(and(eq(c.agentId, agentId), eq(c.type, type)))
-        .get()?.n ?? 0
-    );
+    return this.db
+      .select({ n: sql<number>`coalesce(sum(${c.n}), 0)` })
+      .from(c)
+      .where(and(eq(c.agentId, sql.placeholder('agentId')), eq(c.type, sql.placeholder('type'))))
+      .prepare();
   }
 
   /** The agent's `llm.request` events by its calls' status: its ledger rows an event announces (schema.ts, ANNOUNCED_LEDGER_SQL), from llm_totals. */

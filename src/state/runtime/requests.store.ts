@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, getTableColumns, gte, isNotNull, lt, type SQL, sql } from 'drizzle-orm';
 import { boundRun } from './bound.js';
-import { storeDb, type StateManager, type StoreDb } from './manager.js';
+import { onePerState, storeDb, type StateManager, type StoreDb } from './manager.js';
 import { repairSpend } from './repair.js';
 import { llmRequests, type LlmRequestRow } from '../schema.js';
 import { llmChains, llmRunning, llmSteps, llmTotals, type LlmRunningRow, type LlmStepRow, type LlmTotalsRow } from './schema-runtime.js';
@@ -69,6 +69,9 @@ const PENDING = sql`${sql.raw("status = 'pending'")}`;
  * row settled) of migration 0018, in the statement that writes the row.
  */
 export class RequestsStore {
+  /** The state file's one RequestsStore (its statements prepared once): what every reader of a runtime takes. */
+  static readonly of = onePerState((state) => new RequestsStore(state));
+
   private readonly db: StoreDb;
   // Prepared once: one row per LLM call is the hot path.
   private readonly insertRow;

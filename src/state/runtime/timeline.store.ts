@@ -112,7 +112,7 @@ export class TimelineStore {
       .from(llmTotals)
       .where(eq(llmTotals.agentId, p('agentId')))
       .prepare();
-    this.requests = new RequestsStore(state);
+    this.requests = RequestsStore.of(state);
     // Counted along the covering index, at most TOOL_CALLS_KEPT rows (all the table keeps).
     const tc = toolCalls;
     const kept = db

@@ -1,6 +1,6 @@
 import type { NewEvent } from '../../core/events.js';
 import { and, desc, eq, gt, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
-import { storeDb, type StateManager, type StoreDb } from './manager.js';
+import { onePerState, storeDb, type StateManager, type StoreDb } from './manager.js';
 import { parseOrNull } from './breakers.store.js';
 import { boundRun } from './bound.js';
 import { toolCalls, type ToolCallRow } from '../schema.js';
@@ -45,6 +45,9 @@ const PRUNE_CALLS_EVERY = 1_000;
  * and events keep the persist-then-broadcast rule.
  */
 export class ToolsStore {
+  /** The state file's one ToolsStore (its statements prepared once): what every reader of a runtime takes. */
+  static readonly of = onePerState((state) => new ToolsStore(state));
+
   private readonly getCache;
   private readonly putCache;
   private readonly insertCall;
