@@ -12,7 +12,6 @@ import {
   modeFor,
   redact,
   redactJsonText,
-  scan,
   type AuditKeys,
   type Detection,
   type ProtectionCounters,
@@ -21,6 +20,7 @@ import {
   type SafetyPolicy,
   type StreamRedactorOptions,
   type TextRedactor,
+  typesInShortText,
 } from '../domain/pii/index.js';
 import { isJson, strictest, withModes } from './policy.js';
 import { previewOf } from './preview.js';
@@ -62,16 +62,6 @@ export interface PiiProtectionDeps {
 
 const BLOCK_GRACE_MS = 200;
 const SEVERITY_RANK = { INFO: 0, WARN: 1, CRITICAL: 2 } as const;
-/** A number as a short text may hold one (`+1 (415) 555-2671`, `123-45-6789`): from a digit (or `+`, `(`) to a digit. */
-const NUMBER_IN_TEXT = /[+(]?\d[\d ().-]*\d\)?/g;
-/** Fewer digits are no phone, SSN or card: not read on their own. */
-const MIN_NUMBER_DIGITS = 7;
-const countDigits = (s: string): number => {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) n++;
-  return n;
-};
-
 /** Audit keys derived from one secret kept beside the database (0600), one per purpose. */
 const auditKeys = (dbPath: string): AuditKeys => deriveAuditKeys(loadOrCreateKey(stateFilesFor(dbPath).auditKey).key);
 
@@ -172,14 +162,7 @@ export class PiiProtection {
    * would be sent, and never shown where it would be exported (metrics, traces).
    */
   typesIn(text: string): string[] {
-    const types = new Set(scan(text, this.options).map((d) => d.type));
-    // An id joins a number to its prefix (`resp_123-45-6789`, `conv_4111 1111 1111 1111`), which
-    // prose reads as one longer word, no value: each number in it long enough to be one is read alone too.
-    for (const m of text.matchAll(NUMBER_IN_TEXT)) {
-      if (m[0].length === text.length || countDigits(m[0]) < MIN_NUMBER_DIGITS) continue;
-      for (const d of scan(m[0], this.options)) types.add(d.type);
-    }
-    return [...types];
+    return typesInShortText(text, this.options);
   }
 
   countersFor(agentId: string): ProtectionCounters {

@@ -22,3 +22,4 @@ export { emptyProtectionCounters, addDetections, type ProtectionCounters } from 
 export { createJsonStreamRedactor, redactJsonText, mapJsonStrings, type TextRedactor } from './json.js';
 export { jsonTexts, mayHoldPii, type JsonTexts } from './json-batch.js';
 export { LATIN_NEVER_FOLDS } from './normalize.js';
+export { typesInShortText } from './short-text.js';
