@@ -7,37 +7,61 @@ import { scan, type RedactOptions } from './redact.js';
 //
 // But a machine's random id is made of digits too: cut out of 48 random hex digits, a run of 7 to 19
 // of them passes for a card about once in 1,400 ids (`conv_…bfb395054419349873498f04b`), and two
-// of a UUID's groups joined by their hyphen for a phone about once in 80 (`…-9526-77204d3b…`). So a
-// number inside such an id is not read alone (the id is still read whole): a UUID, or a run of 16
-// hex digits or more with three letters at least, and one in eight (a random one has three in eight).
-// A number an agent wrote into an id stands apart from it (`conv_4111111111111111`, `ab-123-45-6789`)
-// or beside a letter or two (`card4111111111111111`), and is read.
+// of a UUID's groups joined by their hyphen for a phone about once in 80 (`…-9526-77204d3b…`). So
+// the digits that lie inside such an id, with its hex letters on both sides of them, are not read
+// alone (the id is still read whole): a UUID, or a run of 16 hex digits or more with three letters at
+// least, and one in eight (a random one has three in eight); a UUID that is a word of its own counts
+// its ends as letters (`08456558-802e-…`). A number an agent wrote into an id stands apart from it
+// (`conv_4111111111111111`, `ab-123-45-6789`) or at one of its ends (`deadbeef4111111111111111`,
+// `4111111111111111cafe`, `7ac22f5bc879673f415-555-2671`), and is read. Digits a random hex id happens
+// to begin or end with are read too: about one id in 10,000 of 48 hex digits ends in what passes for a card.
 
 /** A number as a short text may hold one (`+1 (415) 555-2671`, `123-45-6789`): from a digit (or `+`, `(`) to a digit. */
 const NUMBER_IN_TEXT = /[+(]?\d[\d ().-]*\d\)?/g;
 /** Fewer digits are no phone, SSN or card: not read on their own. */
 const MIN_NUMBER_DIGITS = 7;
-/** A UUID, or a run of hex digits long enough to be a random id (its letters counted after: randomIds). */
-const RANDOM_ID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}/gi;
+/** A UUID, wherever it stands (a hex run glued before it does not hide it). */
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+/** A run of hex digits long enough to be a random id (its letters counted after: randomIds). */
+const HEX_RUN = /[0-9a-f]{16,}/gi;
+
 const countDigits = (s: string): number => {
   let n = 0;
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) n++;
   return n;
 };
+const isHexLetter = (c: number): boolean => (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 
-/** Where the random ids of `text` lie: [start, end) pairs. */
-function randomIds(text: string): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (const m of text.matchAll(RANDOM_ID)) {
-    const hex = m[0].replaceAll('-', '');
-    const letters = hex.length - countDigits(hex);
-    if (m[0].includes('-') || (letters >= 3 && letters * 8 >= hex.length)) out.push([m.index, m.index + m[0].length]);
+/** An id's start and end, and whether its own ends count as its letters (a UUID standing apart: a word of its own). */
+type Span = [number, number, boolean];
+const isWordChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/** Where the random ids of `text` lie: [start, end) spans, in order and apart (overlapping ones joined). */
+function randomIds(text: string): Span[] {
+  const found: Span[] = [];
+  for (const m of text.matchAll(UUID)) {
+    const e = m.index + m[0].length;
+    found.push([m.index, e, !isWordChar(text.charCodeAt(m.index - 1)) && !isWordChar(text.charCodeAt(e))]);
+  }
+  for (const m of text.matchAll(HEX_RUN)) {
+    const letters = m[0].length - countDigits(m[0]);
+    if (letters >= 3 && letters * 8 >= m[0].length) found.push([m.index, m.index + m[0].length, false]);
+  }
+  found.sort((a, b) => a[0] - b[0]);
+  const out: Span[] = [];
+  for (const [s, e, apart] of found) {
+    const last = out.at(-1);
+    if (last && s <= last[1]) {
+      last[1] = Math.max(last[1], e);
+      last[2] = false;
+    } else out.push([s, e, apart]);
   }
   return out;
 }
 
 /**
  * The PII types a short text holds, by the detectors and the allow-lists of `options` alone.
+ * Linear in the text: its numbers and its ids are each walked once, in order.
  *
  * @example
  * typesInShortText('conv_4111 1111 1111 1111') // ['CREDIT_CARD']
@@ -45,29 +69,52 @@ function randomIds(text: string): Array<[number, number]> {
  */
 export function typesInShortText(text: string, options: RedactOptions = {}): string[] {
   const types = new Set<string>(scan(text, options).map((d) => d.type));
-  let ids: Array<[number, number]> | null = null;
+  let ids: Span[] | null = null;
+  let next = 0;
   for (const m of text.matchAll(NUMBER_IN_TEXT)) {
     if (m[0].length === text.length || countDigits(m[0]) < MIN_NUMBER_DIGITS) continue;
     ids ??= randomIds(text);
-    // What of the number lies outside every random id is read (`<uuid>-4111111111111111`: the card after it).
-    for (const part of outside(m.index, m.index + m[0].length, ids)) {
-      for (const n of text.slice(part[0], part[1]).matchAll(NUMBER_IN_TEXT)) {
-        if (countDigits(n[0]) >= MIN_NUMBER_DIGITS) for (const d of scan(n[0], options)) types.add(d.type);
-      }
+    const start = m.index;
+    const end = start + m[0].length;
+    while (next < ids.length && ids[next]![1] <= start) next++;
+    // The stretches of the number inside an id with its letters on both sides are left out; the rest is read.
+    let at = start;
+    for (let k = next; k < ids.length && ids[k]![0] < end; k++) {
+      const [s, e, apart] = ids[k]!;
+      const from = Math.max(start, s);
+      const to = Math.min(end, e);
+      if (!(letterBefore(text, s, from) || (apart && from === s)) || !(letterAfter(text, e, to) || (apart && to === e))) continue;
+      readAlone(text.slice(at, from), options, types);
+      at = to;
     }
+    readAlone(text.slice(at, end), options, types);
   }
   return [...types];
 }
 
-/** The stretches of [start, end) that no span covers (`spans` in order and apart, as a regex finds them). */
-function outside(start: number, end: number, spans: ReadonlyArray<[number, number]>): Array<[number, number]> {
-  const parts: Array<[number, number]> = [];
-  let at = start;
-  for (const [s, e] of spans) {
-    if (e <= at || s >= end) continue;
-    if (s > at) parts.push([at, s]);
-    at = e;
+/** The numbers of `part` long enough to be one, each scanned alone. */
+function readAlone(part: string, options: RedactOptions, types: Set<string>): void {
+  if (part.length === 0) return;
+  for (const n of part.matchAll(NUMBER_IN_TEXT)) if (countDigits(n[0]) >= MIN_NUMBER_DIGITS) for (const d of scan(n[0], options)) types.add(d.type);
+}
+
+// A number's edges are no digits (NUMBER_IN_TEXT takes every digit it can), so the id's character next
+// to one is a letter or a UUID's hyphen, and past a hyphen a letter or a digit: a step or two.
+
+/** Whether the id beginning at `s` has a hex letter just before `at`, over a hyphen. */
+function letterBefore(text: string, s: number, at: number): boolean {
+  for (let i = at - 1; i >= s; i--) {
+    const c = text.charCodeAt(i);
+    if (c !== 45) return isHexLetter(c);
   }
-  if (at < end) parts.push([at, end]);
-  return parts;
+  return false;
+}
+
+/** Whether the id ending at `e` has a hex letter just from `at`, over a hyphen. */
+function letterAfter(text: string, e: number, at: number): boolean {
+  for (let i = at; i < e; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 45) return isHexLetter(c);
+  }
+  return false;
 }
