@@ -32,6 +32,11 @@ import { spanned, type InjectionGuard } from '../injection/index.js';
 
 // Agent headers a provider may need; everything else (its token above all) stays here.
 const FORWARD_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta', 'openai-beta'];
+/**
+ * The longest model name taken: the longest real ones (a Bedrock ARN, a fine-tune's name) are about
+ * 100 characters. A longer one is no model name: refused before it is read for PII, stored or sent.
+ */
+const MAX_MODEL_CHARS = 256;
 
 export interface HandlerDeps {
   state: StateManager;
@@ -222,6 +227,7 @@ export class GatewayHandler {
     const invalid = route.wire.validate(route.endpoint, body);
     if (invalid) throw new GatewayError('invalid_request', invalid);
     const model = (body.model as string).trim();
+    if (model.length > MAX_MODEL_CHARS) throw new GatewayError('invalid_request', `model: not a model name: at most ${MAX_MODEL_CHARS} characters (got ${model.length})`);
     obs.request = body;
     // The prompt is read once, when first needed (after stored state is expanded into it and the
     // prompt guard's rewrite): the meter's reservation and the watch's loop check share it. It is

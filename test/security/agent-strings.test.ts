@@ -53,6 +53,19 @@ describe('a model name holding PII is refused, never sent, stored or shown', () 
     for (const piece of model.split(/\s+/).filter((p) => /\d{3}|@|＠/.test(p))) expect(all).not.toContain(piece);
   });
 
+  it('one longer than any model name (257 characters and more) → 400 saying so, read no further, with no request row', async () => {
+    const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: agent.token, maxRetries: 0 });
+    for (const model of [`gpt-4o-${'x'.repeat(250)}`, `gpt-4o-${'abcdefabcdefabcd 1234567 '.repeat(40_000)}`]) {
+      const err = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as Error).message).toContain(`model: not a model name: at most 256 characters (got ${model.trim().length})`);
+      expect(await everywhere()).not.toContain(model.slice(0, 200));
+    }
+    // 256 characters are still a name, the provider's to refuse.
+    const err = await client.chat.completions.create({ model: `gpt-4o-${'x'.repeat(249)}`, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 404, code: 'model_not_found' });
+  });
+
   it("an ordinary unknown model name still passes, and is the provider's to refuse", async () => {
     const client = new OpenAI({ baseURL: `${t.rt.url}/v1`, apiKey: agent.token, maxRetries: 0 });
     // Not our 400: the name reached the (simulated) provider, which has no such model, as OpenAI would say.
