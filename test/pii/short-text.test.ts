@@ -89,6 +89,17 @@ describe('the PII in a short text', () => {
       ['7ac22f5bc879673f415-555-2671', 'PHONE'],
       ['deadbeefcafebabe123-45-6789', 'SSN'],
       ['4111111111111111cafe0527-860d-4656-bc88-51142e3d9dac', 'CREDIT_CARD'],
+      // Joined to an id whose edge is a digit: the id's digits must not hide it.
+      ['conv_7ac22f5bc8796731-123-45-6789', 'SSN'],
+      ['conv_7ac22f5bc8796731-4111111111111111', 'CREDIT_CARD'],
+      ['conv_7ac22f5bc8796731-415-555-2671', 'PHONE'],
+      ['x09e86fc2-1ef0-434f-9526-77204d3b7123-4111111111111111', 'CREDIT_CARD'],
+      ['4111111111111111-7cf26f0d3c001ffc0afd6cad02753c37', 'CREDIT_CARD'],
+      // Two ids overlapping: each judged by its own letters.
+      ['deadbeef4111111111111111-e1f0-434f-9526-77204d3b7cca', 'CREDIT_CARD'],
+      ['user_abc4111111111111111-1ef0-434f-9526-77204d3b7cca', 'CREDIT_CARD'],
+      // A dashed card in a UUID's shape is no UUID (its variant digit is none).
+      ['cafe4111-1111-1111-1111-abcdef123456', 'CREDIT_CARD'],
       [`conv_${'7ac22f5bc879673f'}-123-45-6789`, 'SSN'],
     ];
     for (const [text, type] of cases) expect(typesInShortText(text), text).toContain(type);
@@ -101,7 +112,13 @@ describe('the PII in a short text', () => {
       const d = process.cpuUsage(t);
       return d.user + d.system;
     };
-    for (const unit of ['abcdefabcdefabcd 1234567 ', 'abcdefabcdefabcd-1234567-', '09e86fc2-1ef0-434f-9526-77204d3b7cca_', `conv_7ac22f5bc879673fc806220bfb395054419349873498f04b `]) {
+    for (const unit of [
+      'abcdefabcdefabcd 1234567 ',
+      'abcdefabcdefabcd-1234567-',
+      '09e86fc2-1ef0-434f-9526-77204d3b7cca_',
+      '09e86fc2-1ef0-434f-9526-77204d3b7cca',
+      `conv_7ac22f5bc879673fc806220bfb395054419349873498f04b `,
+    ]) {
       const small = unit.repeat(Math.ceil(100_000 / unit.length));
       const large = unit.repeat(Math.ceil(1_000_000 / unit.length));
       cpu(small);

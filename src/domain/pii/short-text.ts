@@ -20,8 +20,11 @@ import { scan, type RedactOptions } from './redact.js';
 const NUMBER_IN_TEXT = /[+(]?\d[\d ().-]*\d\)?/g;
 /** Fewer digits are no phone, SSN or card: not read on their own. */
 const MIN_NUMBER_DIGITS = 7;
-/** A UUID, wherever it stands (a hex run glued before it does not hide it). */
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+/**
+ * An RFC 4122 UUID (its version digit 1-8, its variant 8, 9, a or b), wherever it stands (a hex run
+ * glued before it does not hide it). A dashed card fits the 8-4-4-4-12 shape only by chance of those two.
+ */
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/gi;
 /** A run of hex digits long enough to be a random id (its letters counted after: randomIds). */
 const HEX_RUN = /[0-9a-f]{16,}/gi;
 
@@ -31,14 +34,18 @@ const countDigits = (s: string): number => {
   return n;
 };
 const isHexLetter = (c: number): boolean => (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
-
-/** An id's start and end, and whether its own ends count as its letters (a UUID standing apart: a word of its own). */
-type Span = [number, number, boolean];
 const isWordChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 
-/** Where the random ids of `text` lie: [start, end) spans, in order and apart (overlapping ones joined). */
-function randomIds(text: string): Span[] {
-  const found: Span[] = [];
+/** An id's start and end, and whether its own ends count as its letters (a UUID standing apart: a word of its own). */
+type Id = [number, number, boolean];
+
+/**
+ * Where the random ids of `text` lie, in order. Two may overlap (a hex run and the UUID it is glued
+ * to) but none holds another (a hex run has no hyphen, a UUID's groups are shorter than 16), so
+ * their ends come in order too.
+ */
+function randomIds(text: string): Id[] {
+  const found: Id[] = [];
   for (const m of text.matchAll(UUID)) {
     const e = m.index + m[0].length;
     found.push([m.index, e, !isWordChar(text.charCodeAt(m.index - 1)) && !isWordChar(text.charCodeAt(e))]);
@@ -47,16 +54,7 @@ function randomIds(text: string): Span[] {
     const letters = m[0].length - countDigits(m[0]);
     if (letters >= 3 && letters * 8 >= m[0].length) found.push([m.index, m.index + m[0].length, false]);
   }
-  found.sort((a, b) => a[0] - b[0]);
-  const out: Span[] = [];
-  for (const [s, e, apart] of found) {
-    const last = out.at(-1);
-    if (last && s <= last[1]) {
-      last[1] = Math.max(last[1], e);
-      last[2] = false;
-    } else out.push([s, e, apart]);
-  }
-  return out;
+  return found.sort((x, y) => x[0] - y[0]);
 }
 
 /**
@@ -69,7 +67,7 @@ function randomIds(text: string): Span[] {
  */
 export function typesInShortText(text: string, options: RedactOptions = {}): string[] {
   const types = new Set<string>(scan(text, options).map((d) => d.type));
-  let ids: Span[] | null = null;
+  let ids: Id[] | null = null;
   let next = 0;
   for (const m of text.matchAll(NUMBER_IN_TEXT)) {
     if (m[0].length === text.length || countDigits(m[0]) < MIN_NUMBER_DIGITS) continue;
@@ -77,17 +75,33 @@ export function typesInShortText(text: string, options: RedactOptions = {}): str
     const start = m.index;
     const end = start + m[0].length;
     while (next < ids.length && ids[next]![1] <= start) next++;
-    // The stretches of the number inside an id with its letters on both sides are left out; the rest is read.
+    if (next === ids.length || ids[next]![0] >= end) {
+      readAlone(m[0], options, types);
+      continue;
+    }
+    // Where ids touch the number it is read without the stretches that lie inside an id between its
+    // letters, each id judged by its own (`deadbeef4111111111111111`: the card at the id's end is
+    // read), without any stretch an id covers (`…bc8796731-123-45-6789`: the id's last digits would
+    // hide the SSN they run into), and each id's stretch at the id's edge alone.
+    const between: Array<[number, number]> = [];
     let at = start;
     for (let k = next; k < ids.length && ids[k]![0] < end; k++) {
       const [s, e, apart] = ids[k]!;
       const from = Math.max(start, s);
       const to = Math.min(end, e);
-      if (!(letterBefore(text, s, from) || (apart && from === s)) || !(letterAfter(text, e, to) || (apart && to === e))) continue;
-      readAlone(text.slice(at, from), options, types);
-      at = to;
+      if ((letterBefore(text, s, from) || (apart && from === s)) && (letterAfter(text, e, to) || (apart && to === e))) between.push([from, to]);
+      // At an id's edge: its own stretch of the number too (`abc4111111111111111-1ef0-…`: a card between a word and a glued UUID).
+      else readAlone(text.slice(from, to), options, types);
+      readAlone(text.slice(at, Math.max(at, from)), options, types);
+      at = Math.max(at, to);
     }
     readAlone(text.slice(at, end), options, types);
+    let from = start;
+    for (const [s, e] of between) {
+      readAlone(text.slice(from, Math.max(from, s)), options, types);
+      from = Math.max(from, e);
+    }
+    readAlone(text.slice(from, end), options, types);
   }
   return [...types];
 }
