@@ -32,6 +32,7 @@ describe('the PII in a short text', () => {
       'upper-case UUID': () => `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`.toUpperCase(),
       'trace id': () => hex(32),
       'completion id': () => `cmpl-${hex(32)}`,
+      traceparent: () => `00-${hex(32)}-${hex(16)}-01`,
     };
     const flagged: Record<string, string[]> = {};
     for (const [kind, make] of Object.entries(kinds)) {
@@ -46,7 +47,7 @@ describe('the PII in a short text', () => {
     // that pass for a card (about one in 10,000; it was one in 1,400, and one UUID in 80).
     expect(flagged.uuid).toEqual([]);
     expect(flagged['upper-case UUID']).toEqual([]);
-    for (const kind of ['conversation', 'response', 'trace id', 'completion id']) expect(flagged[kind]!.length, flagged[kind]!.join('\n')).toBeLessThanOrEqual(2);
+    for (const kind of ['conversation', 'response', 'trace id', 'completion id', 'traceparent']) expect(flagged[kind]!.length, flagged[kind]!.join('\n')).toBeLessThanOrEqual(2);
     // The ids found flagged before: digits inside the id, between its letters.
     for (const id of [
       'conv_7ac22f5bc879673fc806220bfb395054419349873498f04b',
@@ -100,6 +101,10 @@ describe('the PII in a short text', () => {
       ['user_abc4111111111111111-1ef0-434f-9526-77204d3b7cca', 'CREDIT_CARD'],
       // A dashed card in a UUID's shape is no UUID (its variant digit is none).
       ['cafe4111-1111-1111-1111-abcdef123456', 'CREDIT_CARD'],
+      // An IBAN after an underscore, which joins words into one for the detectors.
+      ['conv_DE89370400440532013000', 'IBAN'],
+      ['user_GB82WEST12345698765432', 'IBAN'],
+      ['conv_7ac22f5bc879673fc806220bfb395054419349873498f04b_GB82WEST12345698765432', 'IBAN'],
       [`conv_${'7ac22f5bc879673f'}-123-45-6789`, 'SSN'],
     ];
     for (const [text, type] of cases) expect(typesInShortText(text), text).toContain(type);

@@ -9,7 +9,7 @@ import { scan, type RedactOptions } from './redact.js';
 // of them passes for a card about once in 1,400 ids (`conv_…bfb395054419349873498f04b`), and two
 // of a UUID's groups joined by their hyphen for a phone about once in 80 (`…-9526-77204d3b…`). So
 // the digits that lie inside such an id, with its hex letters on both sides of them, are not read
-// alone (the id is still read whole): a UUID, or a run of 16 hex digits or more with three letters at
+// alone (the id is still read whole): a UUID, or a run of 16 hex digits or more with two letters at
 // least, and one in eight (a random one has three in eight); a UUID that is a word of its own counts
 // its ends as letters (`08456558-802e-…`). A number an agent wrote into an id stands apart from it
 // (`conv_4111111111111111`, `ab-123-45-6789`) or at one of its ends (`deadbeef4111111111111111`,
@@ -20,6 +20,8 @@ import { scan, type RedactOptions } from './redact.js';
 const NUMBER_IN_TEXT = /[+(]?\d[\d ().-]*\d\)?/g;
 /** Fewer digits are no phone, SSN or card: not read on their own. */
 const MIN_NUMBER_DIGITS = 7;
+/** Digits of a number outside the ids it touches too few to be read with the ids' edges (typesInShortText). */
+const FEW_DIGITS = 4;
 /**
  * An RFC 4122 UUID (its version digit 1-8, its variant 8, 9, a or b), wherever it stands (a hex run
  * glued before it does not hide it). A dashed card fits the 8-4-4-4-12 shape only by chance of those two.
@@ -52,7 +54,7 @@ function randomIds(text: string): Id[] {
   }
   for (const m of text.matchAll(HEX_RUN)) {
     const letters = m[0].length - countDigits(m[0]);
-    if (letters >= 3 && letters * 8 >= m[0].length) found.push([m.index, m.index + m[0].length, false]);
+    if (letters >= 2 && letters * 8 >= m[0].length) found.push([m.index, m.index + m[0].length, false]);
   }
   return found.sort((x, y) => x[0] - y[0]);
 }
@@ -67,6 +69,8 @@ function randomIds(text: string): Id[] {
  */
 export function typesInShortText(text: string, options: RedactOptions = {}): string[] {
   const types = new Set<string>(scan(text, options).map((d) => d.type));
+  // An underscore joins words into one for the detectors (`conv_DE89370400440532013000`): read apart too.
+  if (text.includes('_')) for (const d of scan(text.replaceAll('_', ' '), options)) types.add(d.type);
   let ids: Id[] | null = null;
   let next = 0;
   for (const m of text.matchAll(NUMBER_IN_TEXT)) {
@@ -85,6 +89,7 @@ export function typesInShortText(text: string, options: RedactOptions = {}): str
     // hide the SSN they run into), and each id's stretch at the id's edge alone.
     const between: Array<[number, number]> = [];
     let at = start;
+    let digitsOutside = 0;
     for (let k = next; k < ids.length && ids[k]![0] < end; k++) {
       const [s, e, apart] = ids[k]!;
       const from = Math.max(start, s);
@@ -92,10 +97,14 @@ export function typesInShortText(text: string, options: RedactOptions = {}): str
       if ((letterBefore(text, s, from) || (apart && from === s)) && (letterAfter(text, e, to) || (apart && to === e))) between.push([from, to]);
       // At an id's edge: its own stretch of the number too (`abc4111111111111111-1ef0-…`: a card between a word and a glued UUID).
       else readAlone(text.slice(from, to), options, types);
-      readAlone(text.slice(at, Math.max(at, from)), options, types);
+      digitsOutside += readAlone(text.slice(at, Math.max(at, from)), options, types);
       at = Math.max(at, to);
     }
-    readAlone(text.slice(at, end), options, types);
+    digitsOutside += readAlone(text.slice(at, end), options, types);
+    // All but a few of its digits inside ids: the ids' edges joined by a hyphen (`<trace id>-<span id>`,
+    // a traceparent's `-01` after its span id) are no number; each edge was read on its own above.
+    // PII an id runs into leaves more of itself outside (`deadbeefcafebabe123-45-6789`: six digits).
+    if (digitsOutside < FEW_DIGITS) continue;
     let from = start;
     for (const [s, e] of between) {
       readAlone(text.slice(from, Math.max(from, s)), options, types);
@@ -106,10 +115,11 @@ export function typesInShortText(text: string, options: RedactOptions = {}): str
   return [...types];
 }
 
-/** The numbers of `part` long enough to be one, each scanned alone. */
-function readAlone(part: string, options: RedactOptions, types: Set<string>): void {
-  if (part.length === 0) return;
+/** The numbers of `part` long enough to be one, each scanned alone; its digits, counted. */
+function readAlone(part: string, options: RedactOptions, types: Set<string>): number {
+  if (part.length === 0) return 0;
   for (const n of part.matchAll(NUMBER_IN_TEXT)) if (countDigits(n[0]) >= MIN_NUMBER_DIGITS) for (const d of scan(n[0], options)) types.add(d.type);
+  return countDigits(part);
 }
 
 // A number's edges are no digits (NUMBER_IN_TEXT takes every digit it can), so the id's character next
