@@ -10,6 +10,12 @@ import type { Attributes, AttributeValue } from '@opentelemetry/api';
 export const PII_MARKER = '[PII_REDACTED]';
 /** Characters kept of one exported string that is not content (an id, a name, an error's words): the rest is cut. */
 export const MAX_VALUE_CHARS = 256;
+/**
+ * Characters of a longer string read past its cut: PII the cut runs through ends within them (an
+ * e-mail address is at most 254 characters, every other value shorter). What lies further is never
+ * exported, and is not read: a 10 MB id costs what 512 characters do.
+ */
+const READ_PAST_CUT = 256;
 /** Integers from here up have digits enough to be a phone, an SSN or a card: they are checked as their digits. */
 const CHECKED_INTEGER = 1_000_000;
 /** Verdicts remembered: the same few names (models, providers, operations) come on every call. */
@@ -43,18 +49,19 @@ export class ExportGuard {
 
   /**
    * The value as it may be exported: the marker when it holds PII, else itself, cut at `max`
-   * characters (a cut that made a value out of what was none is the marker too).
+   * characters. A longer one is judged by what is exported of it: its cut (a cut that made a value
+   * out of what was none is the marker too) and PII running through the cut.
    */
   text(value: string, max = MAX_VALUE_CHARS): string {
-    if (this.holds(value)) return PII_MARKER;
-    if (value.length <= max) return value;
-    const cut = value.slice(0, max);
-    return this.holds(cut) ? PII_MARKER : cut;
+    if (value.length <= max) return this.holds(value) ? PII_MARKER : value;
+    return this.cutHolds(value, max) ? PII_MARKER : value.slice(0, max);
   }
 
-  /** `op` alone, or `op detail` when the detail is there and holds no PII: a span's name. */
+  /** `op` alone, or `op detail` when the detail is there and what is shown of it holds no PII: a span's name. */
   name(op: string, detail: string | null | undefined): string {
-    return detail && !this.holds(detail) ? `${op} ${detail.slice(0, MAX_VALUE_CHARS)}` : op;
+    if (!detail) return op;
+    const held = detail.length <= MAX_VALUE_CHARS ? this.holds(detail) : this.cutHolds(detail, MAX_VALUE_CHARS);
+    return held ? op : `${op} ${detail.slice(0, MAX_VALUE_CHARS)}`;
   }
 
   /**
@@ -85,6 +92,11 @@ export class ExportGuard {
       if (m !== '' && !this.holds(m)) kept.push(m);
     }
     return kept.length > 0 ? kept.join(',') : undefined;
+  }
+
+  /** Whether `value` cut at `max` may export PII: the cut, or a value the cut runs through (read up to READ_PAST_CUT characters past it). */
+  private cutHolds(value: string, max: number): boolean {
+    return this.holds(value.slice(0, max)) || this.holdsPii(value.slice(0, max + READ_PAST_CUT));
   }
 
   private value(v: AttributeValue | undefined): AttributeValue | undefined {

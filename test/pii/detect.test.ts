@@ -261,6 +261,39 @@ describe('an e-mail address before a glued dash is found', () => {
   });
 });
 
+// A local part is at most 64 characters: padding glued before an address (no mailbox has such a
+// name) must not hide the address a reader sees at its end. Its last 64 characters are taken.
+describe('an e-mail address after a run longer than any local part is found', () => {
+  it.each([
+    ['600 letters and a dash', 'x'.repeat(600), '-', 'jane.doe@example.com'],
+    ['70 dots', 'pad', '.'.repeat(70), 'jane@example.com'],
+    ['65 letters glued', 'a'.repeat(65), '', 'bob@globex.co.uk'],
+    ['200 letters and an underscore', 'Reply to ', 'z'.repeat(200), '_mary+news@acme.io'],
+  ])('%s', (_, before, glue, address) => {
+    const text = `${before}${glue}${address} please`;
+    const [d, ...more] = scan(text);
+    expect(more).toEqual([]);
+    expect(d?.type).toBe('EMAIL');
+    expect(text.slice(d!.start, d!.end).endsWith(address)).toBe(true);
+    expect(d!.end - d!.start - address.length + address.indexOf('@')).toBeLessThanOrEqual(64);
+  });
+
+  it('a URL’s credentials stay a URL, but for a password longer than any local part: read as an address’s end (a secret either way)', () => {
+    expect(found('https://admin:s3cret@host.example.com/path')).toEqual([]);
+    expect(found(`https://admin:${'p'.repeat(100)}@host.example.com/path`)).toEqual([`EMAIL:${'p'.repeat(64)}@host.example.com`]);
+  });
+
+  it('and reads long runs in linear time', () => {
+    const text = `${'a'.repeat(1000)}@`.repeat(2000);
+    const t0 = performance.now();
+    scan(text);
+    const one = performance.now() - t0;
+    const t1 = performance.now();
+    scan(text.repeat(4));
+    expect(performance.now() - t1).toBeLessThan(Math.max(one, 20) * 16);
+  });
+});
+
 const NEGATIVES: string[] = [
   // dates and times
   'Meeting on 2024-01-15, then 01/15/2024, then 15.01.2024 (Jan 15, 2024).',

@@ -137,7 +137,12 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
   let start = at;
   const floor = Math.max(0, at - MAX_LOCAL - 1);
   while (start > floor && isLocalChar(text.charCodeAt(start - 1)) && !(start < at && scriptBreak(text.charCodeAt(start - 1), text.charCodeAt(start)))) start--;
-  if (start > 0 && start === floor && isLocalChar(text.charCodeAt(start - 1))) return at + 1; // local part too long
+  // A run longer than any local part (`xxxx…xxxx-jane.doe@example.com`: padding no mailbox has) still
+  // ends in the address a reader sees: its last MAX_LOCAL characters are read as the local part. The
+  // run's own start is not looked for (it may lie any distance back, past what a stream holds: no
+  // decision reads further than LOOK_BEHIND before a value), so a URL's password longer than that is
+  // read as an address's end too, and redacted: a secret either way.
+  if (start > 0 && start === floor && isLocalChar(text.charCodeAt(start - 1))) start = at - MAX_LOCAL;
   // Leading punctuation belongs to the sentence or a quote: 'bob@x.com', ...bob@x.com
   while (start < at && (text[start] === '.' || text[start] === '-' || text[start] === '+' || text[start] === "'")) start++;
   if (start === at || text[at - 1] === '.') return at + 1;
