@@ -53,15 +53,12 @@ export class ExportGuard {
    * out of what was none is the marker too) and PII running through the cut.
    */
   text(value: string, max = MAX_VALUE_CHARS): string {
-    if (value.length <= max) return this.holds(value) ? PII_MARKER : value;
-    return this.cutHolds(value, max) ? PII_MARKER : value.slice(0, max);
+    return this.exportedHolds(value, max) ? PII_MARKER : value.slice(0, max);
   }
 
   /** `op` alone, or `op detail` when the detail is there and what is shown of it holds no PII: a span's name. */
   name(op: string, detail: string | null | undefined): string {
-    if (!detail) return op;
-    const held = detail.length <= MAX_VALUE_CHARS ? this.holds(detail) : this.cutHolds(detail, MAX_VALUE_CHARS);
-    return held ? op : `${op} ${detail.slice(0, MAX_VALUE_CHARS)}`;
+    return detail && !this.exportedHolds(detail, MAX_VALUE_CHARS) ? `${op} ${detail.slice(0, MAX_VALUE_CHARS)}` : op;
   }
 
   /**
@@ -94,8 +91,12 @@ export class ExportGuard {
     return kept.length > 0 ? kept.join(',') : undefined;
   }
 
-  /** Whether `value` cut at `max` may export PII: the cut, or a value the cut runs through (read up to READ_PAST_CUT characters past it). */
-  private cutHolds(value: string, max: number): boolean {
+  /**
+   * Whether `value` cut at `max` may export PII: the value itself when it fits, else the cut, or a
+   * value the cut runs through (read up to READ_PAST_CUT characters past it, no further).
+   */
+  private exportedHolds(value: string, max: number): boolean {
+    if (value.length <= max) return this.holds(value);
     return this.holds(value.slice(0, max)) || this.holdsPii(value.slice(0, max + READ_PAST_CUT));
   }
 

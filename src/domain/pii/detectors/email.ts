@@ -141,7 +141,7 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
   // ends in the address a reader sees: its last MAX_LOCAL characters are read as the local part. The
   // run's own start is not looked for (it may lie any distance back, past what a stream holds: no
   // decision reads further than LOOK_BEHIND before a value), so a URL's password longer than that is
-  // read as an address's end too, and redacted: a secret either way.
+  // read as an address's end too: its last MAX_LOCAL characters are redacted, its start is not.
   if (start > 0 && start === floor && isLocalChar(text.charCodeAt(start - 1))) start = at - MAX_LOCAL;
   // Leading punctuation belongs to the sentence or a quote: 'bob@x.com', ...bob@x.com
   while (start < at && (text[start] === '.' || text[start] === '-' || text[start] === '+' || text[start] === "'")) start++;
