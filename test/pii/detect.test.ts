@@ -283,6 +283,36 @@ describe('an e-mail address after a run longer than any local part is found', ()
     expect(found(`https://admin:${'p'.repeat(100)}@host.example.com/path`)).toEqual([`EMAIL:${'p'.repeat(64)}@host.example.com`]);
   });
 
+  it('a run of exactly 65 characters is too long too; the cut never starts on a combining mark or padding’s underscores', () => {
+    expect(found(`${'k'.repeat(60)}jane@x.com`)).toEqual([`EMAIL:${'k'.repeat(60)}jane@x.com`]);
+    const sixtyFive = `${'k'.repeat(61)}jane`;
+    expect(found(`${sixtyFive}@x.com`)).toEqual([`EMAIL:${sixtyFive.slice(1)}@x.com`]);
+    expect(found(`${'_'.repeat(90)}jane@x.com`)).toEqual(['EMAIL:jane@x.com']);
+    // 'e' and a combining acute: a cut between them leaves the accent out of the span too.
+    const accented = `${'e\u0301'.repeat(40)}jane@x.com`;
+    const [d] = scan(accented);
+    expect(accented.slice(d!.start, d!.end)).toMatch(/^e\u0301(e\u0301)*jane@x\.com$/);
+  });
+
+  it('a URL’s password of 65 characters is a URL’s still: its colon lies just before the run', () => {
+    expect(found(`https://admin:${'p'.repeat(65)}@host.example.com/path`)).toEqual([]);
+  });
+
+  it.each([
+    ['Thai', 'กรุณาติดต่อคุณสมชายที่อีเมลนี้เพื่อยืนยันการนัดหมายของท่านในวันพรุ่งนี้ขอบคุณมากครับ'],
+    ['Lao', 'ກະລຸນາຕິດຕໍ່ທີ່ອີເມວນີ້ເພື່ອຢືນຢັນການນັດໝາຍຂອງທ່ານໃນມື້ອື່ນຂອບໃຈຫຼາຍໆ'],
+    ['Khmer', 'សូមទាក់ទងតាមអ៊ីមែលនេះដើម្បីបញ្ជាក់ការណាត់ជួបរបស់អ្នកនៅថ្ងៃស្អែកសូមអរគុណ'],
+    ['Myanmar', 'ကျေးဇူးပြု၍ဤအီးမေးလ်ကိုဆက်သွယ်ပါမနက်ဖြန်ချိန်းဆိုမှုကိုအတည်ပြုရန်'],
+    ['Han', '请通过以下电子邮件地址与我们的客户服务团队联系以确认您明天的预约谢谢您的耐心等待和支持'],
+  ])('prose of a script written without spaces (%s) glued to an address is not taken into it', (_, prose) => {
+    expect(found(`${prose}jane.doe@example.com${prose}`)).toEqual(['EMAIL:jane.doe@example.com']);
+  });
+
+  it('an address all in such a script is still one', () => {
+    expect(found('ติดต่อ สมชาย@ตัวอย่าง.ไทย ครับ')).toEqual(['EMAIL:สมชาย@ตัวอย่าง.ไทย']);
+    expect(found('mail สมชาย@example.com now')).toEqual(['EMAIL:สมชาย@example.com']);
+  });
+
   it('and reads long runs in linear time', () => {
     const text = `${'a'.repeat(1000)}@`.repeat(2000);
     const t0 = performance.now();

@@ -13,6 +13,13 @@ const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ic
 const UNICODE_WORD = /[\p{L}\p{M}\p{N}]/u;
 const seen = new Uint8Array(0x10000); // 0 not yet seen, 1 word, 2 not
 
+const MARK = /\p{M}/u;
+
+/** A combining mark (a letter's accent, a Thai vowel sign): never the first character of a value. */
+function isMark(c: number): boolean {
+  return c >= 0x300 && MARK.test(String.fromCharCode(c));
+}
+
 function isUnicodeWord(c: number): boolean {
   let v = seen[c]!;
   if (v === 0) {
@@ -22,9 +29,13 @@ function isUnicodeWord(c: number): boolean {
   return v === 1;
 }
 
-/** Han, kana and Hangul: scripts written without spaces, so an address cannot run into them from Latin text. */
-function isCjk(c: number): boolean {
-  return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
+/**
+ * Thai, Lao, Myanmar, Khmer, Han, kana and Hangul: scripts written without spaces, so prose in them
+ * runs into an address glued to it (`ติดต่อjane@x.com`) where Latin prose would leave a space.
+ */
+function isUnspaced(c: number): boolean {
+  if (c < 0x3040) return (c >= 0x0e00 && c <= 0x0eff) || (c >= 0x1000 && c <= 0x109f) || (c >= 0x1780 && c <= 0x17ff);
+  return c <= 0x30ff || (c >= 0x3400 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff);
 }
 
 // An ASCII character's place in an address, as bits of one table (a load where the tests were a
@@ -49,9 +60,9 @@ export function isDomainChar(c: number): boolean {
   return c < 0x80 ? (ASCII_PLACE[c]! & DOMAIN) !== 0 : c >= 0x80 && isUnicodeWord(c);
 }
 
-/** `请联系bob@x.com` or `bob@x.com请回复`: where CJK meets other letters, the address ends. */
+/** `请联系bob@x.com`, `bob@x.com请回复` or `ติดต่อbob@x.com`: where a script without spaces meets others, the address ends. */
 function scriptBreak(a: number, b: number): boolean {
-  return (a >= 0x3040 || b >= 0x3040) && isCjk(a) !== isCjk(b) && a !== 46 && b !== 46;
+  return (a >= 0x0e00 || b >= 0x0e00) && isUnspaced(a) !== isUnspaced(b) && a !== 46 && b !== 46;
 }
 
 /** Labels of 1-63 characters, none starting or ending with '-', at least two; read in place (no slice). */
@@ -137,18 +148,23 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
   let start = at;
   const floor = Math.max(0, at - MAX_LOCAL - 1);
   while (start > floor && isLocalChar(text.charCodeAt(start - 1)) && !(start < at && scriptBreak(text.charCodeAt(start - 1), text.charCodeAt(start)))) start--;
+  // https://user:secret@host is a URL with credentials, not an address. (`start > 0`: an address
+  // at a text's start read text[-1], which V8's optimised code had not seen and threw away.)
+  if (start > 0 && text.charCodeAt(start - 1) === 58 && textBefore(text, start).includes('://')) return at + 1;
   // A run longer than any local part (`xxxx…xxxx-jane.doe@example.com`: padding no mailbox has) still
   // ends in the address a reader sees: its last MAX_LOCAL characters are read as the local part. The
   // run's own start is not looked for (it may lie any distance back, past what a stream holds: no
   // decision reads further than LOOK_BEHIND before a value), so a URL's password longer than that is
-  // read as an address's end too: its last MAX_LOCAL characters are redacted, its start is not.
-  if (start > 0 && start === floor && isLocalChar(text.charCodeAt(start - 1))) start = at - MAX_LOCAL;
+  // read as an address's end too: its last MAX_LOCAL characters are redacted, its start is not (one of
+  // MAX_LOCAL + 1 is a URL's still: its ':' is in sight). A run of exactly MAX_LOCAL + 1 is too long as well. The cut may fall on a combining mark (its
+  // letter left out) or inside padding's underscores: the span starts after them.
+  if (at - start > MAX_LOCAL) {
+    start = at - MAX_LOCAL;
+    while (start < at && (text.charCodeAt(start) === 95 || isMark(text.charCodeAt(start)))) start++;
+  }
   // Leading punctuation belongs to the sentence or a quote: 'bob@x.com', ...bob@x.com
   while (start < at && (text[start] === '.' || text[start] === '-' || text[start] === '+' || text[start] === "'")) start++;
   if (start === at || text[at - 1] === '.') return at + 1;
-  // https://user:secret@host is a URL with credentials, not an address. (`start > 0`: an address
-  // at a text's start read text[-1], which V8's optimised code had not seen and threw away.)
-  if (start > 0 && text[start - 1] === ':' && textBefore(text, start).includes('://')) return at + 1;
 
   let end = at + 1;
   const ceiling = Math.min(text.length, at + 2 + MAX_DOMAIN);
