@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import type { SandboxChoice } from '../../src/sandbox/index.js';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -183,8 +182,14 @@ export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 15_000, ste
  *   const token = await dashboardSession(db, 'http://127.0.0.1:40123');
  */
 export async function dashboardSession(db: string, url: string): Promise<string> {
-  const out = execFileSync(process.execPath, [join(ROOT, 'bin/iron-cage.js'), 'dashboard', '--db', db, '--port', new URL(url).port, '--json'], { encoding: 'utf8' });
-  const link = decodeURIComponent(/#login=(.+)$/.exec((JSON.parse(out) as { url: string }).url)![1]!);
+  // The command runs in this process (what it prints is test/integration/cli.test.ts's subject): a
+  // Node start less for each session, and no synchronous spawn freezing the worker meanwhile.
+  // (Imported here: cli.ts reads this module's ROOT as it loads.) Every caller's server runs in a
+  // process of its own, so no agent this process supervises shares the state file it opens.
+  const { cliInProcess } = await import('./cli.js');
+  const r0 = await cliInProcess(['dashboard', '--db', db, '--port', new URL(url).port, '--json']);
+  if (r0.code !== 0) throw new Error(`iron-cage dashboard exited ${r0.code}: ${r0.stderr}`);
+  const link = decodeURIComponent(/#login=(.+)$/.exec((JSON.parse(r0.stdout) as { url: string }).url)![1]!);
   const r = await fetch(`${url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ link }) });
   if (r.status !== 201) throw new Error(`POST /api/session answered ${r.status}: ${await r.text()}`);
   return ((await r.json()) as { token: string }).token;
