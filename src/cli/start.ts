@@ -1,4 +1,4 @@
-import { loadConfig, type Config, type FlagValues } from '../config/index.js';
+import { checkPanelConfig, loadConfig, type Config, type FlagValues } from '../config/index.js';
 import { escapeControl } from '../core/logger.js';
 import { chooseSandbox, confineCheck, confineLaunched } from '../sandbox/index.js';
 import { agentLanguage, type AgentProgram } from '../supervisor/index.js';
@@ -17,7 +17,10 @@ export interface StartArgs extends ServeArgs {
 
 /** Fails with ConfigError (exit 2) for anything wrong with the request, before starting anything. */
 function prepare(args: ServeArgs): Config {
-  return loadConfig({ configPath: args.config, flags: args });
+  const config = loadConfig({ configPath: args.config, flags: args });
+  // The panel's URL, token and CA too: a refusal that waited for the reporting service came after the state file was made.
+  checkPanelConfig(config.panel);
+  return config;
 }
 
 export async function runStart(args: StartArgs): Promise<void> {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { configRef, SECRET_TEMPLATE_RE } from '../domain/secrets/index.js';
@@ -61,14 +62,15 @@ export function panelRefsOf(c: Omit<RefsIn, 'panel'>): string[] {
 }
 
 /**
- * Cross-key checks once every layer is applied: a URL needs a token (not a `panel:` one), and the token never travels
+ * Cross-key checks once every layer is applied: a URL needs a token (not a `panel:` one), the token never travels
  * in clear beyond this machine (a panel reached over plain http must be on loopback, e.g. an SSH
- * tunnel or a TLS-terminating proxy on this host).
+ * tunnel or a TLS-terminating proxy on this host), and the CA file is a readable PEM certificate: its text is returned.
+ * `start` and `serve` check before anything starts (src/cli/start.ts); the reporting service again as it is built.
  */
-export function checkPanelConfig(p: PanelConfig): void {
+export function checkPanelConfig(p: PanelConfig): string | null {
   if (p.url === null) {
     if (p.token !== null || p.ca !== null) throw new ConfigError('panel.token and panel.ca need panel.url (--panel https://panel:8443): where would the runtime report?');
-    return;
+    return null;
   }
   if (configRef(p.token)?.source === 'panel') throw new ConfigError(`panel.token: cannot be ${p.token} (the token is what reads the panel's secrets); give it as it is or as secret:NAME`);
   const u = new URL(p.url);
@@ -78,4 +80,17 @@ export function checkPanelConfig(p: PanelConfig): void {
     );
   }
   if (p.token === null) throw new ConfigError(`panel.url ${u.origin} needs a runtime token: --panel-token (or IRON_CAGE_PANEL_TOKEN, or panel.token: secret:NAME)`);
+  return p.ca === null ? null : readPanelCa(p.ca);
+}
+
+/** The PEM text of `panel.ca`, or a ConfigError (exit 2) that says what is wrong with the file. */
+function readPanelCa(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`panel.ca ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`panel.ca ${path}: not a PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+  return pem;
 }

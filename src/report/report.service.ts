@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { ApprovalDesk } from '../approvals/index.js';
 import { checkPanelConfig } from '../config/index.js';
-import { ConfigError } from '../core/errors.js';
 import { VERSION } from '../core/index.js';
 import { configRef } from '../domain/secrets/index.js';
 import type { Platform, Service } from '../server/index.js';
@@ -13,18 +11,6 @@ import { Leases } from './leases.js';
 import { ApprovalRelay } from './panel-approvals.js';
 import { PANEL_SECRETS_POLL_MS, PanelSecrets } from './panel-secrets.js';
 import { Reporter } from './reporter.js';
-
-/** The PEM text of `panel.ca`, or a ConfigError (exit 2) that says what is wrong with the file. */
-function readCa(path: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`panel.ca ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`panel.ca ${path}: not a PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
-  return pem;
-}
 
 /**
  * Reporting to a control panel (`--panel`, config `panel:`): the runtime's events, calls, tool
@@ -51,12 +37,12 @@ export function reportService(
   } = {},
 ): Service | null {
   const p = ctx.config.panel;
-  checkPanelConfig(p);
+  const ca = checkPanelConfig(p);
   if (p.url === null) return null;
   const url = p.url;
   const tokenRef = configRef(p.token);
   if (tokenRef) ctx.secrets.want(tokenRef);
-  const client = new PanelClient({ url, ca: p.ca === null ? null : readCa(p.ca), token: tokenRef ? () => ctx.secrets.get(tokenRef) : () => p.token });
+  const client = new PanelClient({ url, ca, token: tokenRef ? () => ctx.secrets.get(tokenRef) : () => p.token });
   // Central budgets: leases from the panel, as accounts in the runtime's one tracker (from here on no call passes one unleased).
   const leases = o.budgets ? new Leases({ tracker: o.budgets.tracker, requests: o.budgets.requests, state: ctx.state, client, url }) : null;
   // Both end within the reporter's bounded flush, side by side; the connection closes after both.

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, loadConfig } from '../../src/config/index.js';
@@ -7,7 +7,7 @@ import { reportService } from '../../src/report/index.js';
 import { SecretRefs } from '../../src/secrets/index.js';
 import { StateManager } from '../../src/state/index.js';
 import { cageCredentials } from '../../src/supervisor/index.js';
-import { cli, CLI_TEST_TIMEOUT_MS } from '../helpers/cli.js';
+import { cli, CLI_TEST_TIMEOUT_MS, cliInProcess } from '../helpers/cli.js';
 import { tempDir } from '../helpers/runtime.js';
 
 // --panel, --panel-token, --panel-ca and their config keys: what is refused before anything
@@ -15,19 +15,25 @@ import { tempDir } from '../helpers/runtime.js';
 
 describe('the panel options', () => {
   it(
-    'refuse a plain http:// panel beyond loopback, a panel without a token and a token without a panel, with exit 2',
+    'refuse a plain http:// panel beyond loopback, a panel without a token, a token without a panel and a CA that is no certificate, with exit 2 and before anything starts',
     async () => {
       const { dir, cleanup } = tempDir();
       try {
-        // A state file each: four processes creating one file at once race for it (a busy database is exit 1, not the refusal looked at).
         const db = (n: number) => join(dir, `s${n}.db`);
-        const [clear, noToken, noPanel, badCa] = await Promise.all([
-          cli(['serve', '--db', db(1), '--port', '0', '--panel', 'http://panel.example:8443', '--panel-token', 'ic_rt_x']),
-          cli(['serve', '--db', db(2), '--port', '0'], { env: { IRON_CAGE_PANEL: 'https://panel.example:8443' } }),
-          cli(['serve', '--db', db(3), '--port', '0', '--panel-token', 'ic_rt_x']),
+        writeFileSync(join(dir, 'text.pem'), 'not a certificate\n');
+        // Refused before anything starts (no handler left behind, no state file made): in this process,
+        // but for one, spawned first (before an in-process run sets its environment variable in this
+        // process's environment).
+        const [badCa, clear, noToken, noPanel, notPem] = await Promise.all([
           cli(['serve', '--db', db(4), '--port', '0', '--panel', 'https://panel.example:8443', '--panel-ca', join(dir, 'none.pem')], { env: { IRON_CAGE_PANEL_TOKEN: 'ic_rt_x' } }),
+          cliInProcess(['serve', '--db', db(1), '--port', '0', '--panel', 'http://panel.example:8443', '--panel-token', 'ic_rt_x']),
+          cliInProcess(['serve', '--db', db(2), '--port', '0'], { env: { IRON_CAGE_PANEL: 'https://panel.example:8443' } }),
+          cliInProcess(['start', 'agent.py', '--db', db(3), '--port', '0', '--panel-token', 'ic_rt_x'], { cwd: dir }),
+          cliInProcess(['serve', '--db', db(5), '--port', '0', '--panel', 'https://panel.example:8443', '--panel-token', 'ic_rt_x', '--panel-ca', join(dir, 'text.pem')]),
         ]);
-        expect([clear.code, noToken.code, noPanel.code, badCa.code]).toEqual([2, 2, 2, 2]);
+        expect([clear.code, noToken.code, noPanel.code, badCa.code, notPem.code]).toEqual([2, 2, 2, 2, 2]);
+        for (const n of [1, 2, 3, 4, 5]) expect(existsSync(db(n)), `state file ${n} made by a refused run`).toBe(false);
+        expect(notPem.stderr).toContain(`panel.ca ${join(dir, 'text.pem')}: not a PEM certificate`);
         expect(clear.stderr).toContain('panel.url http://panel.example:8443: plain http:// beyond this machine would send the runtime token in clear');
         expect(noToken.stderr).toContain('needs a runtime token: --panel-token (or IRON_CAGE_PANEL_TOKEN');
         expect(noPanel.stderr).toContain('panel.token and panel.ca need panel.url');
