@@ -156,8 +156,9 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
   // run's own start is not looked for (it may lie any distance back, past what a stream holds: no
   // decision reads further than LOOK_BEHIND before a value), so a URL's password longer than that is
   // read as an address's end too: its last MAX_LOCAL characters are redacted, its start is not (one of
-  // MAX_LOCAL + 1 is a URL's still: its ':' is in sight). A run of exactly MAX_LOCAL + 1 is too long as well. The cut may fall on a combining mark (its
-  // letter left out) or inside padding's underscores: the span starts after them.
+  // MAX_LOCAL + 1 is a URL's still: its ':' is in sight above). A run of exactly MAX_LOCAL + 1 is too
+  // long as well. The cut may fall on a combining mark (its letter left out) or inside padding's
+  // underscores: the span starts after them.
   if (at - start > MAX_LOCAL) {
     start = at - MAX_LOCAL;
     while (start < at && (text.charCodeAt(start) === 95 || isMark(text.charCodeAt(start)))) start++;
