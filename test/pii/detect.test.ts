@@ -311,6 +311,13 @@ describe('an e-mail address after a run longer than any local part is found', ()
   it('an address all in such a script is still one', () => {
     expect(found('ติดต่อ สมชาย@ตัวอย่าง.ไทย ครับ')).toEqual(['EMAIL:สมชาย@ตัวอย่าง.ไทย']);
     expect(found('mail สมชาย@example.com now')).toEqual(['EMAIL:สมชาย@example.com']);
+    // ASCII digits and punctuation (Thai digits fold to them) belong to either script.
+    for (const a of ['สมชาย2024@example.com', 'สมชาย_99@example.com', 'สม-ชาย@example.com', 'jane@ไทย2.com', 'jane@ศูนย์-ข้อมูล.ไทย']) expect(found(`mail ${a} now`)).toEqual([`EMAIL:${a}`]);
+    expect(found('mail สมชาย๑๒@example.com now')).toEqual(['EMAIL:สมชาย๑๒@example.com']);
+  });
+
+  it('an address after a quote or a dash that follows a colon is found with a URL nearby', () => {
+    for (const t of ["{url:'https://a.io',email:'jane@x.com'}", "[https://api.x.io] user:'jane@x.com' logged in", 'https://ex.com/faq to:-jane@x.com']) expect(found(t)).toEqual(['EMAIL:jane@x.com']);
   });
 
   it('and reads long runs in linear time', () => {

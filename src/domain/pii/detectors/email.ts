@@ -15,7 +15,7 @@ const seen = new Uint8Array(0x10000); // 0 not yet seen, 1 word, 2 not
 
 const MARK = /\p{M}/u;
 
-/** A combining mark (a letter's accent, a Thai vowel sign): never the first character of a value. */
+/** A combining mark (a letter's accent, a Thai vowel sign): a cut does not start a value on one. */
 function isMark(c: number): boolean {
   return c >= 0x300 && MARK.test(String.fromCharCode(c));
 }
@@ -60,9 +60,13 @@ export function isDomainChar(c: number): boolean {
   return c < 0x80 ? (ASCII_PLACE[c]! & DOMAIN) !== 0 : c >= 0x80 && isUnicodeWord(c);
 }
 
-/** `请联系bob@x.com`, `bob@x.com请回复` or `ติดต่อbob@x.com`: where a script without spaces meets others, the address ends. */
+/**
+ * `请联系bob@x.com`, `bob@x.com请回复` or `ติดต่อbob@x.com`: where a script without spaces meets another
+ * script's letters, the address ends. ASCII digits and punctuation belong to either (`สมชาย2024@…`,
+ * `สม-ชาย@…`, `jane@ไทย2.com`: no break).
+ */
 function scriptBreak(a: number, b: number): boolean {
-  return (a >= 0x0e00 || b >= 0x0e00) && isUnspaced(a) !== isUnspaced(b) && a !== 46 && b !== 46;
+  return (a >= 0x0e00 || b >= 0x0e00) && isUnspaced(a) !== isUnspaced(b) && (a >= 0x80 || isAlpha(a)) && (b >= 0x80 || isAlpha(b));
 }
 
 /** Labels of 1-63 characters, none starting or ending with '-', at least two; read in place (no slice). */
@@ -148,24 +152,25 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
   let start = at;
   const floor = Math.max(0, at - MAX_LOCAL - 1);
   while (start > floor && isLocalChar(text.charCodeAt(start - 1)) && !(start < at && scriptBreak(text.charCodeAt(start - 1), text.charCodeAt(start)))) start--;
-  // https://user:secret@host is a URL with credentials, not an address. (`start > 0`: an address
-  // at a text's start read text[-1], which V8's optimised code had not seen and threw away.)
-  if (start > 0 && text.charCodeAt(start - 1) === 58 && textBefore(text, start).includes('://')) return at + 1;
   // A run longer than any local part (`xxxx…xxxx-jane.doe@example.com`: padding no mailbox has) still
   // ends in the address a reader sees: its last MAX_LOCAL characters are read as the local part. The
   // run's own start is not looked for (it may lie any distance back, past what a stream holds: no
   // decision reads further than LOOK_BEHIND before a value), so a URL's password longer than that is
   // read as an address's end too: its last MAX_LOCAL characters are redacted, its start is not (one of
-  // MAX_LOCAL + 1 is a URL's still: its ':' is in sight above). A run of exactly MAX_LOCAL + 1 is too
+  // MAX_LOCAL + 1 is a URL's still: its ':' is in sight). A run of exactly MAX_LOCAL + 1 is too
   // long as well. The cut may fall on a combining mark (its letter left out) or inside padding's
   // underscores: the span starts after them.
   if (at - start > MAX_LOCAL) {
+    if (start > 0 && text.charCodeAt(start - 1) === 58 && textBefore(text, start).includes('://')) return at + 1;
     start = at - MAX_LOCAL;
     while (start < at && (text.charCodeAt(start) === 95 || isMark(text.charCodeAt(start)))) start++;
   }
   // Leading punctuation belongs to the sentence or a quote: 'bob@x.com', ...bob@x.com
   while (start < at && (text[start] === '.' || text[start] === '-' || text[start] === '+' || text[start] === "'")) start++;
   if (start === at || text[at - 1] === '.') return at + 1;
+  // https://user:secret@host is a URL with credentials, not an address. (`start > 0`: an address
+  // at a text's start read text[-1], which V8's optimised code had not seen and threw away.)
+  if (start > 0 && text[start - 1] === ':' && textBefore(text, start).includes('://')) return at + 1;
 
   let end = at + 1;
   const ceiling = Math.min(text.length, at + 2 + MAX_DOMAIN);
