@@ -147,6 +147,15 @@ export function detectEmails(text: string, out: Candidate[], from = 0): void {
   }
 }
 
+/**
+ * `https://user:secret@host`: the run from `start` is a URL's password, not an address's local part.
+ * (`start > 0`: an address at a text's start read text[-1], which V8's optimised code had not seen
+ * and threw away.)
+ */
+function urlPassword(text: string, start: number): boolean {
+  return start > 0 && text.charCodeAt(start - 1) === 58 && textBefore(text, start).includes('://');
+}
+
 /** Tries the address around the '@' at `at`; returns where to look for the next '@'. */
 function emailAt(text: string, at: number, out: Candidate[]): number {
   let start = at;
@@ -161,16 +170,14 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
   // long as well. The cut may fall on a combining mark (its letter left out) or inside padding's
   // underscores: the span starts after them.
   if (at - start > MAX_LOCAL) {
-    if (start > 0 && text.charCodeAt(start - 1) === 58 && textBefore(text, start).includes('://')) return at + 1;
+    if (urlPassword(text, start)) return at + 1;
     start = at - MAX_LOCAL;
     while (start < at && (text.charCodeAt(start) === 95 || isMark(text.charCodeAt(start)))) start++;
   }
   // Leading punctuation belongs to the sentence or a quote: 'bob@x.com', ...bob@x.com
   while (start < at && (text[start] === '.' || text[start] === '-' || text[start] === '+' || text[start] === "'")) start++;
   if (start === at || text[at - 1] === '.') return at + 1;
-  // https://user:secret@host is a URL with credentials, not an address. (`start > 0`: an address
-  // at a text's start read text[-1], which V8's optimised code had not seen and threw away.)
-  if (start > 0 && text[start - 1] === ':' && textBefore(text, start).includes('://')) return at + 1;
+  if (urlPassword(text, start)) return at + 1;
 
   let end = at + 1;
   const ceiling = Math.min(text.length, at + 2 + MAX_DOMAIN);
