@@ -18,6 +18,17 @@ export function stateFilesFor(dbPath: string): { wal: string; shm: string; token
 }
 
 /**
+ * A database's state as files to remove: the database, its SQLite files and its keys.
+ *
+ * @example
+ * for (const f of stateFileList(db)) rmSync(f, { force: true });
+ */
+export function stateFileList(dbPath: string): string[] {
+  const s = stateFilesFor(dbPath);
+  return [dbPath, s.wal, s.shm, `${dbPath}-journal`, s.tokenKey, s.auditKey];
+}
+
+/**
  * Load the JWT signing key, creating it (0600, 256 random bits) on first start. Tokens
  * survive restarts because the key does; deleting the file revokes every token.
  */

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
-import { stateFilesFor } from '../auth/index.js';
+import { stateFileList } from '../auth/index.js';
 import { ConfigError } from '../core/errors.js';
 import { processAlive } from '../core/process.js';
 import { PRIVATE_DIR, privateDir, writePrivateFile, type PermissionWarning } from '../state/index.js';
@@ -93,8 +93,7 @@ export function claimDataDir(db: string, keep: boolean, warn?: PermissionWarning
   // the folder is this run's: a live run's folder is not ours to change.
   privateDir(dataDir, warn);
   if (ours && !keep) {
-    const s = stateFilesFor(db);
-    for (const f of [db, s.wal, s.shm, s.tokenKey, s.auditKey]) rmSync(f, { force: true });
+    for (const f of stateFileList(db)) rmSync(f, { force: true });
     for (const f of readdirSync(dataDir)) if (f !== LOCK && f !== MARKER) rmSync(join(dataDir, f), { recursive: true, force: true });
   }
   writePrivateFile(join(dataDir, MARKER), JSON.stringify({ db, createdAt: new Date().toISOString() }));

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ROOT, startTestRuntime, until, WsProbe } from '../helpers/runtime.js';
+import { DEFAULTS } from '../../src/config/index.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { createLogger } from '../../src/core/logger.js';
+import { boot } from '../../src/runtime/index.js';
+import { ROOT, startTestRuntime, tempDir, until, WsProbe } from '../helpers/runtime.js';
 
 const HELLO = join(ROOT, 'demo/hello_agent.py');
 
@@ -233,6 +239,40 @@ describe('a supervised python agent, end to end', () => {
     } finally {
       await second.stop();
       first.stop().catch(() => {});
+    }
+  });
+
+  it('a start refused for a port in use leaves the folder as it found it: a new state file, its keys and folders go, an existing one keeps its runs', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    const { dir, cleanup } = tempDir();
+    const logger = createLogger({ format: 'json', level: 'fatal' });
+    const refused = (db: string) => boot({ ...DEFAULTS, host: '127.0.0.1', port, db }, undefined, { logger });
+    try {
+      await expect(refused(join(dir, 'new/deeper/iron_state.db'))).rejects.toThrow(new ConfigError(`--port: 127.0.0.1:${port} is already in use (choose another port with --port)`));
+      expect(readdirSync(dir)).toEqual([]);
+      const first = await startTestRuntime({ dir, agent: { script: HELLO }, env: { HELLO_DELAY: '0' } });
+      await first.rt.agentDone;
+      await first.rt.shutdown('first run over');
+      const db = join(dir, 'iron_state.db');
+      const count = () => {
+        const d = new Database(db, { readonly: true });
+        try {
+          return d.prepare('SELECT (SELECT COUNT(*) FROM agents) AS agents, (SELECT COUNT(*) FROM events) AS events').get() as { agents: number; events: number };
+        } finally {
+          d.close();
+        }
+      };
+      const before = count();
+      expect(before.agents).toBe(1);
+      await expect(refused(db)).rejects.toBeInstanceOf(ConfigError);
+      for (const f of [db, `${db}.key`, `${db}.audit.key`]) expect(existsSync(f), f).toBe(true);
+      expect(count().agents).toBe(1);
+      expect(count().events).toBeGreaterThanOrEqual(before.events);
+    } finally {
+      busy.close();
+      cleanup();
     }
   });
 });
