@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEscapes, originalIndex } from '../../src/domain/injection/escapes.js';
 import { detectInjection, type InjectionSignal } from '../../src/domain/injection/index.js';
+import { leastCpuMs } from '../helpers/proc-cpu.js';
 
 // The disguises that spell an instruction so that a filter reading words misses it while the model
 // reads it: HTML's numeric references, variation selectors carrying bytes, base64 broken into
@@ -338,17 +339,8 @@ describe('texts built to make the reading slow', () => {
   // Each `<!--` left open and each hidden element with no closing tag once searched to the text's
   // end: 256 KB of `<div hidden>` took 4.7 s, of `<!--` 6.8 s (quadratic). A text eight times as
   // long now costs about eight times as much; quadratic would be sixty-four.
-  const cost = (text: string, runs = 5) => {
-    let best = Number.POSITIVE_INFINITY;
-    // CPU time, not wall time: on a busy machine the process waits for a core, and that is no cost of the reading
-    for (let k = 0; k < runs; k++) {
-      const t0 = process.cpuUsage();
-      detectInjection(text);
-      const d = process.cpuUsage(t0);
-      best = Math.min(best, (d.user + d.system) / 1000);
-    }
-    return best;
-  };
+  // CPU time, not wall time: on a busy machine the process waits for a core, and that is no cost of the reading
+  const cost = (text: string, runs = 5) => leastCpuMs(() => detectInjection(text), runs);
   it.each([
     '<div hidden>',
     '<!--',

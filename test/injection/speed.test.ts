@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { detectInjection } from '../../src/domain/injection/index.js';
+import { cpuMs } from '../helpers/proc-cpu.js';
 
 // The detector's cost held against a plain loop over the same text, measured in turn with it:
 // a second of CPU is not the same work from one moment to the next on a shared machine (on this
@@ -20,14 +21,6 @@ function mixed(bytes: number): string {
   let s = '';
   for (let i = 0; s.length < bytes; i++) s += `${parts[i % parts.length]}\n`;
   return s.slice(0, bytes);
-}
-
-/** CPU milliseconds `fn` takes (this process's: another process's load on the cores does not count). */
-function cpuMs(fn: () => void): number {
-  const t0 = process.cpuUsage();
-  fn();
-  const u = process.cpuUsage(t0);
-  return (u.user + u.system) / 1000;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

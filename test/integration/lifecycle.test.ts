@@ -247,7 +247,7 @@ describe('a supervised python agent, end to end', () => {
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
     const port = (busy.address() as AddressInfo).port;
     const { dir, cleanup } = tempDir();
-    const logger = createLogger({ format: 'json', level: 'fatal' });
+    const logger = createLogger({ format: 'json', level: 'error' });
     const refused = (db: string) => boot({ ...DEFAULTS, host: '127.0.0.1', port, db }, undefined, { logger });
     try {
       await expect(refused(join(dir, 'new/deeper/iron_state.db'))).rejects.toThrow(new ConfigError(`--port: 127.0.0.1:${port} is already in use (choose another port with --port)`));
