@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { flagOf, OPTIONS, type Command, type OptionSpec } from '../../src/config/index.js';
 import { CLI_TEST_TIMEOUT_MS, cliInProcess } from '../helpers/cli.js';
-import { dashboardSession, processRunning, ROOT, tempDir, until } from '../helpers/runtime.js';
+import { dashboardSession, processRunning, ROOT, startTestRuntime, tempDir, until } from '../helpers/runtime.js';
 
 const CLI = join(ROOT, 'bin/iron-cage.js');
 const SLEEPER = join(ROOT, 'test/fixtures/agents/sleeper.py');
@@ -276,7 +276,10 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     const { dir, cleanup } = tempDir();
     try {
       const db = join(dir, 'state.db');
-      expect(run(['start', HELLO, '--exit', '--port', '0', '--db', db], { env: { HELLO_DELAY: '0' } }).code).toBe(0);
+      // An earlier run recorded in the file (its own start is the other tests' subject).
+      const earlier = await startTestRuntime({ dir, config: { db }, agent: { script: HELLO }, env: { HELLO_DELAY: '0' } });
+      await earlier.rt.agentDone;
+      await earlier.rt.shutdown('earlier run over');
       const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--db', db, '--log-format', 'json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (c) => (out += c));

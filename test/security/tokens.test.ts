@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
+import { cliInProcess } from '../helpers/cli.js';
+import { startTestRuntime, tempDir, until, type TestRuntime } from '../helpers/runtime.js';
 import { FakeService } from '../helpers/http.js';
 import { apiAgentToken, claims, openWs, upgradeStatus } from './sess-helpers.js';
 import { withTools } from '../tools/helpers.js';
@@ -149,7 +149,8 @@ describe('revoking a token closes its open WebSockets with 4401', () => {
     expect((await t.api(`/api/tokens/${viaApi.id}`, { method: 'DELETE' })).status).toBe(200);
     expect(await a.closed).toEqual({ code: 4401, reason: 'this API token has been revoked' });
 
-    const cli = spawnSync(process.execPath, [join(ROOT, 'dist/cli.js'), 'token', 'revoke', 'script', '--db', join(t.dir, 'iron_state.db')], { encoding: 'utf8', timeout: 20_000 });
+    // The command's own connection to the state file, as from another process: this runtime hears of it only by reading it.
+    const cli = await cliInProcess(['token', 'revoke', 'script', '--db', join(t.dir, 'iron_state.db')]);
     expect(cli.stdout + cli.stderr).toContain('Revoked script');
     expect(await b.closed).toEqual({ code: 4401, reason: 'this API token has been revoked' });
     expect(await upgradeStatus(t.rt.url, viaCli.token)).toBe(401);
