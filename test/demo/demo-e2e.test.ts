@@ -56,8 +56,9 @@ describe('iron-cage demo', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     const { dir } = tempDir();
     writeFileSync(join(dir, 'mine.db'), 'not the demo');
     // Refused before the demo claims anything or handles a signal: in-process (cliInProcess, the
-    // same program without a cold start of Node). A database or folder not the demo's is refused
-    // once the demo handles Ctrl-C: as processes of their own, here and in the next test.
+    // same program without a cold start of Node), a database or folder not the demo's too (refused
+    // before the scenario's check). A live run's lock is met once the demo handles Ctrl-C: that one
+    // is a process of its own (the next test).
     const cases: Array<[string[], RegExp]> = [
       [['--pace', 'slow'], /--pace: must be fast, default, talk or seconds per lead from 0 to 60 \(got "slow"\)/],
       [['--pace', '61'], /--pace: must be fast, default, talk or seconds per lead from 0 to 60 \(got "61"\)/],
@@ -68,7 +69,7 @@ describe('iron-cage demo', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       [['--db', 'mine.db', '--keep'], /--db: .*mine\.db was not made by iron-cage demo; refusing to add the demo to it/],
       [['--bogus'], /Unknown argument: bogus/],
     ];
-    const results = await Promise.all(cases.map(async ([args, message]) => ({ args, message, r: await (args.includes('mine.db') ? cli : cliInProcess)(['demo', ...args], { cwd: dir }) })));
+    const results = await Promise.all(cases.map(async ([args, message]) => ({ args, message, r: await cliInProcess(['demo', ...args], { cwd: dir }) })));
     for (const { args, message, r } of results) {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
@@ -107,7 +108,8 @@ describe('iron-cage demo', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       [['--db', 'other.db'], /--db: .*other\.db\.files exists but was not made by iron-cage demo for .*other\.db; refusing to touch it/],
       [['--db', 'live.db', '--port', '0'], new RegExp(`--db: another iron-cage demo \\(pid ${process.pid}\\) is running on .*live\\.db; stop it or choose another --db`)],
     ];
-    const results = await Promise.all(refusals.map(async ([args, message]) => ({ args, message, r: await cli(['demo', ...args], { cwd: dir }) })));
+    // The live run's lock is met after the demo handles Ctrl-C (and this process holds it): a process of its own; the others in-process.
+    const results = await Promise.all(refusals.map(async ([args, message]) => ({ args, message, r: await (args.includes('live.db') ? cli : cliInProcess)(['demo', ...args], { cwd: dir }) })));
     for (const { args, message, r } of results) {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
