@@ -192,7 +192,7 @@ describe('Anthropic messages', () => {
     const ev = (type: string, data: object): [string, object] => [type, { type, ...data }];
     gw.llm.raw(
       sse([
-        ev('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [], stop_reason: null, usage: { input_tokens: 9, output_tokens: 1 } } }),
+        ev('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-6', content: [], stop_reason: null, usage: { input_tokens: 9, output_tokens: 1 } } }),
         ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
         ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Pushing now.' } }),
         ev('content_block_stop', { index: 0 }),
@@ -205,11 +205,11 @@ describe('Anthropic messages', () => {
       ]),
     );
     const m = await anthropic()
-      .messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'push' }] })
+      .messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 100, messages: [{ role: 'user', content: 'push' }] })
       .finalMessage();
     expect(m.stop_reason).toBe('end_turn');
     expect(m.content.map((b) => b.type)).toEqual(['text', 'text']);
     expect(m.content[0]).toMatchObject({ text: 'Pushing now.' });
-    expect(m.content[1]).toMatchObject({ text: expect.stringMatching(/^\[iron-cage\] tool call Bash in an answer of claude-sonnet-4-5 is refused by policy rule no-push/) });
+    expect(m.content[1]).toMatchObject({ text: expect.stringMatching(/^\[iron-cage\] tool call Bash in an answer of claude-sonnet-4-6 is refused by policy rule no-push/) });
   });
 });

@@ -64,7 +64,7 @@ interface Got {
 
 type Wire = 'chat' | 'responses' | 'messages';
 const WIRES: Wire[] = ['chat', 'responses', 'messages'];
-const MODEL: Record<Wire, string> = { chat: 'gpt-4o-mini', responses: 'gpt-4o-mini', messages: 'claude-sonnet-4-5' };
+const MODEL: Record<Wire, string> = { chat: 'gpt-4o-mini', responses: 'gpt-4o-mini', messages: 'claude-sonnet-4-6' };
 
 /** The SDK's own whole answer, or its stream accumulated by its own helper (which would throw on a stream it cannot follow). */
 async function ask(wire: Wire, stream: boolean, tool: string, command: string, o: { read?: boolean; client?: { openai: OpenAI; anthropic: Anthropic } } = {}): Promise<Got> {
