@@ -1,10 +1,10 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { stateFileList } from '../auth/index.js';
 import { ConfigError } from '../core/errors.js';
 import { processAlive } from '../core/process.js';
-import { PRIVATE_DIR, privateDir, writePrivateFile, type PermissionWarning } from '../state/index.js';
+import { makeFolders, PRIVATE_DIR, privateDir, writePrivateFile, type PermissionWarning } from '../state/index.js';
 
 // The demo deletes its previous run at start. It deletes only what it can prove it made: a
 // data folder whose marker names this very database path. A second demo on the same database
@@ -87,7 +87,7 @@ export function refuseForeign(db: string, keep: boolean): boolean {
 export function claimDataDir(db: string, keep: boolean, warn?: PermissionWarning): string {
   const dataDir = dataDirFor(db);
   const ours = refuseForeign(db, keep);
-  mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR });
+  makeFolders(dataDir, PRIVATE_DIR);
   lock(dataDir, db);
   // Mails, results and the run's config: the operator's alone, like the database. Only once
   // the folder is this run's: a live run's folder is not ours to change.

@@ -1,6 +1,7 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { makeFolders } from '../state/index.js';
 
 // The demo's stand-in for a company mail server: the product's own alerts.email channel
 // delivers the budget e-mail here over real SMTP, and each message lands as an .eml file the
@@ -54,7 +55,7 @@ function decodeWords(s: string): string {
  * await sink.close();
  */
 export async function startSmtpSink(dir: string, port = 0): Promise<SmtpSink> {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeFolders(dir, 0o700);
   const mails: SinkMail[] = [];
   // Numbered after what an earlier run (demo --keep) left, never over it.
   let seq = readdirSync(dir).filter((f) => f.endsWith('.eml')).length;

@@ -32,15 +32,15 @@ export async function boot(config: Config, agent?: AgentProgram, o: BootOptions 
 }
 
 /**
- * A port, host or database problem at start as a ConfigError (exit 2) naming the flag; anything
- * else as it is. Shared by the runtime's start and the panel's.
+ * A port or host problem at start as a ConfigError (exit 2) naming the flag; anything else as it
+ * is (a state file that cannot be opened is one already: src/state, openStateFile). Shared by the
+ * runtime's start and the panel's.
  */
 export function startError(config: Config, err: unknown): unknown {
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') return new ConfigError(`--port: ${config.host}:${config.port} is already in use (choose another port with --port)`);
   if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') return new ConfigError(`--host: cannot listen on ${config.host} (${e.code})`);
-  if (e.code === 'EACCES') return new ConfigError(`--port: not allowed to listen on port ${config.port}`);
-  if (e.code === 'SQLITE_CANTOPEN' || e.code === 'SQLITE_NOTADB') return new ConfigError(`--db: cannot open ${config.db} as a database (${e.code})`);
+  if (e.code === 'EACCES' && e.syscall === 'listen') return new ConfigError(`--port: not allowed to listen on port ${config.port}`);
   return err;
 }
 

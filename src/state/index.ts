@@ -62,7 +62,7 @@ export { ToolsStore, TOOL_CALLS_KEPT, type CacheWrite, type CachedResponse, type
 export { McpStore, type McpToolTotals } from './runtime/mcp.store.js';
 export { BreakerStore, type SavedBreaker, type StoredBreaker } from './runtime/breakers.store.js';
 export { PiiStore, type PiiAuditInput, type PiiAuditRow } from './runtime/pii.store.js';
-export { prepareStateFile, privateDir, sqliteFiles, writePrivateFile, PRIVATE_DIR, PRIVATE_FILE, type PermissionWarning } from './runtime/files.js';
+export { makeFolders, prepareStateFile, privateDir, sqliteFiles, writePrivateFile, PRIVATE_DIR, PRIVATE_FILE, type PermissionWarning } from './runtime/files.js';
 export { ResponsesStore, type StoredResponseInput } from './runtime/responses.store.js';
 export { ConversationsStore, type ConversationAppend, type NewConversationItem } from './runtime/conversations.store.js';
 export { ReportStore, breakerVersion, type BreakerRow, type ReportRows } from './runtime/report.store.js';

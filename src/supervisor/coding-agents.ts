@@ -1,5 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { makeFolders } from '../state/index.js';
 
 // The coding agents iron-cage knows by their command (`start -- claude …`, `start -- codex …`),
 // and how each is pointed at the cage the way it is configured: its environment, and a
@@ -115,7 +116,7 @@ export function prepareHome(agent: CodingAgent, roots: readonly string[], agentI
   for (const root of roots) {
     const home = join(root, 'runs', agentId);
     try {
-      mkdirSync(home, { recursive: true, mode: 0o700 });
+      makeFolders(home, 0o700);
     } catch (err) {
       failure = err;
       continue;

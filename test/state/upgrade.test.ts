@@ -1,10 +1,14 @@
 import Database from 'better-sqlite3';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../src/config/index.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { createLogger } from '../../src/core/logger.js';
 import { VERSION } from '../../src/core/index.js';
+import { boot } from '../../src/runtime/index.js';
 import { schemaVersion, StateManager } from '../../src/state/index.js';
 import { migrate } from '../../src/state/runtime/migrate.js';
 import { cli, CLI_TEST_TIMEOUT_MS, cliInProcess, freePort, launchCli } from '../helpers/cli.js';
@@ -251,6 +255,35 @@ describe("a state file from the previous iron-cage (02b528e, schema version 29) 
         expect({ command: commands[i]!.join(' '), code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ command: commands[i]!.join(' '), code: 2, stdout: '', stderr: line });
       expect(sha256(db)).toBe(bytes);
       expect(readdirSync(dir).sort()).toEqual(files);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('a --db that cannot be a state file', () => {
+  it('is refused by every command in one line naming it and why, exit 2, making nothing: a folder, a path through a file, a file that is no database, a folder mkdir cannot make', async () => {
+    const { dir, cleanup } = tempDir('iron-cage-unopenable-');
+    writeFileSync(join(dir, 'notes.txt'), 'my notes\n');
+    const cases: Array<[string, string]> = [
+      [dir, `${dir} is a folder, not a state file: give a file's path (e.g. ${join(dir, 'iron_state.db')})`],
+      [join(dir, 'notes.txt/s.db'), `${join(dir, 'notes.txt/s.db')}: cannot make its folder, ${join(dir, 'notes.txt')} is a file (give another path)`],
+      [join(dir, 'notes.txt'), `${join(dir, 'notes.txt')} is not an iron-cage state file (not an SQLite database): give another path`],
+      // Where mkdir says ENOENT under a folder that exists, Node's recursive mkdir spun at full CPU forever.
+      ['/proc/iron-cage-nope/s.db', '/proc/iron-cage-nope/s.db: cannot make the folder /proc/iron-cage-nope (ENOENT)'],
+    ];
+    try {
+      for (const [db, message] of cases) {
+        // In-process (cliInProcess): these commands handle no signal; `serve` and `start` open the file in Runtime.start, below.
+        // (`dashboard` makes no state: where there is none, it says so.)
+        for (const c of [['secrets', 'list'], ['token', 'list'], ['user', 'list'], ...(existsSync(db) ? [['dashboard']] : [])]) {
+          const r = await cliInProcess([...c, '--db', db], { cwd: dir });
+          expect({ command: `${c.join(' ')} --db ${db}`, code: r.code, stderr: r.stderr }).toEqual({ command: `${c.join(' ')} --db ${db}`, code: 2, stderr: `iron-cage: ${message}\n` });
+        }
+        await expect(boot({ ...DEFAULTS, host: '127.0.0.1', port: 0, db }, undefined, { logger: createLogger({ format: 'json', level: 'error' }) })).rejects.toThrow(new ConfigError(message));
+      }
+      expect(readdirSync(dir)).toEqual(['notes.txt']);
+      expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('my notes\n');
     } finally {
       cleanup();
     }

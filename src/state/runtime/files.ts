@@ -1,5 +1,5 @@
-import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 // The state files hold checkpoints, cached tool bodies, events and sealed secrets: they are
 // the operator's alone, like the key files beside them. Files are created 0600 (a mode given
@@ -28,6 +28,26 @@ function tighten(path: string, mode: number): string | null {
   return `${path} was ${current.toString(8).padStart(4, '0')} (readable by others): tightened to ${mode.toString(8).padStart(4, '0')}`;
 }
 
+/**
+ * `dir` and the folders missing above it, each made with `mode`, one at a time: what `mkdirSync(dir,
+ * { recursive: true })` does, but failing where it fails. Node 20's own spins at full CPU forever
+ * where mkdir says ENOENT under a folder that exists (in /proc or /sys: `--db /proc/x/s.db`).
+ *
+ * @example
+ * makeFolders('./state/today', PRIVATE_DIR);
+ */
+export function makeFolders(dir: string, mode: number): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d) && d !== dirname(d); d = dirname(d)) missing.push(d);
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; // made meanwhile by another process
+    }
+  }
+}
+
 /** The SQLite files of a database: the db, its WAL and shared memory, and a rollback journal. */
 export function sqliteFiles(db: string): string[] {
   return [db, `${db}-wal`, `${db}-shm`, `${db}-journal`];
@@ -41,7 +61,7 @@ export function sqliteFiles(db: string): string[] {
  * prepareStateFile('./iron_state.db', (m) => logger.warn(m));
  */
 export function prepareStateFile(db: string, warn: PermissionWarning = emitPermissionWarning): void {
-  mkdirSync(dirname(db), { recursive: true, mode: PRIVATE_DIR });
+  makeFolders(dirname(db), PRIVATE_DIR);
   closeSync(openSync(db, 'a', PRIVATE_FILE));
   for (const f of sqliteFiles(db)) {
     const w = tighten(f, PRIVATE_FILE);
@@ -68,7 +88,7 @@ export function secureOpenedState(db: string): void {
  * privateDir('./iron_demo.db.files');
  */
 export function privateDir(dir: string, warn: PermissionWarning = emitPermissionWarning): void {
-  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR });
+  makeFolders(dir, PRIVATE_DIR);
   const w = tighten(dir, PRIVATE_DIR);
   if (w) warn(w);
 }

@@ -1,4 +1,7 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { ConfigError } from '../../core/errors.js';
 import { prepareStateFile, secureOpenedState, type PermissionWarning } from './files.js';
 import { migrate, refuseNewer } from './migrate.js';
 
@@ -12,16 +15,21 @@ import { migrate, refuseNewer } from './migrate.js';
  *   const sqlite = openStateFile('./iron_state.db', (m) => logger.warn(m));
  */
 export function openStateFile(path: string, warn: PermissionWarning): Database.Database {
-  if (path !== ':memory:') prepareStateFile(path, warn);
-  const sqlite = new Database(path);
+  let sqlite: Database.Database;
+  try {
+    if (path !== ':memory:') prepareStateFile(path, warn);
+    sqlite = new Database(path);
+  } catch (e) {
+    throw unopenable(path, e);
+  }
   try {
     // A newer iron-cage's file is left as it was: not even switched to WAL.
     refuseNewer(sqlite);
+    sqlite.pragma('journal_mode = WAL');
   } catch (e) {
     sqlite.close();
-    throw e;
+    throw unopenable(path, e);
   }
-  sqlite.pragma('journal_mode = WAL');
   if (path !== ':memory:') secureOpenedState(path);
   // NORMAL is durable against process crashes in WAL mode (only an OS crash can lose the
   // last commits) and keeps per-event commits cheap.
@@ -39,9 +47,40 @@ export function openStateFile(path: string, warn: PermissionWarning): Database.D
     migrate(sqlite, warn);
   } catch (e) {
     sqlite.close();
-    throw e;
+    throw unopenable(path, e);
   }
   return sqlite;
+}
+
+/**
+ * Why a state file cannot be opened, as a ConfigError that names it (one line and exit 2 on the
+ * command line, never a stack): a folder, a path through a file, no right to write it, a
+ * read-only disk, a file that is no SQLite database. Anything else as it is.
+ *
+ * @example
+ * unopenable('/tmp', eisdir).message // '/tmp is a folder, not a state file: give a file's path (e.g. /tmp/iron_state.db)'
+ */
+function unopenable(path: string, err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException;
+  switch (e.code) {
+    case 'EISDIR':
+      return new ConfigError(`${path} is a folder, not a state file: give a file's path (e.g. ${join(path, 'iron_state.db')})`);
+    case 'ENOTDIR':
+    case 'EEXIST': // mkdir through a file
+      return new ConfigError(`${path}: cannot make its folder, ${fileAbove(path)} is a file (give another path)`);
+    case 'SQLITE_NOTADB':
+      return new ConfigError(`${path} is not an iron-cage state file (not an SQLite database): give another path`);
+    case 'SQLITE_CORRUPT':
+      return new ConfigError(`${path} is damaged (SQLITE_CORRUPT): restore it from a backup, or give another path`);
+    case 'SQLITE_READONLY':
+    case 'SQLITE_CANTOPEN':
+      return new ConfigError(`${path}: SQLite cannot ${e.code === 'SQLITE_READONLY' ? 'write' : 'open'} it (${e.code}: is it or its folder read-only?)`);
+  }
+  if ((e.syscall === 'mkdir' || e.syscall === 'open') && typeof e.code === 'string') {
+    const why = e.code === 'EACCES' || e.code === 'EPERM' ? ', not allowed' : e.code === 'EROFS' ? ', a read-only file system' : '';
+    return new ConfigError(`${path}: cannot ${e.syscall === 'mkdir' ? `make the folder ${e.path ?? dirname(path)}` : 'create or open it'} (${e.code}${why})`);
+  }
+  return err;
 }
 
 /** Close the file with its WAL folded back in (what is left is the file alone). */
@@ -51,4 +90,11 @@ export function closeStateFile(sqlite: Database.Database): void {
   } finally {
     sqlite.close();
   }
+}
+
+/** The file that stands where a folder above `path` should be (`/x/notes.txt` for `/x/notes.txt/a/s.db`). */
+function fileAbove(path: string): string {
+  let d = dirname(resolve(path));
+  while (d !== dirname(d) && !(existsSync(d) && !statSync(d).isDirectory())) d = dirname(d);
+  return d;
 }
