@@ -15,7 +15,7 @@ export {
   type IssueOptions,
 } from './tokens.js';
 export { ROLES, canRead, assertCanAct, assertRole, assertRuntime, type CredentialHeaders, type Principal, type Role, type TokenRole } from '../core/roles.js';
-export { createApiToken, resolvedApiToken, wireApiTokens, type CreatedToken } from './manage.js';
+export { apiTokenName, createApiToken, resolvedApiToken, wireApiTokens, type CreatedToken } from './manage.js';
 export { addUser, hashPassword, checkPassword, checkUserName, wireUsers, BAD_CREDENTIALS, USER_ROLES, PASSWORD_MIN, type UsersRepo } from './users.js';
 export { LOGIN_WINDOW_MS, LoginService, type FailureCounter, type LoginResult, type LoginDeps } from './login.js';
 export { mintLoginLink, newLoginLink, openSession, LINK_NAME, SESSION_NAME, type LinkStore, type LoginLink } from './links.js';

@@ -1,4 +1,4 @@
-import { newAgentId, newTokenId } from '../core/ids.js';
+import { isTokenId, newAgentId, newTokenId } from '../core/ids.js';
 import { ValidationError } from '../core/errors.js';
 import type { ApiTokenRow, StateManager, TokensStore } from '../state/index.js';
 import { generateApiToken } from './api-tokens.js';
@@ -19,8 +19,7 @@ export interface CreatedToken {
  * record (kind `external`), metered and budgeted exactly like a supervised agent.
  */
 export function createApiToken(state: StateManager, store: TokensStore<'sync'>, o: { role: Role; name: string; budgetMicros: number | null }): CreatedToken {
-  const name = o.name.trim();
-  if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) throw new ValidationError('name: 1-64 letters, digits, spaces, dots, dashes or underscores');
+  const name = apiTokenName(o.name);
   if (o.role !== 'agent' && o.budgetMicros !== null) throw new ValidationError('budget: only agent tokens have a budget');
   if (store.list().some((t) => t.name === name && t.revokedAt === null && t.kind === 'api')) throw new ValidationError(`name: a token named '${name}' already exists (revoke it first)`);
   let agentId: string | null = null;
@@ -32,6 +31,20 @@ export function createApiToken(state: StateManager, store: TokensStore<'sync'>, 
   const id = newTokenId();
   store.add({ id, name, role: o.role, agentId, hash, createdAt: new Date().toISOString(), revokedAt: null, kind: 'api', expiresAt: null });
   return { id, name, role: o.role, agentId, token };
+}
+
+/**
+ * An API token's name as given, trimmed: 1-64 letters, digits, spaces, dots, dashes or
+ * underscores, and not shaped like a token id (a revocation by id or name must name one token:
+ * a token named `tok_a741e31aac64` revoked the token with that id too).
+ *
+ * @example apiTokenName(' ci runner ') // 'ci runner'
+ */
+export function apiTokenName(raw: string): string {
+  const name = raw.trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) throw new ValidationError('name: 1-64 letters, digits, spaces, dots, dashes or underscores');
+  if (isTokenId(name)) throw new ValidationError(`name: '${name}' has the form of a token id (tok_ and 12 hex digits): choose another name`);
+  return name;
 }
 
 /**

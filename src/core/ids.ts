@@ -31,6 +31,11 @@ export function newTokenId(): string {
   return `tok_${randomBytes(6).toString('hex')}`;
 }
 
+/** Whether `s` has the form of a token id (`tok_` and 12 hex digits, newTokenId): no token's name may, so that one says one token. */
+export function isTokenId(s: string): boolean {
+  return /^tok_[0-9a-f]{12}$/.test(s);
+}
+
 /** `secret-` and 16 hex digits. */
 export function newSecretId(): string {
   return `secret-${randomBytes(8).toString('hex')}`;

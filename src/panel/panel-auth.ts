@@ -1,4 +1,5 @@
 import {
+  apiTokenName,
   BAD_CREDENTIALS,
   generateApiToken,
   LoginService,
@@ -151,8 +152,7 @@ export interface CreatedMetricsToken {
  *   const { token } = await createMetricsToken(store, 'prometheus');
  */
 export async function createMetricsToken(store: Pick<TokensStore<'async'>, 'add' | 'list'>, rawName: string): Promise<CreatedMetricsToken> {
-  const name = rawName.trim();
-  if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) throw new ValidationError('name: 1-64 letters, digits, spaces, dots, dashes or underscores');
+  const name = apiTokenName(rawName);
   if ((await store.list()).some((t) => t.name === name && t.revokedAt === null && t.kind === 'api'))
     throw new ValidationError(`name: a token named '${name}' already exists (revoke it first: DELETE /api/tokens/:id)`);
   const { token, hash } = generateApiToken();

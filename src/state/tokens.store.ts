@@ -1,5 +1,6 @@
 import { and, eq, gt, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { NewEvent } from '../core/events.js';
+import { isTokenId } from '../core/ids.js';
 import { first, firstOf, rows, run, statement, type Answer, type Dialect, type EventSpec, type Mode } from './dialect.js';
 import type { apiTokens, ApiTokenRow } from './schema.js';
 
@@ -118,13 +119,15 @@ export class TokensStore<M extends Mode = Mode> {
   }
 
   /**
-   * Revoke the live tokens whose id or name this is; returns them as revoked. `only`: of that
-   * kind and role alone (`panel token revoke` ends a metrics token, never a user's sessions named
-   * like it).
+   * Revoke the live tokens whose id or name this is; returns them as revoked. A token id
+   * (`tok_…`, isTokenId) is never read as a name too: no name may have its form, but an older
+   * row's may, and revoking one token must not revoke another. `only`: of that kind and role alone
+   * (`panel token revoke` ends a metrics token, never a user's sessions named like it).
    */
   revoke(idOrName: string, o: { only?: Pick<ApiTokenRow, 'kind' | 'role'>; now?: Date } = {}): Answer<M, ApiTokenRow[]> {
     const { only } = o;
-    return this.revoking((a) => and(or(eq(a.id, idOrName), eq(a.name, idOrName)), ...(only ? [eq(a.kind, only.kind), eq(a.role, only.role)] : [])), o.now);
+    const named = (a: typeof apiTokens) => (isTokenId(idOrName) ? eq(a.id, idOrName) : or(eq(a.id, idOrName), eq(a.name, idOrName)));
+    return this.revoking((a) => and(named(a), ...(only ? [eq(a.kind, only.kind), eq(a.role, only.role)] : [])), o.now);
   }
 
   private revoking(which: (a: typeof apiTokens) => SQL | undefined, now = new Date()): Answer<M, ApiTokenRow[]> {
