@@ -23,5 +23,5 @@ export {
 export { checkPanelConfig, type PanelConfig } from './panel.js';
 export { WATCH_DEFAULTS, type WatchConfig, type WatchGateConfig, type WatchLoopsConfig, type WatchSpikesConfig, type WatchStallsConfig } from './watch.js';
 export { SANDBOX_DEFAULTS, SCRATCH_FOLDERS, scratchBytes, type SandboxConfig, type SandboxLimits, type SandboxMode } from './sandbox.js';
-export { globPattern, POLICY_DEFAULTS } from './policies.js';
+export { globPattern, POLICY_DEFAULTS, PROXIED_METHODS } from './policies.js';
 export type { ScriptedCall, ScriptedConversation, ScriptedTurn, ScriptedWhen, SimScript } from './sim-script.js';

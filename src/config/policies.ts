@@ -12,7 +12,9 @@ export const POLICY_DEFAULTS = {
   timeoutMs: 10 * 60_000,
 } as const;
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+/** The HTTP methods the tool proxy passes on, and so the ones a rule may name: a call by any other is refused (405), never let past a rule that could not name it. */
+export const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+const METHODS = PROXIED_METHODS;
 const RATE_UNITS: Record<string, number> = {
   s: 1_000,
   sec: 1_000,

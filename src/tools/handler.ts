@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../core/roles.js';
+import { PROXIED_METHODS } from '../config/index.js';
 import type { Authenticator } from '../server/index.js';
 import { ForbiddenError, IronCageError, NotFoundError, UnauthorizedError, ValidationError } from '../core/errors.js';
 import type { Failure } from '../core/stages.js';
@@ -41,11 +42,13 @@ class GaveUpError extends IronCageError {
 const reasonOf = (err: unknown): string => (err instanceof UnknownServiceError || err instanceof BodyReadError ? err.reason : err instanceof IronCageError ? err.code : 'internal_error');
 
 /**
- * Methods a proxy must not pass on: TRACE echoes the request (our injected service
- * credentials included) back to whoever sent it; CONNECT would turn the proxy into a tunnel.
+ * The methods passed on (PROXIED_METHODS, those a policy rule may name); any other is refused with
+ * 405. TRACE would echo the request (our injected service credentials included) back to whoever
+ * sent it, CONNECT would make the proxy a tunnel, and PURGE, PROPFIND or MKCOL would pass a rule
+ * that holds `[POST, PUT, DELETE]`, since no rule can name them.
  */
-const NOT_PROXIED = new Set(['TRACE', 'CONNECT']);
-const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+const PROXIED = new Set<string>(PROXIED_METHODS);
+const ALLOW = PROXIED_METHODS.join(', ');
 
 /** Refusals that mean an agent reached for what it may not (counted as unauthorized actions), not a broken request. */
 const UNAUTHORIZED = new Set(['unknown_service', 'invalid_path']);
@@ -159,7 +162,7 @@ export function toolsHandler(tools: ToolProxy, d: ToolsHandlerDeps) {
     if (!entry) throw new UnknownServiceError(`no tool service '${target.service}' is configured (tools.${target.service} in the config file)`);
     call.entry = entry;
     call.path = tools.recordedPath(`/${target.rest}`);
-    if (NOT_PROXIED.has(call.method)) {
+    if (!PROXIED.has(call.method)) {
       throw new IronCageError('method_not_allowed', 405, `${call.method} is not passed on by the tool proxy (allowed: ${ALLOW})`, { headers: { allow: ALLOW } });
     }
     call.configured = tools.headersOf(entry);

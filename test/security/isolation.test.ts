@@ -99,12 +99,13 @@ describe('tool cache isolation', () => {
     }
   });
 
-  it('refuses TRACE (and the other methods a proxy must not pass on) with 405 before anything goes upstream', async () => {
+  it('refuses TRACE and every method a policy rule cannot name (PURGE, PROPFIND, MKCOL…) with 405 before anything goes upstream', async () => {
     const from = echo.seen.length;
-    for (const method of ['TRACE']) {
+    // Any of the others would pass a rule that holds `[POST, PUT, DELETE]`: no rule can name them.
+    for (const method of ['TRACE', 'PURGE', 'PROPFIND', 'MKCOL', 'LOCK', 'SEARCH', 'QUERY', 'REPORT']) {
       const r = await raw(t.rt.url, method, '/tools/echo/orders', { token: alice, headers: { 'x-user': 'alice' } });
-      expect(r.status).toBe(405);
-      expect(r.headers.allow).toContain('GET');
+      expect(r.status, method).toBe(405);
+      expect(r.headers.allow).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
       expect(r.json().error.code).toBe('method_not_allowed');
     }
     expect(echo.since(from)).toHaveLength(0);
