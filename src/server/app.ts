@@ -5,7 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { ForbiddenError, NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../core/roles.js';
 import type { AppEnv, ServerDeps } from './context.js';
-import { toErrorResponse } from './errors.js';
+import { repeatedParam, toErrorResponse } from './errors.js';
 import { dashboardDir, loadDashboard, mountDashboard } from './static.js';
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -99,6 +99,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     // A scraper's token reads /metrics (outside /api) and nothing else.
     if (p.role === 'metrics') throw new ForbiddenError('a metrics token may only read GET /metrics');
     c.set('principal', p);
+    // Each route reads one value of a parameter: one given twice is refused, never read as the first or the last.
+    const twice = repeatedParam(new URL(c.req.url).searchParams);
+    if (twice !== null) throw new ValidationError(`${twice}: given more than once in the query (give it once)`);
     await next();
   });
 

@@ -81,6 +81,22 @@ export function rawJsonAnswer(status: number, text: string, headers: Record<stri
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${extra}Connection: close\r\n\r\n${text}`;
 }
 
+/**
+ * The first query parameter given more than once, or null. Every route reads one value of each,
+ * and which one a reader would take (the first, the last) must never decide what happens:
+ * `?reveal=true&reveal=false` revealed a secret.
+ *
+ * @example repeatedParam(new URL('http://x/?limit=5&limit=abc').searchParams) // 'limit'
+ */
+export function repeatedParam(q: URLSearchParams): string | null {
+  const seen = new Set<string>();
+  for (const name of q.keys()) {
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return null;
+}
+
 export function parseWith<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const r = schema.safeParse(value);
   if (!r.success) throw new ValidationError(describeZodIssue(r.error.issues[0]!));

@@ -113,7 +113,7 @@ export class WsHub {
     const after = afterParam === null ? null : Number(afterParam);
     if (after !== null && (!Number.isInteger(after) || after < 0)) {
       if (principal instanceof Promise) principal.catch(() => {});
-      return reject(new IronCageError('invalid_request', 403, 'after must be a whole number 0 or more'));
+      return reject(new IronCageError('invalid_request', 400, 'after must be a whole number 0 or more'));
     }
     const token = this.deps.tokens.credential(req.headers, url.searchParams.get('token'))!;
     Promise.resolve(principal).then((p) => {

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/index.js';
@@ -264,8 +265,20 @@ describe("a state file from the previous iron-cage (02b528e, schema version 29) 
 describe('a --db that cannot be a state file', () => {
   it('is refused by every command in one line naming it and why, exit 2, making nothing: a folder, a path through a file, a file that is no database, a folder mkdir cannot make', async () => {
     const { dir, cleanup } = tempDir('iron-cage-unopenable-');
-    writeFileSync(join(dir, 'notes.txt'), 'my notes\n');
+    writeFileSync(join(dir, 'notes.txt'), 'my notes\n', { mode: 0o644 });
+    const other = join(dir, 'other.db');
+    const o = new Database(other);
+    o.exec("create table agents (name text); insert into agents values ('not ours')");
+    o.close();
+    chmodSync(other, 0o644);
+    execFileSync('mkfifo', [join(dir, 'pipe.db')]);
+    const otherBytes = sha256(other);
     const cases: Array<[string, string]> = [
+      // Refused before anything is changed: `--db /dev/null` had its mode set to 0600 (as root), a FIFO's open waited forever.
+      ['/dev/null', "/dev/null is not a regular file (a device): give a state file's path"],
+      [join(dir, 'pipe.db'), `${join(dir, 'pipe.db')} is not a regular file (a FIFO): give a state file's path`],
+      // Another program's SQLite database: read-only commands added iron-cage's tables to it (or failed half-way, with a stack).
+      [other, `${other} is another program's SQLite database (it has tables and no iron-cage schema version): give another path; it was left as it was`],
       [dir, `${dir} is a folder, not a state file: give a file's path (e.g. ${join(dir, 'iron_state.db')})`],
       [join(dir, 'notes.txt/s.db'), `${join(dir, 'notes.txt/s.db')}: cannot make its folder, ${join(dir, 'notes.txt')} is a file (give another path)`],
       [join(dir, 'notes.txt'), `${join(dir, 'notes.txt')} is not an iron-cage state file (not an SQLite database): give another path`],
@@ -282,8 +295,12 @@ describe('a --db that cannot be a state file', () => {
         }
         await expect(boot({ ...DEFAULTS, host: '127.0.0.1', port: 0, db }, undefined, { logger: createLogger({ format: 'json', level: 'error' }) })).rejects.toThrow(new ConfigError(message));
       }
-      expect(readdirSync(dir)).toEqual(['notes.txt']);
+      expect(readdirSync(dir).sort()).toEqual(['notes.txt', 'other.db', 'pipe.db']);
       expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('my notes\n');
+      // Not even their modes were changed.
+      for (const f of ['notes.txt', 'other.db']) expect(statSync(join(dir, f)).mode & 0o777, f).toBe(0o644);
+      expect(sha256(other)).toBe(otherBytes);
+      expect(statSync('/dev/null').mode & 0o777).toBe(0o666);
     } finally {
       cleanup();
     }

@@ -1,4 +1,5 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readSync, type Stats, statSync, writeFileSync } from 'node:fs';
+import { ConfigError } from '../../core/errors.js';
 import { dirname, resolve } from 'node:path';
 
 // The state files hold checkpoints, cached tool bodies, events and sealed secrets: they are
@@ -54,20 +55,63 @@ export function sqliteFiles(db: string): string[] {
 }
 
 /**
- * Before SQLite opens `db`: create its folder 0700 and it 0600 when missing (SQLite then gives its -wal and -shm
- * the same mode), and tighten every file of it that exists wider, with a warning each.
+ * Before SQLite opens `db`: create its folder 0700 and it 0600 when missing (SQLite then gives its
+ * -wal and -shm the same mode), after refusing what cannot be a state file.
  *
  * @example
- * prepareStateFile('./iron_state.db', (m) => logger.warn(m));
+ * prepareStateFile('./iron_state.db');
  */
-export function prepareStateFile(db: string, warn: PermissionWarning = emitPermissionWarning): void {
+export function prepareStateFile(db: string): void {
   makeFolders(dirname(db), PRIVATE_DIR);
+  refuseNotStateFile(db);
   closeSync(openSync(db, 'a', PRIVATE_FILE));
+}
+
+/**
+ * Once `db` is known to be a state file (ours, or new): tighten every file of it that exists wider
+ * than 0600, with a warning each.
+ *
+ * @example
+ * tightenStateFiles('./iron_state.db', (m) => logger.warn(m));
+ */
+export function tightenStateFiles(db: string, warn: PermissionWarning = emitPermissionWarning): void {
   for (const f of sqliteFiles(db)) {
     const w = tighten(f, PRIVATE_FILE);
     if (w) warn(w);
   }
 }
+
+/** What is said of a file at a state file's path that is no SQLite database. */
+export const notADatabase = (db: string) => new ConfigError(`${db} is not an iron-cage state file (not an SQLite database): give another path`);
+
+/**
+ * Refuse, before anything is changed (its mode included), what stands at `db` and cannot be a
+ * state file: a device (`--db /dev/null` had its mode set to 0600), a FIFO or a socket (an open
+ * waits forever), or a file with content that is no SQLite database (a user's notes). A folder is
+ * the opener's to say (EISDIR).
+ */
+function refuseNotStateFile(db: string): void {
+  let st: Stats;
+  try {
+    st = statSync(db);
+  } catch {
+    return; // nothing there yet (or unreadable: the open says why)
+  }
+  if (st.isDirectory()) return;
+  if (!st.isFile()) throw new ConfigError(`${db} is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'}): give a state file's path`);
+  if (st.size === 0) return;
+  const head = Buffer.alloc(SQLITE_HEADER.length);
+  const fd = openSync(db, 'r');
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!head.equals(SQLITE_HEADER)) throw notADatabase(db);
+}
+
+/** The first 16 bytes of every SQLite database file. */
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 
 /**
  * After SQLite opened `db`: its own -wal and -shm follow the db's mode, but a filesystem or a

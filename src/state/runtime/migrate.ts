@@ -115,6 +115,9 @@ export function refuseNewer(db: Database.Database): void {
   const at = versionOf(db);
   const ours = schemaVersion();
   if (at > ours) throw newerThanThis(db, at, ours);
+  // No schema version but tables: another program's database, never made ours (its tables added, its journal changed).
+  if (at === 0 && db.prepare("select 1 from sqlite_master where type = 'table' limit 1").get() !== undefined)
+    throw new ConfigError(`${db.memory ? 'the database' : db.name} is another program's SQLite database (it has tables and no iron-cage schema version): give another path; it was left as it was`);
 }
 
 /**

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../core/errors.js';
-import { prepareStateFile, secureOpenedState, type PermissionWarning } from './files.js';
+import { notADatabase, prepareStateFile, secureOpenedState, tightenStateFiles, type PermissionWarning } from './files.js';
 import { migrate, refuseNewer } from './migrate.js';
 
 /**
@@ -17,14 +17,15 @@ import { migrate, refuseNewer } from './migrate.js';
 export function openStateFile(path: string, warn: PermissionWarning): Database.Database {
   let sqlite: Database.Database;
   try {
-    if (path !== ':memory:') prepareStateFile(path, warn);
+    if (path !== ':memory:') prepareStateFile(path);
     sqlite = new Database(path);
   } catch (e) {
     throw unopenable(path, e);
   }
   try {
-    // A newer iron-cage's file is left as it was: not even switched to WAL.
+    // A newer iron-cage's file, or another program's, is left as it was: not even switched to WAL, nor its mode changed.
     refuseNewer(sqlite);
+    if (path !== ':memory:') tightenStateFiles(path, warn);
     sqlite.pragma('journal_mode = WAL');
   } catch (e) {
     sqlite.close();
@@ -69,7 +70,7 @@ function unopenable(path: string, err: unknown): unknown {
     case 'EEXIST': // mkdir through a file
       return new ConfigError(`${path}: cannot make its folder, ${fileAbove(path)} is a file (give another path)`);
     case 'SQLITE_NOTADB':
-      return new ConfigError(`${path} is not an iron-cage state file (not an SQLite database): give another path`);
+      return notADatabase(path);
     case 'SQLITE_CORRUPT':
       return new ConfigError(`${path} is damaged (SQLITE_CORRUPT): restore it from a backup, or give another path`);
     case 'SQLITE_READONLY':
