@@ -118,6 +118,9 @@ describe('secrets API', () => {
       ['unknown id', { path: '/api/secrets/secret-0000000000000000', method: 'GET' }, 404, /no secret/],
       ['PUT unknown field', { path: `/api/secrets/${s.id}`, method: 'PUT', ...json({ value: 'v', name: 'OTHER' }) }, 400, /name/],
       ['reveal=yes', { path: `/api/secrets/${s.id}?reveal=yes`, method: 'GET' }, 400, /reveal/],
+      // Read as its first value, this revealed the secret: a parameter given twice is refused, on every /api route.
+      ['reveal twice', { path: `/api/secrets/${s.id}?reveal=true&reveal=false`, method: 'GET' }, 400, /^reveal: given more than once in the query \(give it once\)$/],
+      ['limit twice elsewhere', { path: '/api/events?limit=5&limit=abc', method: 'GET' }, 400, /^limit: given more than once/],
     ];
     for (const [what, { path = '/api/secrets', ...init }, status, message] of cases) {
       const r = await t.api(path, init);
