@@ -106,7 +106,32 @@ export async function run(argv: string[], io: CliIo = PROCESS_IO): Promise<void>
   }
 }
 
+/**
+ * The first long option given twice before `--` (`--config a.yaml --config b.yaml`), by its name as
+ * typed without `no-`; null when none is. Every option takes one value: yargs would hand a command
+ * an array it never expects (a stack trace), or read one of the two.
+ *
+ * @example repeatedOption(['serve', '--port', '1', '--port=2']) // 'port'
+ */
+export function repeatedOption(argv: readonly string[]): string | null {
+  const seen = new Set<string>();
+  for (const arg of argv) {
+    if (arg === '--') break;
+    if (!arg.startsWith('--')) continue;
+    const name = arg
+      .slice(2)
+      .split('=', 1)[0]!
+      .replace(/^no-/, '')
+      .replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return null;
+}
+
 async function main(argv: string[], io: CliIo): Promise<void> {
+  const twice = repeatedOption(argv);
+  if (twice !== null) throw new UsageError(`--${twice}: given more than once (give it once)`);
   const cli = yargs(argv);
   // yargs renders a command's whole help text as it runs the command, to show it should the
   // command fail later; .fail() below never shows it, and rendering it cost every run ~50 ms of

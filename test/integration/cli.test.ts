@@ -135,6 +135,10 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       ['nested bad value', ['start', 'agent.py', '--config', 'nested.yaml'], /config .*nested\.yaml: restart\.max_restarts: must be 0 or more/],
       ['bad env value', ['start', 'agent.py'], /IRON_CAGE_PORT: "x" is not a whole number/, { IRON_CAGE_PORT: 'x' }],
       ['bad env enum', ['start', 'agent.py'], /IRON_CAGE_LOG_FORMAT: must be one of pretty, json/, { IRON_CAGE_LOG_FORMAT: 'xml' }],
+      // An option given twice was an array no command expects (`--config a --config b`: a stack trace), or one of the two read.
+      ['an option twice', ['start', 'agent.py', '--config', 'bad.yaml', '--config', 'nested.yaml'], /^iron-cage: --config: given more than once \(give it once\)\n/],
+      ['an option twice, once with =', ['token', 'create', '--name', 'a', '--name=b'], /^iron-cage: --name: given more than once/],
+      ['a switch and its no-', ['start', 'agent.py', '--exit', '--no-exit'], /^iron-cage: --exit: given more than once/],
     ];
     for (const [name, args, message, env] of cases) {
       it(name, async () => {
