@@ -3,7 +3,8 @@ import { userInfo } from 'node:os';
 import type { Principal } from '../auth/index.js';
 import { loadConfig, OPTIONS } from '../config/index.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
-import { onSqlite, SECRET_OPERATIONS, SecretsStore, StateManager, type SecretOperation } from '../state/index.js';
+import { onSqlite, SECRET_OPERATIONS, SecretsStore, type SecretOperation } from '../state/index.js';
+import { openCommandState } from './state.js';
 import { rekey, VaultService, type SecretView } from '../secrets/index.js';
 import { findServer, remoteChange, remoteRead, type SecretAuditView, type Server } from './secrets-remote.js';
 
@@ -68,7 +69,8 @@ async function throughServer(a: SecretsArgs, s: Server, env: string, input: Node
 export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = process.stdin): Promise<void> {
   const config = loadConfig({ configPath: a.config, flags: { db: a.db, env: a.env } });
   const env = config.environment;
-  const state = StateManager.open(config.db);
+  const { state, close } = openCommandState(config.db);
+  let refused = false;
   const store = new SecretsStore(onSqlite(state));
   // Names, requesters and audit errors may come from agents: escaped like every printer. A value
   // asked for with `get` is printed exactly, for `$(iron-cage secrets get X)`.
@@ -119,10 +121,11 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
       }
     }
   } catch (e) {
+    refused = true;
     // One line, exit 2: a bad name, a locked vault, a wrong key, a tampered row.
     if (e instanceof IronCageError && !(e instanceof ConfigError)) throw new ConfigError(e.message);
     throw e;
   } finally {
-    await state.close();
+    await close(refused);
   }
 }

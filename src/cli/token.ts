@@ -4,7 +4,8 @@ import { escapeControl } from '../core/logger.js';
 import { ConfigError, ValidationError } from '../core/errors.js';
 import { formatUsd } from '../core/money.js';
 import { usdInput } from '../core/validation.js';
-import { onSqlite, StateManager, TokensStore } from '../state/index.js';
+import { onSqlite, TokensStore } from '../state/index.js';
+import { openCommandState } from './state.js';
 
 export interface TokenArgs {
   action: 'create' | 'list' | 'revoke';
@@ -20,7 +21,8 @@ export interface TokenArgs {
 /** `iron-cage token …` works on the database file directly; a running iron-cage picks changes up. */
 export async function runToken(a: TokenArgs): Promise<void> {
   const config = loadConfig({ configPath: a.config, flags: { db: a.db } });
-  const state = StateManager.open(config.db);
+  const { state, close } = openCommandState(config.db);
+  let refused = false;
   const store = new TokensStore(onSqlite(state));
   // Names and labels in the database may come from an agent: shown, never obeyed by the terminal.
   const out = (s: string): void => void process.stdout.write(`${escapeControl(s, { lines: true })}\n`);
@@ -61,9 +63,10 @@ export async function runToken(a: TokenArgs): Promise<void> {
     if (revoked.length === 0) throw new ConfigError(`no active token '${a.id}'`);
     out(`Revoked ${revoked.map((t) => `${t.name} (${t.id})`).join(', ')}.`);
   } catch (e) {
+    refused = true;
     if (e instanceof ValidationError) throw new ConfigError(`--${e.message}`);
     throw e;
   } finally {
-    await state.close();
+    await close(refused);
   }
 }

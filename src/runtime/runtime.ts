@@ -1,6 +1,6 @@
-import { existsSync, rmdirSync, rmSync } from 'node:fs';
-import { basename, dirname, extname, resolve } from 'node:path';
-import { authService, keyPathFor, loadOrCreateKey, mintLoginLink, renewCommand, stateFileList, TokenService, type RunToken } from '../auth/index.js';
+import { rmSync } from 'node:fs';
+import { basename, extname, resolve } from 'node:path';
+import { authService, keyPathFor, loadOrCreateKey, mintLoginLink, renewCommand, TokenService, undoStateMade, type RunToken } from '../auth/index.js';
 import { BudgetTracker } from '../domain/budget/index.js';
 import { injectionWatched, type Config } from '../config/index.js';
 import { formatElapsed } from '../core/duration.js';
@@ -101,7 +101,7 @@ export class Runtime {
     const gate = new PauseGate(config.watch.gate);
     // A sandboxed run killed before its end may have left empty placeholders over these very names.
     await clearStateNames(resolve(config.db));
-    const undo = undoNewState(resolve(config.db));
+    const undo = undoStateMade(config.db);
     const state = StateManager.open(config.db, { budgets, warn: (m) => logger.warn(m), held: (id) => gate.held(id) });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;
@@ -241,8 +241,9 @@ export class Runtime {
       await server?.close();
       await state.close();
       // A start refused before any agent ran (a port in use, a panel that will not answer) leaves
-      // the folder as it found it; once an agent was launched, its records stay.
-      if (!launching) undo?.();
+      // the folder as it found it (a new state file, the keys made for an old one); once an agent
+      // was launched, its records stay.
+      if (!launching) undo();
       throw err;
     }
   }
@@ -365,27 +366,4 @@ export class Runtime {
   killAgents(): void {
     for (const s of this.supervisors.values()) s.kill();
   }
-}
-
-/**
- * How to take back what a start makes for a database that does not exist yet: its files and keys,
- * and the folders made for it (each only if empty). Null when the database exists: it is kept.
- *
- * @example
- * const undo = undoNewState('/x/new/iron_state.db'); // later, on a refused start: undo?.()
- */
-function undoNewState(db: string): (() => void) | null {
-  if (existsSync(db)) return null;
-  const made: string[] = [];
-  for (let dir = dirname(db); !existsSync(dir) && dir !== dirname(dir); dir = dirname(dir)) made.push(dir);
-  return () => {
-    for (const f of stateFileList(db)) rmSync(f, { force: true });
-    for (const dir of made) {
-      try {
-        rmdirSync(dir);
-      } catch {
-        return; // something else was put there meanwhile: it and its parents stay
-      }
-    }
-  };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { flagOf, OPTIONS, type Command, type OptionSpec } from '../../src/config/index.js';
@@ -271,6 +271,26 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`dashboard: there is no iron-cage state at ${join(dir, 'iron_state.db')}: give the --db of the running iron-cage`);
       expect(existsSync(join(dir, 'iron_state.db'))).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('a refused `token`, `user` or `secrets` command leaves no state it made: no new state file, key or folder', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const refusals = [
+        ['token', 'create'],
+        ['token', 'revoke', 'nope'],
+        ['user', 'rm', 'nobody'],
+        ['user', 'add', 'ann', '--role', 'viewer'],
+        ['secrets', 'get'],
+      ];
+      for (const [n, args] of refusals.entries()) {
+        const r = await cliInProcess([...args, '--db', join(dir, `new${n}/state.db`)], { cwd: dir, input: 'short' });
+        expect({ args, code: r.code, stack: /\n\s+at /.test(r.stderr) }).toEqual({ args, code: 2, stack: false });
+      }
+      expect(readdirSync(dir)).toEqual([]);
     } finally {
       cleanup();
     }

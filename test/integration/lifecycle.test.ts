@@ -7,6 +7,7 @@ import { DEFAULTS } from '../../src/config/index.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/logger.js';
 import { boot } from '../../src/runtime/index.js';
+import { cliInProcess } from '../helpers/cli.js';
 import { ROOT, startTestRuntime, tempDir, until, WsProbe } from '../helpers/runtime.js';
 
 const HELLO = join(ROOT, 'demo/hello_agent.py');
@@ -252,6 +253,11 @@ describe('a supervised python agent, end to end', () => {
     try {
       await expect(refused(join(dir, 'new/deeper/iron_state.db'))).rejects.toThrow(new ConfigError(`--port: 127.0.0.1:${port} is already in use (choose another port with --port)`));
       expect(readdirSync(dir)).toEqual([]);
+      // A state file `token create` made has no key files yet: a refused start makes none either.
+      const made = join(dir, 'made.db');
+      expect((await cliInProcess(['token', 'create', '--name', 'ci', '--role', 'viewer', '--db', made])).code).toBe(0);
+      await expect(refused(made)).rejects.toBeInstanceOf(ConfigError);
+      expect(readdirSync(dir).filter((f) => f.startsWith('made.db'))).toEqual(['made.db']);
       const first = await startTestRuntime({ dir, agent: { script: HELLO }, env: { HELLO_DELAY: '0' } });
       await first.rt.agentDone;
       await first.rt.shutdown('first run over');
