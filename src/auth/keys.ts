@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../core/errors.js';
 
 /** The signing key lives beside the database: `iron_state.db` → `iron_state.db.key`. */
 export function keyPathFor(dbPath: string): string {
@@ -71,11 +72,14 @@ export function loadOrCreateKey(path: string): { key: Uint8Array; created: boole
     }
     return { key: readKey(path), created: true };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST') throw typeof code === 'string' ? new ConfigError(`key file ${path}: cannot create it (${code})`) : e;
   }
-  // Someone loosened the permissions: tighten them back rather than trust a readable key.
+  // Read first (what stands there may be no key file: a folder is not to be chmod-ed); someone
+  // loosened the permissions: tightened back rather than trust a readable key.
+  const key = readKey(path);
   if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
-  return { key: readKey(path), created: false };
+  return { key, created: false };
 }
 
 /**
@@ -96,8 +100,16 @@ export function readExistingKey(path: string): Uint8Array | null {
 
 const KEY_HEX = /^[0-9a-f]{64}$/;
 
+/** A key file's key; what is wrong with it as a ConfigError naming the file (one line, exit 2), but a missing one's ENOENT. */
 function readKey(path: string, malformed = `signing key ${path} is malformed; delete it to create a new one (this revokes all tokens)`): Uint8Array {
-  const hex = readFileSync(path, 'utf8').trim();
-  if (!KEY_HEX.test(hex)) throw new Error(malformed);
+  let hex: string;
+  try {
+    hex = readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || typeof code !== 'string') throw e;
+    throw new ConfigError(`key file ${path}: cannot read it (${code === 'EISDIR' ? 'a folder' : code})`);
+  }
+  if (!KEY_HEX.test(hex)) throw new ConfigError(malformed);
   return Buffer.from(hex, 'hex');
 }

@@ -6,6 +6,7 @@ import { escapeControl } from '../core/logger.js';
 import { PII_TYPES } from '../domain/pii/index.js';
 import { revealFinding } from '../pii/index.js';
 import { PiiStore, StateManager } from '../state/index.js';
+import { wholeFlag } from './options.js';
 
 export interface AuditArgs {
   what: 'pii';
@@ -22,10 +23,6 @@ export interface AuditArgs {
 
 const MAX_LIST = 1000;
 
-const positive = (flag: string, v: number | undefined, min: number): void => {
-  if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new ConfigError(`--${flag}: must be a whole number of at least ${min}, not ${String(v)}`);
-};
-
 /**
  * `iron-cage audit pii`: the PII audit trail on the database file, findings without their
  * values; `--reveal ID` opens one finding's sealed value with the audit key beside the
@@ -33,10 +30,9 @@ const positive = (flag: string, v: number | undefined, min: number): void => {
  */
 export async function runAudit(a: AuditArgs): Promise<void> {
   const config = loadConfig({ configPath: a.config, flags: { db: a.db } });
-  positive('reveal', a.reveal, 1);
-  positive('after', a.after, 0);
-  positive('limit', a.limit, 1);
-  if (a.limit !== undefined && a.limit > MAX_LIST) throw new ConfigError(`--limit: at most ${MAX_LIST}`);
+  wholeFlag('reveal', a.reveal, 1);
+  wholeFlag('after', a.after, 0);
+  wholeFlag('limit', a.limit, 1, MAX_LIST);
   if (a.type !== undefined && !(PII_TYPES as readonly string[]).includes(a.type)) throw new ConfigError(`--type: must be one of ${PII_TYPES.join(', ')}`);
   if (a.reason !== undefined && a.reveal === undefined) throw new ConfigError('--reason: only with --reveal');
   // Opening a missing file would create an empty database: there is nothing to audit there.

@@ -1,4 +1,5 @@
 import type { Options } from 'yargs';
+import { ConfigError } from '../core/errors.js';
 import { choicesOf, flagOf, OPTIONS, type Command, type OptionSpec } from '../config/index.js';
 
 /**
@@ -33,4 +34,17 @@ export const PRECEDENCE = 'Precedence: flags > IRON_CAGE_* environment > config 
 export function environmentHelp(command: Command): string {
   const vars = (Object.entries(OPTIONS) as Array<[string, OptionSpec]>).filter(([, o]) => o.env !== undefined && o.commands[command] === true).map(([name, o]) => `${o.env} (${flagOf(name)})`);
   return `${PRECEDENCE} The variables: ${vars.join(', ')}.`;
+}
+
+/**
+ * A whole-number flag of a command's own (`audit --limit`, `secrets audit --limit`): refused in
+ * one line unless it is a whole number from `min` to `max` (yargs reads `abc`, `1.5` or `1e400` as
+ * numbers that are none).
+ *
+ * @example wholeFlag('limit', a.limit, 1, 1000)
+ */
+export function wholeFlag(flag: string, v: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (v === undefined) return;
+  if (!Number.isInteger(v) || v < min) throw new ConfigError(`--${flag}: must be a whole number of at least ${min}, not ${String(v)}`);
+  if (v > max) throw new ConfigError(`--${flag}: at most ${max}`);
 }

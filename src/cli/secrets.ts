@@ -4,6 +4,7 @@ import type { Principal } from '../auth/index.js';
 import { loadConfig, OPTIONS } from '../config/index.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
 import { onSqlite, SECRET_OPERATIONS, SecretsStore, type SecretOperation } from '../state/index.js';
+import { wholeFlag } from './options.js';
 import { openCommandState } from './state.js';
 import { rekey, VaultService, type SecretView } from '../secrets/index.js';
 import { findServer, remoteChange, remoteRead, type SecretAuditView, type Server } from './secrets-remote.js';
@@ -68,6 +69,7 @@ async function throughServer(a: SecretsArgs, s: Server, env: string, input: Node
  */
 export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = process.stdin): Promise<void> {
   const config = loadConfig({ configPath: a.config, flags: { db: a.db, env: a.env } });
+  wholeFlag('limit', a.limit, 1, 1000);
   const env = config.environment;
   const { state, close } = openCommandState(config.db);
   let refused = false;

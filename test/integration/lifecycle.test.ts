@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULTS } from '../../src/config/index.js';
@@ -258,6 +258,16 @@ describe('a supervised python agent, end to end', () => {
       expect((await cliInProcess(['token', 'create', '--name', 'ci', '--role', 'viewer', '--db', made])).code).toBe(0);
       await expect(refused(made)).rejects.toBeInstanceOf(ConfigError);
       expect(readdirSync(dir).filter((f) => f.startsWith('made.db'))).toEqual(['made.db']);
+      // A key file that is no key file: one line naming it (it was a stack), the folder in its place not chmod-ed, the token key made meanwhile taken back.
+      mkdirSync(`${made}.audit.key`, { mode: 0o755 });
+      await expect(boot({ ...DEFAULTS, host: '127.0.0.1', port: 0, db: made }, undefined, { logger })).rejects.toThrow(new ConfigError(`key file ${made}.audit.key: cannot read it (a folder)`));
+      expect(statSync(`${made}.audit.key`).mode & 0o777).toBe(0o755);
+      expect(
+        readdirSync(dir)
+          .filter((f) => f.startsWith('made.db'))
+          .sort(),
+      ).toEqual(['made.db', 'made.db.audit.key']);
+      rmdirSync(`${made}.audit.key`);
       const first = await startTestRuntime({ dir, agent: { script: HELLO }, env: { HELLO_DELAY: '0' } });
       await first.rt.agentDone;
       await first.rt.shutdown('first run over');

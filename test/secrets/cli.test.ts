@@ -65,6 +65,10 @@ describe('iron-cage secrets', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       [['list'], { key: null }, /vault is locked/],
       [['list'], { key: 'the wrong key' }, /wrong master key/],
       [['audit', '--operation', 'PEEK'], {}, /--operation: must be one of/],
+      // A limit SQLite was handed as it came (1.5: a stack trace; -1 or abc: every row).
+      [['audit', '--limit', '1.5'], {}, /^iron-cage: --limit: must be a whole number of at least 1, not 1\.5$/m],
+      [['audit', '--limit', '-1'], {}, /--limit: must be a whole number of at least 1/],
+      [['audit', '--limit', '5000'], {}, /--limit: at most 1000/],
     ];
     await secrets(['set', 'SEED'], { stdin: 'seed-value-123456789' });
     // 70 kB of stdin is more than a pipe holds: that one as a process of its own.
