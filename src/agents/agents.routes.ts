@@ -50,7 +50,13 @@ const eventBody = z.strictObject({
 
 const checkpointBody = z.strictObject({ state: z.unknown() });
 
-const nameBody = z.strictObject({ name: z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters') });
+// Control characters become spaces before the trim and the length are judged: "\u0000" is as empty as "   ".
+const nameBody = z.strictObject({
+  name: z
+    .string()
+    .transform((s) => s.replace(/[\u0000-\u001f\u007f]/g, ' ').trim())
+    .pipe(z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters')),
+});
 
 /** GET /api/events: events after `after` in seq order; `nextAfter` is where the next page starts. */
 export interface EventPage {
@@ -114,8 +120,8 @@ export function agentRoutes(deps: AgentRoutesDeps): Hono<AppEnv> {
     const id = c.req.param('id');
     actable(c.get('principal'), id);
     const raw = parseWith(nameBody, parseJsonBody(await c.req.text())).name;
-    // Printed and broadcast like its events: scanned like them, control characters out.
-    const name = (deps.scanEventText ? deps.scanEventText(id, raw, 'message') : raw).replace(/[\u0000-\u001f\u007f]/g, ' ');
+    // Printed and broadcast like its events: scanned like them (control characters were made spaces above).
+    const name = deps.scanEventText ? deps.scanEventText(id, raw, 'message') : raw;
     state.nameAgent(id, name);
     return c.json({ id, name });
   });

@@ -36,6 +36,21 @@ const STATUS = ['pending', 'decided', 'all'] as const;
 /** A tool call's row reasons that mean a rule refused it on the spot (a person's answer is counted by the approvals). */
 const POLICY_REFUSALS = ['policy_denied', 'rate_limited'];
 const MAX_WAIT_S = 30;
+/** GET /api/approvals' query: each parameter checked, any other refused (`?before=x` was read as no bound). */
+const listQuery = z.strictObject({
+  status: z.enum(STATUS).optional(),
+  limit: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number from 1 to 1000')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be a whole number from 1 to 1000').max(1000, 'must be a whole number from 1 to 1000'))
+    .optional(),
+  agent: z.string().optional(),
+  before: z
+    .string()
+    .refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an ISO time, e.g. 2026-11-29T10:00:00.000Z')
+    .optional(),
+});
 
 /** Which approvals a caller may read: people all, an agent its own. */
 function mayRead(p: Principal, a: Pick<ApprovalView, 'agentId'>): boolean {
@@ -53,14 +68,10 @@ export function approvalsRoutes(d: { desk: ApprovalDesk; gate: PolicyGate; state
     app.get('/api/approvals', (c) => {
       const p = c.get('principal');
       if (p.role !== 'admin' && p.role !== 'viewer' && p.role !== 'agent') throw new ForbiddenError(`a ${p.role} token cannot read approvals`);
-      const status = c.req.query('status') ?? 'all';
-      if (!(STATUS as readonly string[]).includes(status)) throw new ValidationError(`status: must be one of ${STATUS.join(', ')}`);
-      const limitText = c.req.query('limit') ?? '100';
-      const limit = Number(limitText);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('limit: must be a whole number from 1 to 1000');
-      const agent = p.role === 'agent' ? (p.agentId ?? '') : c.req.query('agent');
-      const before = c.req.query('before');
-      const approvals = d.desk.list({ status: status === 'all' ? undefined : (status as 'pending' | 'decided'), agentId: agent, before, limit });
+      const q = parseWith(listQuery, c.req.query());
+      const status = q.status ?? 'all';
+      const agent = p.role === 'agent' ? (p.agentId ?? '') : q.agent;
+      const approvals = d.desk.list({ status: status === 'all' ? undefined : status, agentId: agent, before: q.before, limit: q.limit ?? 100 });
       return c.json({ approvals });
     });
 

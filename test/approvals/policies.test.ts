@@ -207,6 +207,18 @@ describe('policies on the tool proxy', () => {
 
   it('refuses malformed requests with a precise 400 and unknown ids with 404', async () => {
     expect((await t.api('/api/approvals?status=open')).status).toBe(400);
+    // Each parameter of the list checked, any other refused (`before=x` was read as no bound at all).
+    for (const [query, message] of [
+      ['before=x', 'before: must be an ISO time, e.g. 2026-11-29T10:00:00.000Z'],
+      ['before=1e309', 'before: must be an ISO time, e.g. 2026-11-29T10:00:00.000Z'],
+      ['limit=0', 'limit: must be a whole number from 1 to 1000'],
+      ['limit=1e3', 'limit: must be a whole number from 1 to 1000'],
+      ['zzz=1', "unknown field 'zzz'"],
+    ]) {
+      const r = await t.api(`/api/approvals?${query}`);
+      expect({ query, status: r.status, message: ((await r.json()) as any).error.message }).toEqual({ query, status: 400, message });
+    }
+    expect((await t.api(`/api/approvals?before=${new Date().toISOString()}&limit=5&status=all`)).status).toBe(200);
     expect((await t.api('/api/approvals/apr_nope/approve', { method: 'POST' })).status).toBe(404);
     const bad = await fetch(`${t.rt.url}/api/approvals`, { method: 'POST', headers: { authorization: `Bearer ${a.token}` }, body: JSON.stringify({ service: 'crm', tool: 'x', method: 'FETCH' }) });
     expect(bad.status).toBe(400);

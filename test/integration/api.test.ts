@@ -201,6 +201,16 @@ describe('bad input', () => {
     expect((await r2.json()).error.message).toMatch(/state: must serialize to at most/);
   });
 
+  it("an agent's name is judged once its control characters are spaces: one of them alone is no name", async () => {
+    const name = (body: unknown) => t.api(`/api/agents/${agentId}/name`, { method: 'POST', body: JSON.stringify(body) });
+    for (const blank of ['\u0000', ' \u0007\t ', '\u001b']) {
+      const r = await name({ name: blank });
+      expect({ blank, status: r.status, message: ((await r.json()) as any).error.message }).toEqual({ blank, status: 400, message: 'name: must not be empty' });
+    }
+    const ok = await name({ name: ' lead\u0007finder ' });
+    expect(((await ok.json()) as any).name).toBe('lead finder');
+  });
+
   it('bad query parameters and unknown agents and routes', async () => {
     expect((await (await t.api('/api/events?after=-1')).json()).error.message).toBe('after: must be 0 or more');
     expect((await t.api('/api/events?limit=5000')).status).toBe(400);
