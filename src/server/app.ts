@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { bodyLimit } from 'hono/body-limit';
-import { ForbiddenError, NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
+import { ForbiddenError, IronCageError, NotFoundError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../core/roles.js';
 import type { AppEnv, ServerDeps } from './context.js';
 import { repeatedParam, toErrorResponse } from './errors.js';
@@ -68,7 +68,12 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     });
   const bodyLimits = new Map(Object.entries(deps.bodyLimits ?? {}).map(([path, max]) => [path, limiter(max)]));
   const defaultLimit = limiter(MAX_BODY_BYTES);
-  app.use('/api/*', (c, next) => (bodyLimits.get(c.req.path) ?? defaultLimit)(c, next));
+  app.use('/api/*', (c, next) => {
+    // A compressed body would be read as the bytes it is ("not valid JSON"): said for what it is.
+    const coding = c.req.header('content-encoding')?.trim().toLowerCase();
+    if (coding && coding !== 'identity') throw new IronCageError('unsupported_media_type', 415, `content-encoding ${coding.slice(0, 40)}: request bodies are read as sent; send this one uncompressed`);
+    return (bodyLimits.get(c.req.path) ?? defaultLimit)(c, next);
+  });
 
   app.get('/api/health', (c) => {
     const health = {

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -190,6 +191,12 @@ describe('bad input', () => {
       expect(eventCount()).toBe(before);
     });
   }
+
+  it('a compressed body gets 415 naming its coding (it was read as the bytes it is: "not valid JSON")', async () => {
+    const r = await t.api(`/api/agents/${agentId}/events`, { method: 'POST', body: gzipSync(JSON.stringify({ message: 'hi' })), headers: { 'content-encoding': 'gzip' } });
+    expect(r.status).toBe(415);
+    expect(((await r.json()) as any).error.message).toBe('content-encoding gzip: request bodies are read as sent; send this one uncompressed');
+  });
 
   it('a body over the size limit gets 413', async () => {
     const big = JSON.stringify({ state: 'x'.repeat(3 * 1024 * 1024) });
