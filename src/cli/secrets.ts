@@ -1,4 +1,5 @@
 import { escapeControl } from '../core/logger.js';
+import { isUtf8 } from 'node:buffer';
 import { userInfo } from 'node:os';
 import type { Principal } from '../auth/index.js';
 import { loadConfig, OPTIONS } from '../config/index.js';
@@ -21,14 +22,18 @@ export interface SecretsArgs {
   url?: string;
 }
 
-/** All of stdin, less one trailing newline (`echo value |` and here-strings add one). */
+/**
+ * All of stdin, less one trailing newline (`echo value |` and here-strings add one). Bytes that
+ * are not UTF-8 are refused: a value (a secret, a password) is kept intact or not at all, never
+ * with U+FFFD in place of what was typed.
+ */
 export async function readStdin(input: NodeJS.ReadableStream & { isTTY?: boolean }, what: string): Promise<string> {
   if (input.isTTY) process.stderr.write(`${what} (then Enter and Ctrl-D): `);
   const chunks: Buffer[] = [];
   for await (const c of input as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
+  const bytes = Buffer.concat(chunks);
+  if (!isUtf8(bytes)) throw new ConfigError(`${what}: stdin is not valid UTF-8 (nothing was stored)`);
+  return bytes.toString('utf8').replace(/\r?\n$/, '');
 }
 
 const listLines = (rows: SecretView[], json: boolean | undefined): string[] =>

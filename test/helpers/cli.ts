@@ -83,7 +83,7 @@ function runOnce(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; inp
  * behind (it got as far as starting to serve) rejects: either belongs in `cli`.
  * @example const r = await cliInProcess(['start', 'nope.py'], { cwd: dir }) // r.code 2, r.stderr one line
  */
-export function cliInProcess(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+export function cliInProcess(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string | Buffer } = {}): Promise<CliResult> {
   const result = inProcessTail.then(() => runInProcess(args, o));
   inProcessTail = result.catch(() => undefined);
   return result;
@@ -93,7 +93,7 @@ let inProcessTail: Promise<unknown> = Promise.resolve();
 const PROCESS_EVENTS: string[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'exit', 'beforeExit'];
 const handlersOf = (event: string): Array<(...a: unknown[]) => void> => process.listeners(event as NodeJS.Signals) as Array<(...a: unknown[]) => void>;
 
-async function runInProcess(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string }): Promise<CliResult> {
+async function runInProcess(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string | Buffer }): Promise<CliResult> {
   const { run } = await import('../../src/cli/program.js');
   const out: Buffer[] = [];
   const err: Buffer[] = [];
@@ -105,7 +105,7 @@ async function runInProcess(args: string[], o: { cwd?: string; env?: NodeJS.Proc
       },
     });
   let exitCode: number | undefined;
-  const io: CliIo = { stdout: sink(out), stderr: sink(err), stdin: Readable.from([Buffer.from(o.input ?? '')]), exit: (code) => void (exitCode = code) };
+  const io: CliIo = { stdout: sink(out), stderr: sink(err), stdin: Readable.from([Buffer.isBuffer(o.input) ? o.input : Buffer.from(o.input ?? '')]), exit: (code) => void (exitCode = code) };
 
   const saved = { cwd: process.cwd(), exitCode: process.exitCode, exit: process.exit, stdout: process.stdout.write, stderr: process.stderr.write };
   const listeners = new Map(PROCESS_EVENTS.map((event) => [event, handlersOf(event)]));

@@ -27,7 +27,7 @@ function secretsProcess(args: string[], o: { stdin?: string; key?: string | null
 }
 
 /** `iron-cage secrets … --db` in-process. */
-const secrets = (args: string[], o: { stdin?: string; key?: string | null } = {}): Promise<CliResult> =>
+const secrets = (args: string[], o: { stdin?: string | Buffer; key?: string | null } = {}): Promise<CliResult> =>
   cliInProcess(['secrets', ...args, '--db', db], { cwd: dir, input: o.stdin, env: masterKey(o.key) });
 
 describe('iron-cage secrets', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
@@ -55,7 +55,7 @@ describe('iron-cage secrets', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   });
 
   it('refuses bad input with one line and exit 2', async () => {
-    const cases: Array<[string[], { stdin?: string; key?: string | null }, RegExp]> = [
+    const cases: Array<[string[], { stdin?: string | Buffer; key?: string | null }, RegExp]> = [
       [['set', 'lower_case'], { stdin: 'v' }, /name: must match/],
       [['set', 'EMPTY'], { stdin: '' }, /value: must not be empty/],
       [['set', 'BIG'], { stdin: 'x'.repeat(70_000) }, /at most 65536 bytes/],
@@ -66,6 +66,8 @@ describe('iron-cage secrets', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       [['list'], { key: 'the wrong key' }, /wrong master key/],
       [['audit', '--operation', 'PEEK'], {}, /--operation: must be one of/],
       // A limit SQLite was handed as it came (1.5: a stack trace; -1 or abc: every row).
+      // Bytes that are not UTF-8 were stored as U+FFFD: refused, nothing stored.
+      [['set', 'BINARY'], { stdin: Buffer.from([0xff, 0xfe]) }, /^iron-cage: Value for BINARY \(development\): stdin is not valid UTF-8 \(nothing was stored\)$/m],
       [['audit', '--limit', '1.5'], {}, /^iron-cage: --limit: must be a whole number of at least 1, not 1\.5$/m],
       [['audit', '--limit', '-1'], {}, /--limit: must be a whole number of at least 1/],
       [['audit', '--limit', '5000'], {}, /--limit: at most 1000/],
@@ -74,7 +76,7 @@ describe('iron-cage secrets', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     // 70 kB of stdin is more than a pipe holds: that one as a process of its own.
     const results = await Promise.all(
       cases.map(async ([args, o, msg]) => {
-        const r = args[1] === 'BIG' ? await runCli(['secrets', ...args, '--db', db], { cwd: dir, input: o.stdin, env: masterKey(o.key) }) : await secrets(args, o);
+        const r = args[1] === 'BIG' ? await runCli(['secrets', ...args, '--db', db], { cwd: dir, input: o.stdin as string, env: masterKey(o.key) }) : await secrets(args, o);
         return { args, msg, r };
       }),
     );
