@@ -1,5 +1,5 @@
 import { loadConfig, type Config, type FlagValues } from '../config/index.js';
-import { ConfigError, ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import { ConfigError, ConflictError, NotFoundError, UnavailableError, ValidationError } from '../core/errors.js';
 import { createLogger, escapeControl } from '../core/logger.js';
 import { formatUsd } from '../core/money.js';
 import { usdInput } from '../core/validation.js';
@@ -36,7 +36,7 @@ export async function runPanel(a: PanelArgs): Promise<void> {
     panel = await Panel.start({ config, logger });
   } catch (err) {
     const e = startError(config, err);
-    if (e instanceof ConfigError || !/PostgreSQL|panel's tables/.test((e as Error).message)) throw e;
+    if (e instanceof ConfigError || !databaseAway(e)) throw e;
     // The database is the one thing the panel cannot do without: one line naming it (never its password), exit 1.
     process.stderr.write(`iron-cage: ${escapeControl((e as Error).message, { lines: true })}\n`);
     process.exit(1);
@@ -49,11 +49,20 @@ export async function runPanel(a: PanelArgs): Promise<void> {
   });
 }
 
-/** Open the panel's database for a one-shot command (migrated, as the panel would). */
+/** Whether `e` says the panel's PostgreSQL cannot be reached or used (its message names it, never the password). */
+const databaseAway = (e: unknown): boolean => /PostgreSQL|panel's tables/.test((e as Error)?.message ?? '');
+
+/** Open the panel's database for a one-shot command (migrated, as the panel would); one that cannot be reached is one line, exit 1. */
 async function withDb<T>(a: PanelArgs, fn: (pg: Awaited<ReturnType<typeof openPostgres>>, config: Config) => Promise<T>): Promise<T> {
   const config = prepare(a);
   const { database } = planPanel({ ...config, host: '127.0.0.1', tls: { cert: null, key: null } });
-  const pg = await openPostgres(database);
+  let pg: Awaited<ReturnType<typeof openPostgres>>;
+  try {
+    pg = await openPostgres(database);
+  } catch (e) {
+    if (databaseAway(e)) throw new UnavailableError((e as Error).message, 1);
+    throw e;
+  }
   try {
     return await fn(pg, config);
   } finally {

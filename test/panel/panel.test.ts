@@ -54,6 +54,16 @@ describe('iron-cage panel (the command line)', () => {
     expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
     expect(unreachable.stderr).toMatch(/cannot reach PostgreSQL at 127\.0\.0\.1:\d+\/nowhere/);
     expect(unreachable.stderr).not.toContain('hunter2');
+    // The one-shot commands say it the same way (they printed a stack): in-process, exit 1.
+    for (const args of [
+      ['panel', 'budget', 'list'],
+      ['panel', 'link'],
+      ['panel', 'runtime', 'add', 'r1'],
+    ]) {
+      const r = await cliInProcess([...args, '--database', down]);
+      expect({ args, code: r.code, lines: r.stderr.trim().split('\n').length, password: r.stderr.includes('hunter2') }).toEqual({ args, code: 1, lines: 1, password: false });
+      expect(r.stderr).toMatch(/^iron-cage: cannot reach PostgreSQL at 127\.0\.0\.1:\d+\/nowhere/);
+    }
   }, 60_000);
 
   it('starts, prints a login link the dashboard exchanges for a session, says mode panel; `panel runtime add` prints a token it takes', async () => {
