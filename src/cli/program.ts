@@ -129,6 +129,16 @@ export function repeatedOption(argv: readonly string[]): string | null {
   return null;
 }
 
+/** The first switch given a value other than true or false (`--verbose=maybe`) before `--`, or null. */
+function switchValue(argv: readonly string[], switches: ReadonlySet<string>): { name: string; value: string } | null {
+  for (const arg of argv) {
+    if (arg === '--') break;
+    const m = /^--(?:no-)?([^=]+)=(.*)$/s.exec(arg);
+    if (m && switches.has(m[1]!) && m[2] !== 'true' && m[2] !== 'false') return { name: m[1]!, value: m[2]! };
+  }
+  return null;
+}
+
 async function main(argv: string[], io: CliIo): Promise<void> {
   const twice = repeatedOption(argv);
   if (twice !== null) throw new UsageError(`--${twice}: given more than once (give it once)`);
@@ -355,6 +365,11 @@ async function main(argv: string[], io: CliIo): Promise<void> {
     // Words are passed on as typed: never `010` → 10, `1e3` → 1000 (an option typed as a number is still read as one).
     .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true, 'parse-numbers': false, 'parse-positional-numbers': false })
     .middleware((a) => {
+      // yargs reads a switch's `=value` as false unless it is `true` (`--exit=yes`, `--verbose=1`): refused instead.
+      // The options are the command's by now (its builder has run on this one instance).
+      const switches = new Set((cli as unknown as { getOptions(): { boolean: string[] } }).getOptions().boolean);
+      const bad = switchValue(argv, switches);
+      if (bad !== null) throw new UsageError(`--${bad.name}: a switch takes no value, or =true or =false (got "${bad.value.slice(0, 40)}")`);
       if (!serves(a)) startedUp();
     })
     .recommendCommands()

@@ -139,6 +139,8 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       ['an option twice', ['start', 'agent.py', '--config', 'bad.yaml', '--config', 'nested.yaml'], /^iron-cage: --config: given more than once \(give it once\)\n/],
       ['an option twice, once with =', ['token', 'create', '--name', 'a', '--name=b'], /^iron-cage: --name: given more than once/],
       ['a switch and its no-', ['start', 'agent.py', '--exit', '--no-exit'], /^iron-cage: --exit: given more than once/],
+      // yargs read any value but `true` as false: `--verbose=1` was quietly off.
+      ['a switch with a value', ['start', 'agent.py', '--verbose=1'], /^iron-cage: --verbose: a switch takes no value, or =true or =false \(got "1"\)\n/],
     ];
     for (const [name, args, message, env] of cases) {
       it(name, async () => {
