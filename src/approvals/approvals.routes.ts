@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import * as z from 'zod';
+import { PROXIED_METHODS } from '../config/index.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../core/roles.js';
 import { parseJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
@@ -22,7 +23,7 @@ const askBody = z
     method: z
       .string()
       .transform((m) => m.toUpperCase())
-      .pipe(z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], { error: 'must be an HTTP method' }))
+      .pipe(z.enum(PROXIED_METHODS, { error: `must be one of ${PROXIED_METHODS.join(', ')}` }))
       .optional(),
     /** The call's arguments: the JSON body's fields (and query parameters), or an MCP tool's arguments. */
     args: z.record(z.string(), z.unknown()).optional(),
@@ -63,7 +64,15 @@ function mayRead(p: Principal, a: Pick<ApprovalView, 'agentId'>): boolean {
  * 30 s for a decision), `POST /api/approvals/:id/approve|deny` (a person named by the rule; 409
  * once decided), `POST /api/approvals` (an agent asking ahead).
  */
-export function approvalsRoutes(d: { desk: ApprovalDesk; gate: PolicyGate; state: StateManager; tools: ToolsStore; redact: (text: string) => string }) {
+export function approvalsRoutes(d: {
+  desk: ApprovalDesk;
+  gate: PolicyGate;
+  state: StateManager;
+  tools: ToolsStore;
+  redact: (text: string) => string;
+  /** Whether a tool service (or with `mcp`, an MCP server) of that name is configured: asking ahead for another is refused, as its call would be. */
+  known: (service: string, mcp: boolean) => boolean;
+}) {
   return (app: Hono<AppEnv>) => {
     app.get('/api/approvals', (c) => {
       const p = c.get('principal');
@@ -117,6 +126,11 @@ export function approvalsRoutes(d: { desk: ApprovalDesk; gate: PolicyGate; state
       const b = parseWith(askBody, parseJsonBody(await c.req.text()));
       const agentId = p.agentId;
       const mcp = b.mcp === true;
+      // An approval for a call the cage would refuse anyway could never be used.
+      if (!d.known(b.service, mcp))
+        throw new NotFoundError(
+          mcp ? `no MCP server '${b.service}' is configured (mcp.${b.service} in the config file)` : `no tool service '${b.service}' is configured (tools.${b.service} in the config file)`,
+        );
       const r = d.gate.ask(
         {
           kind: mcp ? 'mcp' : 'http',

@@ -35,7 +35,7 @@ export function approvalsService(d: ApprovalsDeps): { service: Service; gate: Po
     desk,
     service: {
       name: 'approvals',
-      apiRoutes: [approvalsRoutes({ desk, gate, state: d.state, tools: ToolsStore.of(d.state), redact })],
+      apiRoutes: [approvalsRoutes({ desk, gate, state: d.state, tools: ToolsStore.of(d.state), redact, known: (service, mcp) => service in (mcp ? d.config.mcp : d.config.tools) })],
       announce: () => {
         if (gate.active) {
           const approve = rules.filter((r) => r.action === 'approve').length;

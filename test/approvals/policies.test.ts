@@ -222,6 +222,14 @@ describe('policies on the tool proxy', () => {
     expect((await t.api('/api/approvals/apr_nope/approve', { method: 'POST' })).status).toBe(404);
     const bad = await fetch(`${t.rt.url}/api/approvals`, { method: 'POST', headers: { authorization: `Bearer ${a.token}` }, body: JSON.stringify({ service: 'crm', tool: 'x', method: 'FETCH' }) });
     expect(bad.status).toBe(400);
+    // Asking ahead for a service or MCP server that is not configured: refused as its call would be (an approval that could never be used).
+    for (const [body, message] of [
+      [{ service: 'nope', tool: 'x', method: 'POST' }, "no tool service 'nope' is configured (tools.nope in the config file)"],
+      [{ service: 'nope', tool: 't', mcp: true }, "no MCP server 'nope' is configured (mcp.nope in the config file)"],
+    ] as const) {
+      const r = await fetch(`${t.rt.url}/api/approvals`, { method: 'POST', headers: { authorization: `Bearer ${a.token}` }, body: JSON.stringify(body) });
+      expect({ status: r.status, message: ((await r.json()) as any).error.message }).toEqual({ status: 404, message });
+    }
     expect(((await bad.json()) as any).error.message).toMatch(/method/);
     const admin = await t.api('/api/approvals', { method: 'POST', body: JSON.stringify({ service: 'crm', tool: 'x' }) });
     expect(admin.status).toBe(403);
