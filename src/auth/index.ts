@@ -1,4 +1,4 @@
-export { keyPathFor, loadOrCreateKey, readExistingKey, stateFileList, stateFilesFor, undoStateMade } from './keys.js';
+export { keyPathFor, loadOrCreateKey, readExistingKey, stateFileList, stateFilesFor } from './keys.js';
 export {
   TokenService,
   API_TOKEN_CACHE_MS,

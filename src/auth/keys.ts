@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmdirSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { chmodSync, closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 
 /** The signing key lives beside the database: `iron_state.db` → `iron_state.db.key`. */
@@ -28,34 +27,6 @@ export function stateFilesFor(dbPath: string): { wal: string; shm: string; token
 export function stateFileList(dbPath: string): string[] {
   const s = stateFilesFor(dbPath);
   return [dbPath, s.wal, s.shm, `${dbPath}-journal`, s.tokenKey, s.auditKey];
-}
-
-/**
- * How to take back what opening `dbPath` is about to make, should what opened it be refused: for a
- * database that does not exist yet, its files, its keys and the folders made for it (each only if
- * empty); for one that exists, the key files that did not (never its SQLite files: another
- * process may have it open).
- *
- * @example
- * const undo = undoStateMade('./new/iron_state.db'); // later, refused: undo()
- */
-export function undoStateMade(dbPath: string): () => void {
-  const db = resolve(dbPath);
-  const { tokenKey, auditKey } = stateFilesFor(db);
-  const fresh = !existsSync(db);
-  const files = fresh ? stateFileList(db) : [tokenKey, auditKey].filter((f) => !existsSync(f));
-  const folders: string[] = [];
-  if (fresh) for (let dir = dirname(db); !existsSync(dir) && dir !== dirname(dir); dir = dirname(dir)) folders.push(dir);
-  return () => {
-    for (const f of files) rmSync(f, { force: true });
-    for (const dir of folders) {
-      try {
-        rmdirSync(dir);
-      } catch {
-        return; // something else was put there meanwhile: it and its parents stay
-      }
-    }
-  };
 }
 
 /**

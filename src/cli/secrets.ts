@@ -4,9 +4,9 @@ import { userInfo } from 'node:os';
 import type { Principal } from '../auth/index.js';
 import { loadConfig, OPTIONS } from '../config/index.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
-import { onSqlite, SECRET_OPERATIONS, SecretsStore, type SecretOperation } from '../state/index.js';
+import { onSqlite, SECRET_OPERATIONS, SecretsStore, StateManager, type SecretOperation } from '../state/index.js';
 import { wholeFlag } from './options.js';
-import { openCommandState } from './state.js';
+import { noStateAt } from './state.js';
 import { rekey, VaultService, type SecretView } from '../secrets/index.js';
 import { findServer, remoteChange, remoteRead, type SecretAuditView, type Server } from './secrets-remote.js';
 
@@ -76,18 +76,24 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
   const config = loadConfig({ configPath: a.config, flags: { db: a.db, env: a.env } });
   wholeFlag('limit', a.limit, 1, 1000);
   const env = config.environment;
-  const { state, close } = openCommandState(config.db);
-  let refused = false;
-  const store = new SecretsStore(onSqlite(state));
   // Names, requesters and audit errors may come from agents: escaped like every printer. A value
   // asked for with `get` is printed exactly, for `$(iron-cage secrets get X)`.
   const out = (s: string): void => void process.stdout.write(`${a.action === 'get' ? s : escapeControl(s, { lines: true })}\n`);
+  // The input first: a refused command makes no state file, and with none there, only `set` makes one.
+  if (a.action === 'audit' && a.operation !== undefined && !(SECRET_OPERATIONS as readonly string[]).includes(a.operation))
+    throw new ConfigError(`--operation: must be one of ${SECRET_OPERATIONS.join(', ')}`);
+  if ((a.action === 'get' || a.action === 'set' || a.action === 'rotate' || a.action === 'rm') && !a.name)
+    throw new ConfigError(`secrets ${a.action}: name the secret, e.g. iron-cage secrets ${a.action} OPENAI_API_KEY`);
+  if (a.action !== 'set' && noStateAt(config.db)) {
+    if (a.action === 'list') return out(listLines([], a.json)[0]!);
+    if (a.action === 'audit') return void (a.json ? out('[]') : undefined);
+    if (a.action === 'rekey') throw new ConfigError(`secrets rekey: there is no iron-cage state at ${config.db} (--db names it)`);
+    throw new ConfigError(`no secret ${a.name} in environment ${env}`);
+  }
+  const state = StateManager.open(config.db);
+  const store = new SecretsStore(onSqlite(state));
   const me: Principal = { role: 'admin', agentId: null, name: `cli:${userInfo().username}`, jti: '' };
   try {
-    if (a.action === 'audit' && a.operation !== undefined && !(SECRET_OPERATIONS as readonly string[]).includes(a.operation))
-      throw new ConfigError(`--operation: must be one of ${SECRET_OPERATIONS.join(', ')}`);
-    if ((a.action === 'get' || a.action === 'set' || a.action === 'rotate' || a.action === 'rm') && !a.name)
-      throw new ConfigError(`secrets ${a.action}: name the secret, e.g. iron-cage secrets ${a.action} OPENAI_API_KEY`);
     // With a server holding this database, the CLI goes through it: a change reaches running
     // agents (SIGUSR1), and no master key is needed here. Otherwise it works on the file.
     const server = await findServer(config, userInfo().username, a.url);
@@ -128,11 +134,10 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
       }
     }
   } catch (e) {
-    refused = true;
     // One line, exit 2: a bad name, a locked vault, a wrong key, a tampered row.
     if (e instanceof IronCageError && !(e instanceof ConfigError)) throw new ConfigError(e.message);
     throw e;
   } finally {
-    await close(refused);
+    await state.close();
   }
 }

@@ -1,24 +1,14 @@
-import { undoStateMade } from '../auth/index.js';
-import { StateManager } from '../state/index.js';
+import { existsSync } from 'node:fs';
 
 /**
- * The state file a command (`token`, `user`, `secrets`) works on, opened. `close(refused)` closes
- * it; a refused command (bad input, a name not found) leaves no state it made: a new state file, its
- * keys and folders go again (undoStateMade).
+ * Whether there is no state file at `db` yet. A command that reads or changes what a state file
+ * holds (`token list`, `user rm`, `secrets get`…) answers from nothing there without making one,
+ * and one that adds (`token create`, `user add`, `secrets set`) checks its input before it makes
+ * one: a refused command leaves no state file behind. (Nothing made is ever taken back: by then
+ * another iron-cage may be using it.)
  *
- * @example
- * const { state, close } = openCommandState(config.db);
- * let refused = true;
- * try { …; refused = false; } finally { await close(refused); }
+ * @example if (noStateAt(config.db)) return out('No API tokens.');
  */
-export function openCommandState(db: string): { state: StateManager; close(refused: boolean): Promise<void> } {
-  const undo = undoStateMade(db);
-  const state = StateManager.open(db);
-  return {
-    state,
-    close: async (refused) => {
-      await state.close();
-      if (refused) undo();
-    },
-  };
+export function noStateAt(db: string): boolean {
+  return db !== ':memory:' && !existsSync(db);
 }

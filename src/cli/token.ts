@@ -1,11 +1,11 @@
-import { createApiToken, type TokenRole } from '../auth/index.js';
+import { apiTokenName, createApiToken, type TokenRole } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
 import { escapeControl } from '../core/logger.js';
 import { ConfigError, ValidationError } from '../core/errors.js';
 import { formatUsd } from '../core/money.js';
 import { usdInput } from '../core/validation.js';
-import { onSqlite, TokensStore } from '../state/index.js';
-import { openCommandState } from './state.js';
+import { onSqlite, StateManager, TokensStore } from '../state/index.js';
+import { noStateAt } from './state.js';
 
 export interface TokenArgs {
   action: 'create' | 'list' | 'revoke';
@@ -21,22 +21,34 @@ export interface TokenArgs {
 /** `iron-cage token …` works on the database file directly; a running iron-cage picks changes up. */
 export async function runToken(a: TokenArgs): Promise<void> {
   const config = loadConfig({ configPath: a.config, flags: { db: a.db } });
-  const { state, close } = openCommandState(config.db);
-  let refused = false;
-  const store = new TokensStore(onSqlite(state));
   // Names and labels in the database may come from an agent: shown, never obeyed by the terminal.
   const out = (s: string): void => void process.stdout.write(`${escapeControl(s, { lines: true })}\n`);
+  // The input first: a refused command makes no state file.
+  const role = (a.role ?? 'agent') as TokenRole;
+  let budgetMicros: number | null = null;
+  if (a.action === 'create') {
+    if (!a.name) throw new ConfigError('--name: required');
+    try {
+      apiTokenName(a.name);
+    } catch (e) {
+      throw e instanceof ValidationError ? new ConfigError(`--${e.message}`) : e;
+    }
+    if (a.budget !== undefined) {
+      const r = usdInput().safeParse(a.budget);
+      if (!r.success) throw new ConfigError(`--budget: ${r.error.issues[0]!.message}`);
+      budgetMicros = r.data;
+      if (role !== 'agent') throw new ConfigError('--budget: only agent tokens have a budget');
+    }
+  } else if (a.action === 'revoke' && !a.id) throw new ConfigError('token revoke: name the token by id or name');
+  if (a.action !== 'create' && noStateAt(config.db)) {
+    if (a.action === 'list') return out(a.json ? '[]' : 'No API tokens.');
+    throw new ConfigError(`no active token '${a.id}'`);
+  }
+  const state = StateManager.open(config.db);
+  const store = new TokensStore(onSqlite(state));
   try {
     if (a.action === 'create') {
-      if (!a.name) throw new ConfigError('--name: required');
-      const role = (a.role ?? 'agent') as TokenRole;
-      let budgetMicros: number | null = null;
-      if (a.budget !== undefined) {
-        const r = usdInput().safeParse(a.budget);
-        if (!r.success) throw new ConfigError(`--budget: ${r.error.issues[0]!.message}`);
-        budgetMicros = r.data;
-      }
-      const t = createApiToken(state, store, { role, name: a.name, budgetMicros });
+      const t = createApiToken(state, store, { role, name: a.name!, budgetMicros });
       if (a.json) return out(JSON.stringify(t));
       out(`Created ${t.role} token '${t.name}' (${t.id})${t.agentId ? ` for agent ${t.agentId}` : ''}${budgetMicros !== null ? ` with a ${formatUsd(budgetMicros)} budget` : ''}.`);
       out(`Token (shown once; only its hash is stored):\n\n  ${t.token}\n`);
@@ -58,15 +70,13 @@ export async function runToken(a: TokenArgs): Promise<void> {
         );
       return;
     }
-    if (!a.id) throw new ConfigError('token revoke: name the token by id or name');
-    const revoked = store.revoke(a.id);
+    const revoked = store.revoke(a.id!);
     if (revoked.length === 0) throw new ConfigError(`no active token '${a.id}'`);
     out(`Revoked ${revoked.map((t) => `${t.name} (${t.id})`).join(', ')}.`);
   } catch (e) {
-    refused = true;
     if (e instanceof ValidationError) throw new ConfigError(`--${e.message}`);
     throw e;
   } finally {
-    await close(refused);
+    await state.close();
   }
 }

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { tryListen } from '../server/index.js';
 import { basename, dirname, join } from 'node:path';
 import { stateFileList } from '../auth/index.js';
 import { ConfigError } from '../core/errors.js';
@@ -106,11 +106,6 @@ export function claimDataDir(db: string, keep: boolean, warn?: PermissionWarning
  * @example
  * if (!(await portFree('127.0.0.1', 8080))) port = 0;
  */
-export function portFree(host: string, port: number): Promise<boolean> {
-  if (port === 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, host, () => s.close(() => resolve(true)));
-  });
+export async function portFree(host: string, port: number): Promise<boolean> {
+  return port === 0 || (await tryListen(host, port)) === null;
 }

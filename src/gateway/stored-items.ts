@@ -3,7 +3,6 @@ import type { Logger } from '../core/logger.js';
 import { formatCount } from '../core/money.js';
 import { openSealedValue, sealValue } from '../domain/pii/index.js';
 import { GatewayError } from './errors.js';
-import { repeatedParam } from '../server/index.js';
 
 // What stored responses (responses-state.ts) and conversations (conversations.ts) share: items
 // as OpenAI lists them, their ids, and bodies sealed at rest under the one responses key.
@@ -152,8 +151,8 @@ export function listed(itemId: string, item: Body): Body {
 /** `after`, `limit` (1-100, 20 by default) and `order` (`asc` or `desc`, newest first by default) of a list route. */
 export function pageOf<T extends { itemId: string }>(rows: T[], url: string | undefined): { page: T[]; hasMore: boolean } {
   const q = new URL(url ?? '/', 'http://gateway').searchParams;
-  const twice = repeatedParam(q);
-  if (twice !== null) throw new GatewayError('invalid_request', `Duplicate query parameter '${twice}': give it once.`, false);
+  // Each of these read once; `include[]` may repeat (the SDKs send an array so).
+  for (const name of ['after', 'limit', 'order']) if (q.getAll(name).length > 1) throw new GatewayError('invalid_request', `Duplicate query parameter '${name}': give it once.`, false);
   const limit = q.has('limit') ? Number(q.get('limit')) : 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new GatewayError('invalid_request', `Invalid 'limit': ${q.get('limit')}. Expected an integer from 1 to 100.`, false);
   const order = q.get('order') ?? 'desc';

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
-import { authService, keyPathFor, loadOrCreateKey, mintLoginLink, renewCommand, TokenService, undoStateMade, type RunToken } from '../auth/index.js';
+import { authService, keyPathFor, loadOrCreateKey, mintLoginLink, renewCommand, TokenService, type RunToken } from '../auth/index.js';
 import { BudgetTracker } from '../domain/budget/index.js';
 import { injectionWatched, type Config } from '../config/index.js';
 import { formatElapsed } from '../core/duration.js';
@@ -9,7 +9,7 @@ import { newAgentId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/index.js';
 import { agentRoutes } from '../agents/index.js';
-import { StateFeed, startServer, type RunningServer } from '../server/index.js';
+import { StateFeed, startServer, tryListen, type RunningServer } from '../server/index.js';
 import { onSqlite, RequestsStore, StateManager, TokensStore } from '../state/index.js';
 import { agentEnv, AgentSupervisor, cageCredentials, codingAgent, LocalProcessRunner, prepareHome, type AgentOutcome, type AgentProgram, type AgentRunner } from '../supervisor/index.js';
 import { PiiProtection, piiService } from '../pii/index.js';
@@ -100,15 +100,16 @@ export class Runtime {
     // The pause gate (src/watch): a paused agent's calls wait at it, bounded by watch.gate; status objects count them.
     const gate = new PauseGate(config.watch.gate);
     // A sandboxed run killed before its end may have left empty placeholders over these very names.
+    // A port in use or a host that cannot be listened on refuses the start before its state file and keys are made.
+    const unlistenable = await tryListen(config.host, config.port);
+    if (unlistenable) throw unlistenable;
     await clearStateNames(resolve(config.db));
-    const undo = undoStateMade(config.db);
     const state = StateManager.open(config.db, { budgets, warn: (m) => logger.warn(m), held: (id) => gate.held(id) });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');
     let server: RunningServer | undefined;
     let services: Service[] = [];
     let breakers: BreakerRegistry | undefined;
     let alerts: AlertDispatcher | undefined;
-    let launching = false;
     try {
       const { key } = loadOrCreateKey(keyPathFor(config.db));
       const tokens = new TokenService(key);
@@ -230,7 +231,6 @@ export class Runtime {
       for (const s of services) s.announce?.();
       state.record({ agentId: null, type: 'server.started', severity: 'info', message: `Iron Cage ${VERSION} listening on ${server.url}`, data: { version: VERSION, url: server.url } });
       const cwd = o.cwd ?? process.cwd();
-      launching = true;
       if (o.agent) await rt.launch(o.agent, o.env ?? process.env, cwd, o.runner ?? rt.runnerFor(o.sandbox, cwd), o.sandbox?.on === true);
       return rt;
     } catch (err) {
@@ -240,10 +240,6 @@ export class Runtime {
       await alerts?.close();
       await server?.close();
       await state.close();
-      // A start refused before any agent ran (a port in use, a panel that will not answer) leaves
-      // the folder as it found it (a new state file, the keys made for an old one); once an agent
-      // was launched, its records stay.
-      if (!launching) undo();
       throw err;
     }
   }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from './app.js';
@@ -215,4 +215,21 @@ export function routeTable(hono: ReadonlyArray<{ method: string; path: string }>
   rows.push({ method: 'GET', path: '/ws', surface: 'ws' });
   for (const u of upgrades) rows.push({ method: 'GET', path: u.path, surface: 'ws' });
   return rows;
+}
+
+/**
+ * Whether `host`:`port` can be listened on now: null, or the error a listen meets (EADDRINUSE,
+ * EADDRNOTAVAIL, ENOTFOUND, EACCES). Asked before anything is made for a start (its state file,
+ * its keys), so that a port in use refuses it with nothing to take back; a port taken between this
+ * and the real listen is still refused then.
+ *
+ * @example
+ * const err = await tryListen('127.0.0.1', 8080); // null, or { code: 'EADDRINUSE', … }
+ */
+export function tryListen(host: string, port: number): Promise<NodeJS.ErrnoException | null> {
+  return new Promise((resolve) => {
+    const s = createNetServer();
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err));
+    s.listen(port, host, () => s.close(() => resolve(null)));
+  });
 }

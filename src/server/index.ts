@@ -1,4 +1,4 @@
-export { routeTable, startServer, type RouteRow, type RunningServer, type ServerOptions } from './http.js';
+export { routeTable, startServer, tryListen, type RouteRow, type RunningServer, type ServerOptions } from './http.js';
 export type { AgentControl, AppEnv, Authenticator, FeedSource, RawRoute, ServerDeps, UpgradeRoute } from './context.js';
 export { Loopback, memoryConnection, type LoopbackRequest } from './loopback.js';
 export { readableAgent } from './readable.js';

@@ -243,7 +243,7 @@ describe('a supervised python agent, end to end', () => {
     }
   });
 
-  it('a start refused for a port in use leaves the folder as it found it: a new state file, its keys and folders go, an existing one keeps its runs', async () => {
+  it('a start refused for a port in use leaves the folder as it found it: no state file, key or folder is made, an existing one keeps its runs', async () => {
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
     const port = (busy.address() as AddressInfo).port;
@@ -258,7 +258,7 @@ describe('a supervised python agent, end to end', () => {
       expect((await cliInProcess(['token', 'create', '--name', 'ci', '--role', 'viewer', '--db', made])).code).toBe(0);
       await expect(refused(made)).rejects.toBeInstanceOf(ConfigError);
       expect(readdirSync(dir).filter((f) => f.startsWith('made.db'))).toEqual(['made.db']);
-      // A key file that is no key file: one line naming it (it was a stack), the folder in its place not chmod-ed, the token key made meanwhile taken back.
+      // A key file that is no key file: one line naming it (it was a stack), the folder in its place not chmod-ed.
       mkdirSync(`${made}.audit.key`, { mode: 0o755 });
       await expect(boot({ ...DEFAULTS, host: '127.0.0.1', port: 0, db: made }, undefined, { logger })).rejects.toThrow(new ConfigError(`key file ${made}.audit.key: cannot read it (a folder)`));
       expect(statSync(`${made}.audit.key`).mode & 0o777).toBe(0o755);
@@ -266,7 +266,7 @@ describe('a supervised python agent, end to end', () => {
         readdirSync(dir)
           .filter((f) => f.startsWith('made.db'))
           .sort(),
-      ).toEqual(['made.db', 'made.db.audit.key']);
+      ).toEqual(['made.db', 'made.db.audit.key', 'made.db.key']);
       rmdirSync(`${made}.audit.key`);
       const first = await startTestRuntime({ dir, agent: { script: HELLO }, env: { HELLO_DELAY: '0' } });
       await first.rt.agentDone;

@@ -157,14 +157,24 @@ describe('revoking a token closes its open WebSockets with 4401', () => {
     expect(await upgradeStatus(t.rt.url, viaCli.token)).toBe(401);
   }, 60_000);
 
-  it("revokes one token by its id, never another named like that id: such a name is refused, and an older row named so is left alone", async () => {
+  it('revokes one token by its id, never another named like that id: such a name is refused, and an older row named so is left alone', async () => {
     t = await startTestRuntime();
     const own = await apiAgentToken(t, 'notebook');
     const refused = await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: own.id }) });
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as any).error.message).toBe(`name: '${own.id}' has the form of a token id (tok_ and 12 hex digits): choose another name`);
     // A row an older iron-cage let be named so, as it is in the file.
-    new TokensStore(onSqlite(t.rt.state)).add({ id: 'tok_0123456789ab', name: own.id, role: 'viewer', agentId: null, hash: 'f'.repeat(64), createdAt: new Date().toISOString(), revokedAt: null, kind: 'api', expiresAt: null });
+    new TokensStore(onSqlite(t.rt.state)).add({
+      id: 'tok_0123456789ab',
+      name: own.id,
+      role: 'viewer',
+      agentId: null,
+      hash: 'f'.repeat(64),
+      createdAt: new Date().toISOString(),
+      revokedAt: null,
+      kind: 'api',
+      expiresAt: null,
+    });
     const revoked = (await (await t.api(`/api/tokens/${own.id}`, { method: 'DELETE' })).json()) as any;
     expect(JSON.stringify(revoked)).toContain(own.id);
     expect(JSON.stringify(revoked)).not.toContain('tok_0123456789ab');

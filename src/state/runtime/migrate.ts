@@ -112,11 +112,16 @@ export function migrate(db: Database.Database, notice: (message: string) => void
  * written to it; migrate() refuses it too, this is for the opener that sets pragmas first.
  */
 export function refuseNewer(db: Database.Database): void {
-  const at = versionOf(db);
+  // The version and the tables read in one statement, one snapshot: another iron-cage making this
+  // very file may commit its first migration between two reads (version 0, then its tables).
+  const { at, tables } = db.prepare("select (select user_version from pragma_user_version) as at, exists (select 1 from sqlite_master where type = 'table') as tables").get() as {
+    at: number;
+    tables: number;
+  };
   const ours = schemaVersion();
   if (at > ours) throw newerThanThis(db, at, ours);
   // No schema version but tables: another program's database, never made ours (its tables added, its journal changed).
-  if (at === 0 && db.prepare("select 1 from sqlite_master where type = 'table' limit 1").get() !== undefined)
+  if (at === 0 && tables === 1)
     throw new ConfigError(`${db.memory ? 'the database' : db.name} is another program's SQLite database (it has tables and no iron-cage schema version): give another path; it was left as it was`);
 }
 
