@@ -108,7 +108,8 @@ describe('previous_response_id through openai-node (responses.create)', () => {
       ],
     });
     expect(r.output.some((o) => o.type === 'message')).toBe(true);
-    const items = await client.responses.inputItems.list(r.id, { order: 'asc' });
+    // `include` as an array: the SDK repeats `include[]`, which is no parameter given twice.
+    const items = await client.responses.inputItems.list(r.id, { order: 'asc', include: ['message.input_image.image_url', 'file_search_call.results'] });
     expect(items.data.map((i) => i.type)).toEqual(['message', 'function_call', 'function_call_output']);
     expect(items.data[1]).toMatchObject({ id: fc.id, call_id: fc.call_id, name: WEATHER.name });
   });
