@@ -2,6 +2,7 @@ import { isTokenId, newAgentId, newTokenId } from '../core/ids.js';
 import { ValidationError } from '../core/errors.js';
 import type { ApiTokenRow, StateManager, TokensStore } from '../state/index.js';
 import { generateApiToken } from './api-tokens.js';
+import { LINK_NAME, SESSION_NAME } from './links.js';
 import type { Principal, Role } from '../core/roles.js';
 import type { ResolvedApiToken, TokenService } from './tokens.js';
 
@@ -35,8 +36,9 @@ export function createApiToken(state: StateManager, store: TokensStore<'sync'>, 
 
 /**
  * An API token's name as given, trimmed: 1-64 letters, digits, spaces, dots, dashes or
- * underscores, and not shaped like a token id (a revocation by id or name must name one token:
- * a token named `tok_a741e31aac64` revoked the token with that id too).
+ * underscores, not shaped like a token id and none of the names iron-cage gives its own rows (a
+ * revocation by id or name must name one token: a token named `tok_a741e31aac64` revoked the token
+ * with that id too, one named `dashboard session` every session).
  *
  * @example apiTokenName(' ci runner ') // 'ci runner'
  */
@@ -44,6 +46,9 @@ export function apiTokenName(raw: string): string {
   const name = raw.trim();
   if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) throw new ValidationError('name: 1-64 letters, digits, spaces, dots, dashes or underscores');
   if (isTokenId(name)) throw new ValidationError(`name: '${name}' has the form of a token id (tok_ and 12 hex digits): choose another name`);
+  // The names iron-cage gives its own rows: a token named so would be revoked with them by name (and they with it).
+  if ([LINK_NAME, SESSION_NAME].includes(name.toLowerCase()) || /^runtime /i.test(name))
+    throw new ValidationError(`name: '${name}' is a name iron-cage gives its own tokens (${LINK_NAME}, ${SESSION_NAME}, runtime <id>): choose another name`);
   return name;
 }
 

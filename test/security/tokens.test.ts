@@ -163,6 +163,15 @@ describe('revoking a token closes its open WebSockets with 4401', () => {
     const refused = await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'agent', name: own.id }) });
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as any).error.message).toBe(`name: '${own.id}' has the form of a token id (tok_ and 12 hex digits): choose another name`);
+    // Nor one iron-cage gives its own rows: revoked by name, it would end every dashboard session with it.
+    for (const name of ['dashboard session', 'Login Link', 'runtime edge-1']) {
+      const r = await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'viewer', name }) });
+      expect({ name, status: r.status, message: ((await r.json()) as any).error.message }).toEqual({
+        name,
+        status: 400,
+        message: `name: '${name}' is a name iron-cage gives its own tokens (login link, dashboard session, runtime <id>): choose another name`,
+      });
+    }
     // A row an older iron-cage let be named so, as it is in the file.
     new TokensStore(onSqlite(t.rt.state)).add({
       id: 'tok_0123456789ab',
