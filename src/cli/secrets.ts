@@ -101,6 +101,13 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
       for (const line of await throughServer(a, server, env, input, config.db)) out(line);
       return;
     }
+    // A vault nothing was ever sealed in (no key check stored) holds nothing to read or change:
+    // said without unlocking it, which would bind it to this command's key (a typo'd key on a
+    // refused `get` made every later key "wrong").
+    if (store.meta() === null && (a.action === 'list' || a.action === 'get' || a.action === 'rm' || a.action === 'rotate')) {
+      if (a.action === 'list') return out(listLines([], a.json)[0]!);
+      throw new ConfigError(`no secret ${a.name} in environment ${env}`);
+    }
     const vault = await VaultService.open({ store, state, keyHint: `set it for this command alone: IRON_CAGE_MASTER_KEY=… iron-cage secrets ${a.action}` }, process.env.IRON_CAGE_MASTER_KEY);
     const named = () => {
       if (!a.name) throw new ConfigError(`secrets ${a.action}: name the secret, e.g. iron-cage secrets ${a.action} OPENAI_API_KEY`);

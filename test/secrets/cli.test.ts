@@ -54,6 +54,18 @@ describe('iron-cage secrets', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     expect((await secrets(['list'])).stdout).toBe('No secrets.\n');
   });
 
+  it('a refused read of a vault nothing was sealed in yet does not bind it to its (mistyped) key', async () => {
+    const fresh = join(dir, 'fresh.db');
+    // A state file with no secret yet: as `token create` leaves one.
+    expect((await cliInProcess(['token', 'create', '--name', 'ci', '--role', 'viewer', '--db', fresh], { cwd: dir })).code).toBe(0);
+    const typo = { IRON_CAGE_MASTER_KEY: 'a key mistyped once' };
+    const got = await cliInProcess(['secrets', 'get', 'NOPE', '--db', fresh], { cwd: dir, env: typo });
+    expect({ code: got.code, stderr: got.stderr }).toEqual({ code: 2, stderr: 'iron-cage: no secret NOPE in environment development\n' });
+    expect((await cliInProcess(['secrets', 'list', '--db', fresh], { cwd: dir, env: typo })).stdout).toBe('No secrets.\n');
+    const set = await cliInProcess(['secrets', 'set', 'FIRST', '--db', fresh], { cwd: dir, input: 'first-value-123456', env: masterKey(undefined) });
+    expect({ code: set.code, stderr: set.stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
   it('refuses bad input with one line and exit 2', async () => {
     const cases: Array<[string[], { stdin?: string | Buffer; key?: string | null }, RegExp]> = [
       [['set', 'lower_case'], { stdin: 'v' }, /name: must match/],
