@@ -212,6 +212,9 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
       ['{"model": 4, "messages": []}', 400, /Invalid type for 'model'/],
       ['{"model": "gpt-4", "messages": "hi"}', 400, /Invalid type for 'messages'/],
       ['{"model": "gpt-4", "messages": [{"content": "x"}]}', 400, /messages\[0\]\.role/],
+      // What an upstream would refuse, never sent or charged: a role no model has, content parts that are none.
+      ['{"model": "gpt-4", "messages": [{"role": "bogus", "content": "x"}]}', 400, /Invalid value: 'bogus'\. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool', 'function'\./],
+      ['{"model": "gpt-4", "messages": [{"role": "user", "content": [1, 2]}]}', 400, /Invalid type for 'messages\[0\]\.content\[0\]'/],
       ['{"model": "gpt-4", "messages": [{"role": "user", "content": "x"}], "max_tokens": "ten"}', 400, /Invalid type for 'max_tokens': expected an integer/],
       ['{"model": "gpt-4", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}', 400, /Invalid type for 'stream'/],
       [JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }), 413, /larger than the gateway's limit/],

@@ -208,6 +208,12 @@ describe('what the provider refuses is refused the same way, and costs nothing',
         /Invalid schema for function 'f': In context=\('properties', 'a'\), 'type' must be one of/,
       ],
       [client.chat.completions.create({ ...base, tools, tool_choice: { type: 'function', function: { name: 'nope' } } }), /function 'nope' is not one of the functions in 'tools'/],
+      // Answered 200 and charged by the simulated provider before: what a real upstream refuses.
+      [client.embeddings.create({ model: 'text-embedding-3-small', input: [] }), /Invalid 'input': empty array/],
+      [client.embeddings.create({ model: 'text-embedding-3-small', input: [5, 'x'] as never }), /Invalid 'input': expected a string, an array of strings/],
+      [client.embeddings.create({ model: 'text-embedding-3-small', input: 'hi', dimensions: -1 }), /Invalid 'dimensions': integer below minimum value/],
+      [client.embeddings.create({ model: 'text-embedding-3-small', input: 'hi', encoding_format: 'zzz' as never }), /Invalid value: 'zzz'. Supported values are: 'float' and 'base64'/],
+      [client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: [] }), /Invalid 'prompt': expected a string, or a non-empty array/],
     ];
     for (const [p, message] of refusals) {
       const err: any = await p.catch((e) => e);
@@ -223,6 +229,7 @@ describe('what the provider refuses is refused the same way, and costs nothing',
       [{ ...abase, n: 2, stream: true }, 'n: Extra inputs are not permitted'],
       [{ ...abase, tools: [{ name: 'f', input_schema: { type: 'object', required: 'a' } }] }, 'tools.0.custom.input_schema: JSON schema is invalid'],
       [{ ...abase, tools: [{ name: 'f', input_schema: { type: 'object' } }], tool_choice: { type: 'tool', name: 'g' } }, "Tool 'g' was not found"],
+      [{ ...abase, messages: [] }, 'messages: List should have at least 1 item after validation, not 0'],
     ] as const) {
       const err: any = await ant.messages.create(body as never).catch((e) => e);
       expect(err).toBeInstanceOf(Anthropic.BadRequestError);

@@ -50,6 +50,7 @@ export const anthropicWire: Wire = {
     if (maxTokens) return maxTokens;
     if (b.messages === undefined) return 'messages: Field required';
     if (!Array.isArray(b.messages)) return 'messages: Input should be a valid list';
+    if (b.messages.length === 0) return 'messages: List should have at least 1 item after validation, not 0';
     for (let i = 0; i < b.messages.length; i++) {
       const m = b.messages[i] as Record<string, unknown> | null;
       if (typeof m !== 'object' || m === null || Array.isArray(m)) return `messages.${i}: Input should be a valid dictionary`;

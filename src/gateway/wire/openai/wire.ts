@@ -33,10 +33,30 @@ function checkMessages(messages: unknown): string | null {
     const m = messages[i] as Record<string, unknown> | null;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) return `Invalid type for 'messages[${i}]': expected an object.`;
     if (typeof m.role !== 'string') return `Missing required parameter: 'messages[${i}].role'.`;
+    if (!ROLES.has(m.role)) return `Invalid value: '${m.role.slice(0, 40)}'. Supported values are: ${[...ROLES].map((r) => `'${r}'`).join(', ')}.`;
     const c = m.content;
     if (c !== undefined && c !== null && typeof c !== 'string' && !Array.isArray(c)) return `Invalid type for 'messages[${i}].content': expected a string or an array of content parts.`;
+    if (Array.isArray(c))
+      for (let j = 0; j < c.length; j++) {
+        const part = c[j] as Record<string, unknown> | null;
+        if (typeof part !== 'object' || part === null || Array.isArray(part) || typeof part.type !== 'string')
+          return `Invalid type for 'messages[${i}].content[${j}]': expected a content part object with a 'type'.`;
+      }
   }
   return null;
+}
+
+/** The roles a chat message may have (what OpenAI's API takes). */
+const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+
+/** An embeddings `input`: a string, or a non-empty array of strings, of token ids, or of arrays of token ids. */
+function checkInput(input: unknown): string | null {
+  if (input === undefined) return "Missing required parameter: 'input'.";
+  if (typeof input === 'string') return null;
+  if (!Array.isArray(input)) return "Invalid type for 'input': expected a string or an array.";
+  if (input.length === 0) return "Invalid 'input': empty array. Expected an array with minimum length 1.";
+  const ok = input.every((x) => typeof x === 'string') || input.every((x) => Number.isInteger(x)) || input.every((x) => Array.isArray(x) && x.length > 0 && x.every((t) => Number.isInteger(t)));
+  return ok ? null : "Invalid 'input': expected a string, an array of strings, an array of token ids or an array of arrays of token ids.";
 }
 
 /**
@@ -69,11 +89,15 @@ export const openaiWire: Wire = {
     if (endpoint === 'completions') {
       if (b.prompt === undefined) return "Missing required parameter: 'prompt'.";
       if (typeof b.prompt !== 'string' && !Array.isArray(b.prompt)) return "Invalid type for 'prompt': expected a string or an array.";
+      if (Array.isArray(b.prompt) && (b.prompt.length === 0 || !b.prompt.every((x: unknown) => typeof x === 'string' || Number.isInteger(x) || Array.isArray(x))))
+        return "Invalid 'prompt': expected a string, or a non-empty array of strings or token ids.";
       return openaiParamsProblem('completions', b);
     }
     if (endpoint === 'embeddings') {
-      if (b.input === undefined) return "Missing required parameter: 'input'.";
-      if (typeof b.input !== 'string' && !Array.isArray(b.input)) return "Invalid type for 'input': expected a string or an array.";
+      const input = checkInput(b.input) ?? openaiNumber(b, 'dimensions', 1, 65_536, true);
+      if (input) return input;
+      if (b.encoding_format !== undefined && b.encoding_format !== null && b.encoding_format !== 'float' && b.encoding_format !== 'base64')
+        return `Invalid value: '${String(b.encoding_format).slice(0, 40)}'. Supported values are: 'float' and 'base64'.`;
     }
     return null;
   },
