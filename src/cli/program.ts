@@ -367,9 +367,12 @@ async function main(argv: string[], io: CliIo): Promise<void> {
     .middleware((a) => {
       // yargs reads a switch's `=value` as false unless it is `true` (`--exit=yes`, `--verbose=1`): refused instead.
       // The options are the command's by now (its builder has run on this one instance).
-      const switches = new Set((cli as unknown as { getOptions(): { boolean: string[] } }).getOptions().boolean);
-      const bad = switchValue(argv, switches);
+      const options = (cli as unknown as { getOptions(): { boolean: string[]; number: string[] } }).getOptions();
+      const bad = switchValue(argv, new Set(options.boolean));
       if (bad !== null) throw new UsageError(`--${bad.name}: a switch takes no value, or =true or =false (got "${bad.value.slice(0, 40)}")`);
+      // A number option given no number (`audit pii --reveal`, `--after=`) was read as none, or as 0.
+      const empty = options.number.find((name) => (argv.includes(`--${name}`) ? a[name] === undefined : argv.includes(`--${name}=`)));
+      if (empty !== undefined) throw new UsageError(`--${empty}: needs a number`);
       if (!serves(a)) startedUp();
     })
     .recommendCommands()

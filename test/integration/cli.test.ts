@@ -141,6 +141,9 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       ['a switch and its no-', ['start', 'agent.py', '--exit', '--no-exit'], /^iron-cage: --exit: given more than once/],
       // yargs read any value but `true` as false: `--verbose=1` was quietly off.
       ['a switch with a value', ['start', 'agent.py', '--verbose=1'], /^iron-cage: --verbose: a switch takes no value, or =true or =false \(got "1"\)\n/],
+      // Read as none (`--reveal` listed the findings instead) or as 0.
+      ['a number option with no number', ['audit', 'pii', '--reveal'], /^iron-cage: --reveal: needs a number\n/],
+      ['a number option with an empty value', ['audit', 'pii', '--after='], /^iron-cage: --after: needs a number\n/],
     ];
     for (const [name, args, message, env] of cases) {
       it(name, async () => {
