@@ -37,15 +37,11 @@ const STATUS = ['pending', 'decided', 'all'] as const;
 /** A tool call's row reasons that mean a rule refused it on the spot (a person's answer is counted by the approvals). */
 const POLICY_REFUSALS = ['policy_denied', 'rate_limited'];
 const MAX_WAIT_S = 30;
+const LIMIT = 'must be a whole number from 1 to 1000';
 /** GET /api/approvals' query: each parameter checked, any other refused (`?before=x` was read as no bound). */
 const listQuery = z.strictObject({
   status: z.enum(STATUS).optional(),
-  limit: z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number from 1 to 1000')
-    .transform(Number)
-    .pipe(z.number().int().min(1, 'must be a whole number from 1 to 1000').max(1000, 'must be a whole number from 1 to 1000'))
-    .optional(),
+  limit: z.string().regex(/^\d+$/, LIMIT).transform(Number).pipe(z.number().int().min(1, LIMIT).max(1000, LIMIT)).optional(),
   agent: z.string().optional(),
   before: z
     .string()

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { noStateAt } from './state.js';
 import { userInfo } from 'node:os';
 import { loadConfig } from '../config/index.js';
 import { ConfigError, IronCageError } from '../core/errors.js';
@@ -36,7 +36,7 @@ export async function runAudit(a: AuditArgs): Promise<void> {
   if (a.type !== undefined && !(PII_TYPES as readonly string[]).includes(a.type)) throw new ConfigError(`--type: must be one of ${PII_TYPES.join(', ')}`);
   if (a.reason !== undefined && a.reveal === undefined) throw new ConfigError('--reason: only with --reveal');
   // Opening a missing file would create an empty database: there is nothing to audit there.
-  if (!existsSync(config.db)) throw new ConfigError(`no database at ${config.db} (--db names it)`);
+  if (noStateAt(config.db)) throw new ConfigError(`no database at ${config.db} (--db names it)`);
   const state = StateManager.open(config.db);
   // Rows may quote what an agent sent: shown, never obeyed by the terminal.
   const out = (s: string): void => void process.stdout.write(`${escapeControl(s, { lines: true })}\n`);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { noStateAt } from './state.js';
 import { mintLoginLink } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
@@ -21,7 +21,7 @@ export async function runDashboard(a: DashboardArgs): Promise<void> {
   const config = loadConfig({ configPath: a.config, flags: { db: a.db, port: a.port, host: a.host } });
   // A link is only good for the iron-cage that serves this file: made for a new, empty one it
   // would open nothing, and the page would say it no longer works though it never did.
-  if (!existsSync(config.db))
+  if (noStateAt(config.db))
     throw new ConfigError(`dashboard: there is no iron-cage state at ${config.db}: give the --db of the running iron-cage (its start line and a refused link's page name the whole command)`);
   const state = StateManager.open(config.db);
   try {

@@ -12,6 +12,7 @@ import type { UserArgs } from './user.js';
 import type { DemoArgs } from '../demo/index.js';
 import type { AuditArgs } from './audit.js';
 import type { PanelArgs, PanelBudgetArgs, PanelRuntimeArgs, PanelTokenArgs } from './panel.js';
+import { numberMissing, repeatedOption, switchValue } from './argv.js';
 import { environmentHelp, optionsFor, PRECEDENCE } from './options.js';
 
 // The shared options (--db, --config, --json, every flag that sets config) come from their one
@@ -104,39 +105,6 @@ export async function run(argv: string[], io: CliIo = PROCESS_IO): Promise<void>
     io.stderr.write(line((err as Error)?.stack ?? String(err)));
     io.exit(1);
   }
-}
-
-/**
- * The first long option given twice before `--` (`--config a.yaml --config b.yaml`), by its name as
- * typed without `no-`; null when none is. Every option takes one value: yargs would hand a command
- * an array it never expects (a stack trace), or read one of the two.
- *
- * @example repeatedOption(['serve', '--port', '1', '--port=2']) // 'port'
- */
-export function repeatedOption(argv: readonly string[]): string | null {
-  const seen = new Set<string>();
-  for (const arg of argv) {
-    if (arg === '--') break;
-    if (!arg.startsWith('--')) continue;
-    const name = arg
-      .slice(2)
-      .split('=', 1)[0]!
-      .replace(/^no-/, '')
-      .replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    if (seen.has(name)) return name;
-    seen.add(name);
-  }
-  return null;
-}
-
-/** The first switch given a value other than true or false (`--verbose=maybe`) before `--`, or null. */
-function switchValue(argv: readonly string[], switches: ReadonlySet<string>): { name: string; value: string } | null {
-  for (const arg of argv) {
-    if (arg === '--') break;
-    const m = /^--(?:no-)?([^=]+)=(.*)$/s.exec(arg);
-    if (m && switches.has(m[1]!) && m[2] !== 'true' && m[2] !== 'false') return { name: m[1]!, value: m[2]! };
-  }
-  return null;
 }
 
 async function main(argv: string[], io: CliIo): Promise<void> {
@@ -365,14 +333,12 @@ async function main(argv: string[], io: CliIo): Promise<void> {
     // Words are passed on as typed: never `010` → 10, `1e3` → 1000 (an option typed as a number is still read as one).
     .parserConfiguration({ 'populate--': true, 'camel-case-expansion': true, 'parse-numbers': false, 'parse-positional-numbers': false })
     .middleware((a) => {
-      // yargs reads a switch's `=value` as false unless it is `true` (`--exit=yes`, `--verbose=1`): refused instead.
-      // The options are the command's by now (its builder has run on this one instance).
+      // What yargs misreads (src/cli/argv.ts), refused; the options are the command's by now (its builder has run on this one instance).
       const options = (cli as unknown as { getOptions(): { boolean: string[]; number: string[] } }).getOptions();
       const bad = switchValue(argv, new Set(options.boolean));
       if (bad !== null) throw new UsageError(`--${bad.name}: a switch takes no value, or =true or =false (got "${bad.value.slice(0, 40)}")`);
-      // A number option given no number (`audit pii --reveal`, `--after=`) was read as none, or as 0.
-      const empty = options.number.find((name) => (argv.includes(`--${name}`) ? a[name] === undefined : argv.includes(`--${name}=`)));
-      if (empty !== undefined) throw new UsageError(`--${empty}: needs a number`);
+      const empty = numberMissing(argv, options.number, a);
+      if (empty !== null) throw new UsageError(`--${empty}: needs a number`);
       if (!serves(a)) startedUp();
     })
     .recommendCommands()

@@ -99,10 +99,10 @@ export class Runtime {
     const budgets = new BudgetTracker({ thresholds: config.gateway.budgetPolicy.thresholds });
     // The pause gate (src/watch): a paused agent's calls wait at it, bounded by watch.gate; status objects count them.
     const gate = new PauseGate(config.watch.gate);
-    // A sandboxed run killed before its end may have left empty placeholders over these very names.
     // A port in use or a host that cannot be listened on refuses the start before its state file and keys are made.
     const unlistenable = await tryListen(config.host, config.port);
     if (unlistenable) throw unlistenable;
+    // A sandboxed run killed before its end may have left empty placeholders over these very names.
     await clearStateNames(resolve(config.db));
     const state = StateManager.open(config.db, { budgets, warn: (m) => logger.warn(m), held: (id) => gate.held(id) });
     state.onListenerError = (err) => logger.error({ err }, 'event subscriber failed');

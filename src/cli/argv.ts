@@ -1,0 +1,55 @@
+// What yargs would misread in a command line, found in its words as typed (before `--`: what
+// follows is the agent's): program.ts refuses each in one line, exit 2.
+
+/** The words before `--`. */
+function ownWords(argv: readonly string[]): readonly string[] {
+  const end = argv.indexOf('--');
+  return end < 0 ? argv : argv.slice(0, end);
+}
+
+/**
+ * The first long option given twice (`--config a.yaml --config b.yaml`), by its name as typed
+ * without `no-`; null when none is. Every option takes one value: yargs would hand a command an
+ * array it never expects (a stack trace), or read one of the two.
+ *
+ * @example repeatedOption(['serve', '--port', '1', '--port=2']) // 'port'
+ */
+export function repeatedOption(argv: readonly string[]): string | null {
+  const seen = new Set<string>();
+  for (const arg of ownWords(argv)) {
+    if (!arg.startsWith('--')) continue;
+    const name = arg
+      .slice(2)
+      .split('=', 1)[0]!
+      .replace(/^no-/, '')
+      .replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return null;
+}
+
+/**
+ * The first switch given a value other than true or false (`--verbose=maybe`), or null: yargs
+ * reads any but `true` as false (`--exit=yes`, `--verbose=1`).
+ *
+ * @example switchValue(['start', 'a.py', '--exit=yes'], new Set(['exit'])) // { name: 'exit', value: 'yes' }
+ */
+export function switchValue(argv: readonly string[], switches: ReadonlySet<string>): { name: string; value: string } | null {
+  for (const arg of ownWords(argv)) {
+    const m = /^--(?:no-)?([^=]+)=(.*)$/s.exec(arg);
+    if (m && switches.has(m[1]!) && m[2] !== 'true' && m[2] !== 'false') return { name: m[1]!, value: m[2]! };
+  }
+  return null;
+}
+
+/**
+ * The first number option given no number, or null: yargs reads `--reveal` alone as none and
+ * `--after=` as 0. `parsed`: what yargs made of the words.
+ *
+ * @example numberMissing(['audit', 'pii', '--reveal'], ['reveal'], {}) // 'reveal'
+ */
+export function numberMissing(argv: readonly string[], numbers: readonly string[], parsed: Record<string, unknown>): string | null {
+  const words = ownWords(argv);
+  return numbers.find((name) => (words.includes(`--${name}`) ? parsed[name] === undefined : words.includes(`--${name}=`))) ?? null;
+}
