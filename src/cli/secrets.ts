@@ -7,6 +7,7 @@ import { ConfigError, IronCageError } from '../core/errors.js';
 import { onSqlite, SECRET_OPERATIONS, SecretsStore, StateManager, type SecretOperation } from '../state/index.js';
 import { wholeFlag } from './options.js';
 import { noStateAt } from './state.js';
+import { checkEnvironment, checkName, checkValue } from '../domain/secrets/index.js';
 import { rekey, VaultService, type SecretView } from '../secrets/index.js';
 import { findServer, remoteChange, remoteRead, type SecretAuditView, type Server } from './secrets-remote.js';
 
@@ -51,7 +52,7 @@ const auditLines = (rows: SecretAuditView[], json: boolean | undefined): string[
 const listScope = (a: SecretsArgs, env: string): string | undefined => (a.env === undefined && !process.env[OPTIONS.env.env] ? undefined : env);
 
 /** What the CLI does through a running server: everything but rekey, which must run alone. */
-async function throughServer(a: SecretsArgs, s: Server, env: string, input: NodeJS.ReadableStream, db: string): Promise<string[]> {
+async function throughServer(a: SecretsArgs, s: Server, env: string, value: () => Promise<string>, db: string): Promise<string[]> {
   switch (a.action) {
     case 'list':
       return listLines(await remoteRead.list(s, listScope(a, env)), a.json);
@@ -62,7 +63,7 @@ async function throughServer(a: SecretsArgs, s: Server, env: string, input: Node
     case 'rekey':
       throw new ConfigError(`secrets rekey: stop the iron-cage serving ${db} first (at ${s.url}); it holds the old key`);
     default:
-      return [await remoteChange(s, a.action, a.name!, env, () => readStdin(input, `Value for ${a.name} (${env})`))];
+      return [await remoteChange(s, a.action, a.name!, env, value)];
   }
 }
 
@@ -84,6 +85,23 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
     throw new ConfigError(`--operation: must be one of ${SECRET_OPERATIONS.join(', ')}`);
   if ((a.action === 'get' || a.action === 'set' || a.action === 'rotate' || a.action === 'rm') && !a.name)
     throw new ConfigError(`secrets ${a.action}: name the secret, e.g. iron-cage secrets ${a.action} OPENAI_API_KEY`);
+  // `set` makes what is not there (the state file, the vault's binding to its key): the name,
+  // the environment and the value are checked before anything is opened.
+  let setValue: string | undefined;
+  if (a.action === 'set') {
+    try {
+      checkName(a.name);
+      checkEnvironment(env);
+      setValue = checkValue(await readStdin(input, `Value for ${a.name} (${env})`));
+    } catch (e) {
+      throw e instanceof IronCageError && !(e instanceof ConfigError) ? new ConfigError(`secrets set: ${e.message} (nothing was stored)`) : e;
+    }
+  }
+  const keyHint = `set it for this command alone: IRON_CAGE_MASTER_KEY=… iron-cage secrets ${a.action}`;
+  // No state file, so no server holding one: only the key could seal the value.
+  if (a.action === 'set' && !process.env.IRON_CAGE_MASTER_KEY && noStateAt(config.db))
+    throw new ConfigError(`the secrets vault is locked: IRON_CAGE_MASTER_KEY is not set (${keyHint}); nothing was stored`);
+  const value = async (): Promise<string> => setValue ?? readStdin(input, `Value for ${a.name} (${env})`);
   if (a.action !== 'set' && noStateAt(config.db)) {
     if (a.action === 'list') return out(listLines([], a.json)[0]!);
     if (a.action === 'audit') return void (a.json ? out('[]') : undefined);
@@ -98,7 +116,7 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
     // agents (SIGUSR1), and no master key is needed here. Otherwise it works on the file.
     const server = await findServer(config, userInfo().username, a.url);
     if (server) {
-      for (const line of await throughServer(a, server, env, input, config.db)) out(line);
+      for (const line of await throughServer(a, server, env, value, config.db)) out(line);
       return;
     }
     // A vault nothing was ever sealed in (no key check stored) holds nothing to read or change:
@@ -108,7 +126,7 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
       if (a.action === 'list') return out(listLines([], a.json)[0]!);
       throw new ConfigError(`no secret ${a.name} in environment ${env}`);
     }
-    const vault = await VaultService.open({ store, state, keyHint: `set it for this command alone: IRON_CAGE_MASTER_KEY=… iron-cage secrets ${a.action}` }, process.env.IRON_CAGE_MASTER_KEY);
+    const vault = await VaultService.open({ store, state, keyHint }, process.env.IRON_CAGE_MASTER_KEY);
     const named = () => {
       if (!a.name) throw new ConfigError(`secrets ${a.action}: name the secret, e.g. iron-cage secrets ${a.action} OPENAI_API_KEY`);
       const row = store.liveByName(a.name, env);
@@ -122,8 +140,8 @@ export async function runSecrets(a: SecretsArgs, input: NodeJS.ReadableStream = 
       case 'set':
       case 'rotate': {
         const row = named();
-        const value = await readStdin(input, `Value for ${a.name} (${env})`);
-        const s = row ? await vault.update(me, row.id, { value }) : await vault.create(me, { name: a.name, environment: env, value });
+        const v = await value();
+        const s = row ? await vault.update(me, row.id, { value: v }) : await vault.create(me, { name: a.name, environment: env, value: v });
         return out(`${row ? 'Updated' : 'Created'} ${s.name} in ${s.environment} (${s.id}): ${s.maskedValue}`);
       }
       case 'get':

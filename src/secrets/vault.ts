@@ -79,34 +79,87 @@ export class VaultService {
   /** Called after a change to a secret of `environment` (rotation signals hook in here). */
   onChange: (environment: string, name: string) => void | Promise<void> = () => {};
 
+  /**
+   * A vault opened on a database with no check value yet is bound to its key only at its first
+   * write (bind): a command refused for its input, or a server that never stores a secret, leaves
+   * the vault free for whichever key first seals something. Until then `masterKey` is kept to
+   * adopt the check another process (a panel's replica, the CLI beside a server) stores meanwhile.
+   */
+  private unbound: { masterKey: string; binding?: Promise<void> } | null;
+
   private constructor(
     private readonly deps: VaultDeps,
-    private readonly vault: Vault | null,
-    readonly status: VaultStatus,
+    private vault: Vault | null,
+    private _status: VaultStatus,
     /** How many live secrets there were when it opened (the start's line). */
     private readonly count = 0,
-  ) {}
+    unboundKey: string | null = null,
+  ) {
+    this.unbound = unboundKey === null ? null : { masterKey: unboundKey };
+  }
+
+  get status(): VaultStatus {
+    return this._status;
+  }
 
   /**
    * Unlock with `masterKey` (never stored), or stay locked without one. A wrong key leaves the
-   * vault locked too: secrets routes answer 423, everything else runs.
+   * vault locked too: secrets routes answer 423, everything else runs. A vault with no check
+   * value yet is unlocked with this key but bound to it only at its first write.
    */
   static async open(deps: VaultDeps, masterKey: string | undefined): Promise<VaultService> {
     // Locked without a key: what it holds (sealed) decides whether a start has anything to say of it.
     if (!masterKey) return new VaultService(deps, null, 'locked', (await deps.store.list()).length);
     try {
-      let { vault, created } = await Vault.unlock(masterKey, await deps.store.meta());
-      if (created) {
-        await deps.store.saveMeta(vault.check);
-        // Two panels opening one new database at once: the first check value stored is the vault's.
-        const stored = await deps.store.meta();
-        if (stored && !stored.salt.equals(vault.check.salt)) ({ vault } = await Vault.unlock(masterKey, stored));
-      }
-      return new VaultService(deps, vault, 'unlocked', (await deps.store.list()).length);
+      const { vault, created } = await Vault.unlock(masterKey, await deps.store.meta());
+      return new VaultService(deps, vault, 'unlocked', (await deps.store.list()).length, created ? masterKey : null);
     } catch (e) {
       if (e instanceof WrongMasterKeyError) return new VaultService(deps, null, 'wrong_master_key');
       throw e;
     }
+  }
+
+  /**
+   * Until the vault is bound: the check value another process stored since it opened is the
+   * vault's (this key is checked against it, and a wrong one locks this service as at open).
+   */
+  private async adopt(): Promise<void> {
+    const unbound = this.unbound;
+    if (!unbound || !this.vault) return;
+    const stored = await this.deps.store.meta();
+    if (!stored || this.unbound !== unbound) return;
+    this.unbound = null;
+    if (stored.salt.equals(this.vault.check.salt)) return;
+    try {
+      this.vault = (await Vault.unlock(unbound.masterKey, stored)).vault;
+    } catch (e) {
+      if (!(e instanceof WrongMasterKeyError)) throw e;
+      this.vault = null;
+      this._status = 'wrong_master_key';
+    }
+  }
+
+  /** Store the check value before the first secret is sealed under it (two writers at once: the first stored wins, see adopt). */
+  private async bind(): Promise<Vault> {
+    const unbound = this.unbound;
+    if (unbound && this.vault) {
+      const vault = this.vault;
+      unbound.binding ??= (async () => {
+        await this.deps.store.saveMeta(vault.check);
+        await this.adopt();
+      })().catch((e: unknown) => {
+        unbound.binding = undefined;
+        throw e;
+      });
+      await unbound.binding;
+    }
+    return this.unlocked();
+  }
+
+  /** The unlocked vault (or VaultLockedError), with a check value another process stored meanwhile adopted. */
+  async ready(): Promise<Vault> {
+    await this.adopt();
+    return this.unlocked();
   }
 
   /**
@@ -129,7 +182,7 @@ export class VaultService {
   async state(p: Principal): Promise<{ status: VaultStatus; message: string | null }> {
     await this.authorize(p, 'list', null);
     try {
-      this.unlocked();
+      await this.ready();
       return { status: this.status, message: null };
     } catch (e) {
       if (!(e instanceof VaultLockedError)) throw e;
@@ -208,7 +261,7 @@ export class VaultService {
     await this.authorize(p, 'list', null);
     return this.guarded(p, 'READ', null, async () => {
       const env = environment === undefined ? undefined : checkEnvironment(environment);
-      this.unlocked();
+      await this.ready();
       return (await this.deps.store.list(env)).map((r) => this.view(r));
     });
   }
@@ -218,7 +271,7 @@ export class VaultService {
     await this.authorize(p, reveal ? 'reveal' : 'read', null);
     const op = reveal ? 'REVEAL' : 'READ';
     return this.guarded(p, op, null, async () => {
-      const vault = this.unlocked();
+      const vault = await this.ready();
       const row = await this.live(id);
       return this.guarded(p, op, row.name, async () => {
         const out: SecretView & { value?: string } = this.view(row);
@@ -242,7 +295,7 @@ export class VaultService {
         name = checkName(body.name);
         const environment = body.environment === undefined ? DEFAULT_ENVIRONMENT : checkEnvironment(body.environment);
         const value = checkValue(body.value);
-        const vault = this.unlocked();
+        const vault = await this.bind();
         const who = { id: newSecretId(), name, environment };
         const sealed = await vault.seal(who, value);
         const row = await this.deps.store.create(sealed, this.audit(p, 'CREATE', name, true, null), this.event('secret.created', who, p));
@@ -256,11 +309,12 @@ export class VaultService {
   async update(p: Principal, id: string, input: unknown): Promise<SecretView> {
     await this.authorize(p, 'update', null);
     return this.guarded(p, 'UPDATE', null, async () => {
-      const vault = this.unlocked();
+      await this.ready();
       const row = await this.live(id);
       return this.guarded(p, 'UPDATE', row.name, async () => {
         const body = parseWith(updateBody, await input);
-        const sealed = await vault.seal(row, checkValue(body.value));
+        const value = checkValue(body.value);
+        const sealed = await (await this.bind()).seal(row, value);
         const next = await this.deps.store.update(row.id, sealed, [this.audit(p, 'UPDATE', row.name, true, null)], this.event('secret.updated', row, p), body.expectedUpdatedAt);
         await this.onChange(row.environment, row.name);
         return this.view(next);
@@ -271,7 +325,7 @@ export class VaultService {
   async remove(p: Principal, id: string): Promise<SecretView> {
     await this.authorize(p, 'delete', null);
     return this.guarded(p, 'DELETE', null, async () => {
-      this.unlocked();
+      await this.ready();
       const row = await this.live(id);
       const shown = this.view(row);
       await this.deps.store.softDelete(row.id, [this.audit(p, 'DELETE', row.name, true, null)], this.event('secret.deleted', row, p));
@@ -317,7 +371,7 @@ export class VaultService {
 
   /** The values of `environment` an agent may have, with an audit row per name (failed for a row that does not open). */
   private async openForAgent(environment: string, p: Principal, op: 'INJECT' | 'READ', agentId: string) {
-    const vault = this.unlocked();
+    const vault = await this.ready();
     const rows = (await this.deps.store.list(environment)).filter((r) => this.reachesAgent(r.name));
     // Warm (keys cached) each open completes synchronously inside; cold ones derive in parallel.
     const opened = await Promise.allSettled(rows.map((r) => vault.open(r)));
@@ -349,7 +403,7 @@ export class VaultService {
     if (!row) return null;
     const p: Principal = { role: 'admin', agentId: null, name: 'config', jti: '' };
     return this.guarded(p, 'READ', name, async () => {
-      const value = await this.unlocked().open(row);
+      const value = await (await this.ready()).open(row);
       await this.deps.store.audit([this.audit(p, 'READ', name, true, null)]);
       return value;
     });
@@ -374,7 +428,7 @@ export class VaultService {
       throw new ForbiddenError(`${denied.join(', ')}: ${why}`);
     }
     return this.guarded(p, 'READ', null, async () => {
-      const vault = this.unlocked();
+      const vault = await this.ready();
       const rows = new Map((await this.deps.store.liveByNames(names, environment)).map((r) => [r.name, r]));
       const missing = names.filter((n) => !rows.has(n));
       if (missing.length > 0) throw new NotFoundError(`${missing.join(', ')}: no such secret in environment ${environment} on this panel`);
@@ -405,7 +459,7 @@ export class VaultService {
  * transaction: any row that does not open under the current key fails it all, changing nothing.
  */
 export async function rekey(service: VaultService, store: SecretsStore, newKey: string, by: Principal): Promise<number> {
-  const old = service.unlocked();
+  const old = await service.ready();
   if (newKey.length === 0) throw new ValidationError('the new master key is empty');
   const { vault: next } = await Vault.unlock(newKey, null);
   const rows = await store.all();

@@ -62,8 +62,32 @@ describe('iron-cage secrets', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     const got = await cliInProcess(['secrets', 'get', 'NOPE', '--db', fresh], { cwd: dir, env: typo });
     expect({ code: got.code, stderr: got.stderr }).toEqual({ code: 2, stderr: 'iron-cage: no secret NOPE in environment development\n' });
     expect((await cliInProcess(['secrets', 'list', '--db', fresh], { cwd: dir, env: typo })).stdout).toBe('No secrets.\n');
+    // Nor a refused `set` (a bad name, an empty value): the vault is bound at its first secret sealed.
+    for (const [name, input] of [
+      ['lower_case', 'a-value-123456'],
+      ['EMPTY', ''],
+    ]) {
+      const refused = await cliInProcess(['secrets', 'set', name!, '--db', fresh], { cwd: dir, input, env: typo });
+      expect(refused.code, name).toBe(2);
+      expect(refused.stderr, name).toMatch(/^iron-cage: secrets set: (name|value): .* \(nothing was stored\)\n$/);
+    }
     const set = await cliInProcess(['secrets', 'set', 'FIRST', '--db', fresh], { cwd: dir, input: 'first-value-123456', env: masterKey(undefined) });
     expect({ code: set.code, stderr: set.stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
+  it('a refused `set` on a --db that is not there makes no state file', async () => {
+    const missing = join(dir, 'never-made');
+    const tries: Array<[string[], string, string | null, RegExp]> = [
+      [['set', 'lower_case'], 'a-value-123456', KEY, /name: must match/],
+      [['set', 'EMPTY'], '', KEY, /value: must not be empty/],
+      [['set', 'NO_KEY'], 'a-value-123456', null, /vault is locked: IRON_CAGE_MASTER_KEY is not set .*nothing was stored/],
+    ];
+    for (const [args, input, key, msg] of tries) {
+      const r = await cliInProcess(['secrets', ...args, '--db', join(missing, 'state.db')], { cwd: dir, input, env: masterKey(key) });
+      expect({ code: r.code, stdout: r.stdout }, args.join(' ')).toEqual({ code: 2, stdout: '' });
+      expect(r.stderr, args.join(' ')).toMatch(msg);
+    }
+    expect(readdirSync(dir)).not.toContain('never-made');
   });
 
   it('refuses bad input with one line and exit 2', async () => {

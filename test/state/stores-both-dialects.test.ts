@@ -349,11 +349,21 @@ describe.each(DATABASES)('the vault on %s', (_name, open) => {
     const store = new SecretsStore(db.dialect);
     const vault = await VaultService.open({ store }, 'both-dialects-master-key-0123456789');
     expect(vault.status).toBe('unlocked');
-    // A second opening with the same key opens the check value the first stored; another key does not.
-    expect((await VaultService.open({ store }, 'both-dialects-master-key-0123456789')).status).toBe('unlocked');
-    expect((await VaultService.open({ store }, 'another-master-key-0123456789')).status).toBe('wrong_master_key');
+    // Nothing sealed yet: the vault is bound to no key (a refused write binds it to none either).
+    const other = await VaultService.open({ store }, 'another-master-key-0123456789');
+    expect(other.status).toBe('unlocked');
+    await expect(vault.create(admin, { name: 'OPENAI_API_KEY', value: '' })).rejects.toMatchObject({ status: 400 });
+    expect(await store.meta()).toBeNull();
 
     const made = await vault.create(admin, { name: 'OPENAI_API_KEY', value: 'sk-both-dialects-0001' });
+    // The first secret sealed bound it: an opening with the same key opens the check value stored,
+    // another key does not, and the service opened with it before the binding is refused its write.
+    expect(await store.meta()).not.toBeNull();
+    expect((await VaultService.open({ store }, 'both-dialects-master-key-0123456789')).status).toBe('unlocked');
+    expect((await VaultService.open({ store }, 'another-master-key-0123456789')).status).toBe('wrong_master_key');
+    await expect(other.create(admin, { name: 'CRM_TOKEN', value: 'crm-the-other-key' })).rejects.toMatchObject({ status: 423 });
+    expect(other.status).toBe('wrong_master_key');
+    await expect(other.list(admin)).rejects.toMatchObject({ status: 423 });
     expect(made).toMatchObject({ name: 'OPENAI_API_KEY', environment: 'development', maskedValue: 'sk-b...001' });
     await expect(vault.create(admin, { name: 'OPENAI_API_KEY', value: 'sk-again-000000' })).rejects.toThrow('a secret named OPENAI_API_KEY already exists in environment development');
     await expect(vault.update(admin, made.id, { value: 'sk-stale-0000000', expectedUpdatedAt: '2020-01-01T00:00:00.000Z' })).rejects.toMatchObject({ status: 409, code: 'stale' });
@@ -378,7 +388,10 @@ describe.each(DATABASES)('the vault on %s', (_name, open) => {
     expect((await vault.list(admin)).map((s) => s.name)).toEqual(['CRM_TOKEN']);
     const log = (await vault.auditLog(admin, { limit: 100 })).map((r) => `${r.operation} ${r.secretName} ${r.requesterRole}:${r.requester} ${r.success}`);
     expect(log).toEqual([
+      'CREATE OPENAI_API_KEY admin:ana false',
       'CREATE OPENAI_API_KEY admin:ana true',
+      'CREATE CRM_TOKEN admin:ana false',
+      'READ null admin:ana false',
       'CREATE OPENAI_API_KEY admin:ana false',
       'UPDATE OPENAI_API_KEY admin:ana false',
       'CREATE CRM_TOKEN admin:ana true',
