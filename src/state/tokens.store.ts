@@ -121,12 +121,14 @@ export class TokensStore<M extends Mode = Mode> {
   /**
    * Revoke the live tokens whose id or name this is; returns them as revoked. A token id
    * (`tok_…`, isTokenId) is never read as a name too: no name may have its form, but an older
-   * row's may, and revoking one token must not revoke another. `only`: of that kind and role alone
-   * (`panel token revoke` ends a metrics token, never a user's sessions named like it).
+   * row's may, and revoking one token must not revoke another. A name names API tokens only: a
+   * user's sessions carry the user's name, and `token revoke ann` must not end user ann's logins
+   * (a session ends by its id, or with `user rm`). `only`: of that kind and role alone (`panel
+   * token revoke` ends a metrics token).
    */
   revoke(idOrName: string, o: { only?: Pick<ApiTokenRow, 'kind' | 'role'>; now?: Date } = {}): Answer<M, ApiTokenRow[]> {
     const { only } = o;
-    const named = (a: typeof apiTokens) => (isTokenId(idOrName) ? eq(a.id, idOrName) : or(eq(a.id, idOrName), eq(a.name, idOrName)));
+    const named = (a: typeof apiTokens) => (isTokenId(idOrName) ? eq(a.id, idOrName) : or(eq(a.id, idOrName), and(eq(a.name, idOrName), eq(a.kind, 'api'))));
     return this.revoking((a) => and(named(a), ...(only ? [eq(a.kind, only.kind), eq(a.role, only.role)] : [])), o.now);
   }
 

@@ -192,12 +192,17 @@ describe('revoking a token closes its open WebSockets with 4401', () => {
     expect(listed.find((x) => x.id === own.id)?.revokedAt).not.toBeNull();
   }, 60_000);
 
-  it("for a named user's login token when the user is removed", async () => {
+  it("for a named user's login token when the user is removed, not when a token of the user's name is", async () => {
     t = await startTestRuntime();
     expect((await t.api('/api/users', { method: 'POST', body: JSON.stringify({ name: 'ann', role: 'viewer', password: 'correct horse battery' }) })).status).toBe(201);
     const login = await fetch(`${t.rt.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ann', password: 'correct horse battery' }) });
     const { token } = (await login.json()) as { token: string };
     const sock = await openWs(t.rt.url, token);
+    // An API token named like the user, revoked by its name, leaves the user's login alone.
+    expect((await t.api('/api/tokens', { method: 'POST', body: JSON.stringify({ role: 'viewer', name: 'ann' }) })).status).toBe(201);
+    const byName = (await (await t.api('/api/tokens/ann', { method: 'DELETE' })).json()) as Array<{ kind: string }>;
+    expect(byName.map((r) => r.kind)).toEqual(['api']);
+    expect((await fetch(`${t.rt.url}/api/whoami`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect((await t.api('/api/users/ann', { method: 'DELETE' })).status).toBe(200);
     expect(await sock.closed).toEqual({ code: 4401, reason: 'this user has been removed' });
   }, 60_000);

@@ -198,14 +198,18 @@ describe.each(DATABASES)('users and tokens on %s', (_name, open) => {
     expect(listed.find((t) => t.id === 'list_runtime')).toMatchObject({ runtimeId: 'laptop-bea' });
   });
 
-  it('tokens: revoke by id or name returns the live rows it revoked; `only` keeps to a kind and role; a session ends apart from a token of its name', async () => {
+  it('tokens: revoke by id or name returns the live rows it revoked; a name names API tokens only; `only` keeps to a kind and role; a session ends apart from a token of its name', async () => {
     await tokens.add(token({ id: 'rv_1', name: 'ci' }));
+    await tokens.add(token({ id: 'rv_1b', name: 'ci' }));
+    // A user's session carries the user's name: a token named like the user leaves it alone.
     await tokens.add(token({ id: 'rv_2', name: 'ci', kind: 'session', expiresAt: at(8) }));
     const revoked = await tokens.revoke('ci', { now: NOW });
-    expect(ids(revoked)).toEqual(['rv_1', 'rv_2']);
+    expect(ids(revoked)).toEqual(['rv_1', 'rv_1b']);
     expect(revoked.every((r) => r.revokedAt === NOW.toISOString())).toBe(true);
     expect(await tokens.revoke('ci')).toEqual([]);
     expect(await tokens.revoke('rv_1')).toEqual([]);
+    expect((await tokens.byId('rv_2'))?.revokedAt).toBeNull();
+    expect(ids(await tokens.revoke('rv_2'))).toEqual(['rv_2']);
 
     await tokens.add(token({ id: 'rv_metrics', name: 'prom', role: 'metrics' }));
     await tokens.add(token({ id: 'rv_prom_session', name: 'prom', kind: 'session', expiresAt: at(8) }));
