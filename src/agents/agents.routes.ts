@@ -4,7 +4,7 @@ import { assertCanAct, canRead, type Principal } from '../core/roles.js';
 import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../core/errors.js';
 import { SEVERITIES, TERMINAL_STATUSES, type IronEvent } from '../core/events.js';
 import { RequestsStore, ToolsStore, type AgentView, type StateManager } from '../state/index.js';
-import { type AgentControl, type AppEnv, parseJsonBody, parseWith, readableAgent } from '../server/index.js';
+import { type AgentControl, type AppEnv, readJsonBody, parseWith, readableAgent } from '../server/index.js';
 import { agentMetrics, agentPerformance } from './metrics.js';
 import { timelineRoutes } from './timeline.routes.js';
 
@@ -108,7 +108,7 @@ export function agentRoutes(deps: AgentRoutesDeps): Hono<AppEnv> {
     const id = c.req.param('id');
     const p = c.get('principal');
     const agent = actable(p, id);
-    parseJsonBody(await c.req.text(), { optional: true });
+    await readJsonBody(c.req, { optional: true });
     if (TERMINAL_STATUSES.has(agent.status)) throw new ConflictError(`agent ${id} has already ${agent.status}`);
     if (!control.stop(id, `${p.role} ${p.name} via API`)) throw new ConflictError(`agent ${id} is not supervised by this iron-cage process`);
     return c.json({ id, status: 'stopping' }, 202);
@@ -119,7 +119,7 @@ export function agentRoutes(deps: AgentRoutesDeps): Hono<AppEnv> {
   app.post('/agents/:id/name', async (c) => {
     const id = c.req.param('id');
     actable(c.get('principal'), id);
-    const raw = parseWith(nameBody, parseJsonBody(await c.req.text())).name;
+    const raw = parseWith(nameBody, await readJsonBody(c.req)).name;
     // Printed and broadcast like its events: scanned like them (control characters were made spaces above).
     const name = deps.scanEventText ? deps.scanEventText(id, raw, 'message') : raw;
     state.nameAgent(id, name);
@@ -129,7 +129,7 @@ export function agentRoutes(deps: AgentRoutesDeps): Hono<AppEnv> {
   app.post('/agents/:id/progress', async (c) => {
     const id = c.req.param('id');
     const agent = actable(c.get('principal'), id);
-    const body = parseWith(progressBody, parseJsonBody(await c.req.text()));
+    const body = parseWith(progressBody, await readJsonBody(c.req));
     // Like the unit, outcomes not sent this time keep their last reported value.
     // The unit is shown everywhere the progress is (status, events, the log, projections): scanned like the agent's own events.
     const unit = body.unit === undefined ? agent.progress.unit : deps.scanEventText ? deps.scanEventText(id, body.unit, 'message') : body.unit;
@@ -166,7 +166,7 @@ export function agentRoutes(deps: AgentRoutesDeps): Hono<AppEnv> {
   app.post('/agents/:id/events', async (c) => {
     const id = c.req.param('id');
     actable(c.get('principal'), id);
-    const body = parseWith(eventBody, parseJsonBody(await c.req.text()));
+    const body = parseWith(eventBody, await readJsonBody(c.req));
     const data = body.data ?? {};
     const bytes = Buffer.byteLength(JSON.stringify(data));
     if (bytes > MAX_EVENT_DATA_BYTES) throw new IronCageError('payload_too_large', 413, `data: ${bytes} bytes as JSON; an event's data may be at most ${MAX_EVENT_DATA_BYTES} bytes`);
@@ -181,7 +181,7 @@ export function agentRoutes(deps: AgentRoutesDeps): Hono<AppEnv> {
   app.post('/agents/:id/checkpoints', async (c) => {
     const id = c.req.param('id');
     actable(c.get('principal'), id);
-    const raw = parseJsonBody(await c.req.text());
+    const raw = await readJsonBody(c.req);
     const body = parseWith(checkpointBody, raw);
     if (body.state === undefined) throw new ValidationError('state: required');
     const json = JSON.stringify(body.state);

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { PROXIED_METHODS } from '../config/index.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../core/roles.js';
-import { parseJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
+import { readJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
 import { REFUSING_POLICY_ACTIONS } from '../domain/outcomes/index.js';
 import type { StateManager, ToolsStore } from '../state/index.js';
 import { assertMayDecideAny, deciderOf, type ApprovalDesk, type ApprovalView } from './desk.js';
@@ -101,7 +101,7 @@ export function approvalsRoutes(d: {
         // Who can never decide is told so before anything else is read.
         const who = deciderOf(p);
         assertMayDecideAny(who);
-        const body = parseWith(reasonBody, parseJsonBody(await c.req.text(), { optional: true }));
+        const body = parseWith(reasonBody, await readJsonBody(c.req, { optional: true }));
         // A reason is shown wherever the event is: scanned like any text a person typed.
         return c.json(d.desk.decide(id, decision, who, body.reason === undefined ? null : d.redact(body.reason)));
       });
@@ -119,7 +119,7 @@ export function approvalsRoutes(d: {
     app.post('/api/approvals', async (c) => {
       const p = c.get('principal');
       if (p.role !== 'agent' || p.agentId === null) throw new ForbiddenError("asking ahead for an approval is an agent's: use the agent's own token (IRON_CAGE_TOKEN)");
-      const b = parseWith(askBody, parseJsonBody(await c.req.text()));
+      const b = parseWith(askBody, await readJsonBody(c.req));
       const agentId = p.agentId;
       const mcp = b.mcp === true;
       // An approval for a call the cage would refuse anyway could never be used.

@@ -5,7 +5,7 @@ import { assertRole, ROLES } from '../core/roles.js';
 import type { TokenService } from './tokens.js';
 import { NotFoundError } from '../core/errors.js';
 import { usdAmount } from '../core/validation.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { readJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { StateManager, TokensStore } from '../state/index.js';
 
 const tokenBody = z.strictObject({
@@ -25,7 +25,7 @@ export function tokenRoutes(d: TokenRoutesDeps) {
   return (app: Hono<AppEnv>) => {
     app.post('/api/tokens', async (c) => {
       assertRole(c.get('principal'), 'admin');
-      const body = parseWith(tokenBody, parseJsonBody(await c.req.text()));
+      const body = parseWith(tokenBody, await readJsonBody(c.req));
       const created = createApiToken(d.state, d.store, { role: body.role, name: body.name, budgetMicros: body.budgetUsd ?? null });
       return c.json(created, 201);
     });

@@ -6,7 +6,7 @@ import type { LoginService } from './login.js';
 import type { TokenService } from './tokens.js';
 import { addUser, USER_ROLES, type UsersRepo } from './users.js';
 import { NotFoundError } from '../core/errors.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { readJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import { openSession, type LinkStore } from './links.js';
 
 // Bounds only: what a name or password must look like is the auth domain's to say (and a
@@ -26,12 +26,12 @@ const sessionBody = z.strictObject({ link: z.string().min(1, 'must not be empty'
 export function loginRoutes(login: Pick<LoginService, 'login'>, links: { store: LinkStore; ttlMinutes: number; renew: () => string }) {
   return (app: Hono<AppEnv>) => {
     app.post('/api/login', async (c) => {
-      const body = parseWith(loginBody, parseJsonBody(await c.req.text()));
+      const body = parseWith(loginBody, await readJsonBody(c.req));
       const address = getConnInfo(c).remote.address ?? 'unknown';
       return c.json(await login.login(body.name, body.password, address));
     });
     app.post('/api/session', async (c) => {
-      const body = parseWith(sessionBody, parseJsonBody(await c.req.text()));
+      const body = parseWith(sessionBody, await readJsonBody(c.req));
       const address = getConnInfo(c).remote.address ?? 'unknown';
       return c.json(await openSession(links.store, body.link, { ttlMinutes: links.ttlMinutes, address, renew: links.renew() }), 201);
     });
@@ -52,7 +52,7 @@ export function userRoutes(d: UserRoutesDeps) {
     });
     app.post('/api/users', async (c) => {
       assertRole(c.get('principal'), 'admin');
-      const body = parseWith(userBody, parseJsonBody(await c.req.text()));
+      const body = parseWith(userBody, await readJsonBody(c.req));
       return c.json(await addUser(d.users, body), 201);
     });
     app.delete('/api/users/:name', async (c) => {

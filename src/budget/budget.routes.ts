@@ -18,7 +18,7 @@ import {
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { usdAmount } from '../core/validation.js';
-import { parseJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
+import { readJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
 import type { AgentView, LedgerBucket, RequestsStore, StateManager } from '../state/index.js';
 import type { Budgets } from './budgets.js';
 import type { Runways, RunwayView } from './runway.js';
@@ -261,7 +261,7 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
       const id = c.req.param('id');
       const agent = d.state.agentBrief(id);
       if (!agent) throw new NotFoundError(`no agent ${id}`);
-      const body = parseWith(budgetBody, parseJsonBody(await c.req.text()));
+      const body = parseWith(budgetBody, await readJsonBody(c.req));
       d.budgets.ensure(id, agent.limitMicros);
       d.budgets.setLimit(id, body.limitUsd, `${p.role} ${p.name}`, body.expectedLimitUsd);
       return c.json(d.state.getAgent(id));

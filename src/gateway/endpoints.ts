@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isUtf8 } from 'node:buffer';
 import { PayloadTooLargeError } from '../core/errors.js';
 import { providerTimeoutMs, type GatewayConfig } from '../config/index.js';
 import { collect, JsonTooDeepError, parseBoundedJson, readBody, sendJson } from '../server/index.js';
@@ -143,7 +144,10 @@ export function rethrowBodyError(e: unknown): never {
  */
 
 export async function readJsonObject(req: IncomingMessage, maxBytes: number): Promise<{ json: Record<string, unknown>; text: string }> {
-  const text = (await readBody(req, maxBytes).catch(rethrowBodyError)).toString('utf8');
+  const bytes = await readBody(req, maxBytes).catch(rethrowBodyError);
+  // Read as U+FFFD, a prompt would reach the model (and be charged) changed.
+  if (!isUtf8(bytes)) throw new GatewayError('invalid_request', 'We could not parse the JSON body of your request: it is not valid UTF-8.');
+  const text = bytes.toString('utf8');
   let json: unknown;
   try {
     json = parseBoundedJson(text);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpServerConfig } from '../config/index.js';
@@ -183,6 +184,7 @@ class McpGateway {
       throw new Refused(405, -32000, `${req.method} is not part of MCP's streamable HTTP transport: POST, GET or DELETE`, { allow: 'POST, GET, DELETE' });
     if (req.method === 'POST') {
       const raw = await readBody(req, MAX_BODY_BYTES);
+      if (!isUtf8(raw)) throw new Refused(400, -32700, 'Parse error: the body is not valid UTF-8 (JSON-RPC messages are UTF-8 JSON)');
       try {
         c.body = JSON.parse(raw.toString('utf8'));
       } catch {

@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { assertRole, type Principal } from '../core/roles.js';
 import { redact } from '../domain/pii/index.js';
 import { mayApprove } from '../domain/policy/index.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { readJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import { onPostgres, FleetApprovalsStore, TokensStore, RUNTIME_ID, type FleetApproval, type PanelDb, type UsersStore, type RuntimeDecision, type RuntimesStore } from '../state/index.js';
 import type { PanelFeed } from './feed.js';
 import type { Outage } from './outage.js';
@@ -132,7 +132,7 @@ export function approvalsRoutes(d: ApprovalsRoutesDeps) {
         const p = c.get('principal');
         assertRole(p, 'admin', 'viewer');
         const { runtime, id } = parseWith(params, c.req.param());
-        const body = parseWith(reasonBody, parseJsonBody(await c.req.text(), { optional: true }));
+        const body = parseWith(reasonBody, await readJsonBody(c.req, { optional: true }));
         // A reason is shown wherever the decision is (the runtime's events, its dashboard, this panel): scanned like any text a person typed.
         const reason = body.reason === undefined ? null : redact(body.reason).text;
         return c.json(await d.outage.run(() => decide(runtime, id, decision, p, reason)));

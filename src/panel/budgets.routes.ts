@@ -4,7 +4,7 @@ import { NotFoundError } from '../core/errors.js';
 import { formatUsd } from '../core/money.js';
 import { assertRole, assertRuntime } from '../core/roles.js';
 import { usdAmount } from '../core/validation.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { readJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import { BUDGET_ID, BUDGET_PERIODS, BUDGET_SCOPES, MAX_BUDGET_NAMES, type BudgetInput, type BudgetView, type LeaseAnswer } from '../state/index.js';
 import type { CentralBudgets } from './budgets.js';
 import type { Outage } from './outage.js';
@@ -111,7 +111,7 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
     app.post('/api/budgets', async (c) => {
       const p = c.get('principal');
       assertRole(p, 'admin');
-      const body = parseWith(createBody, parseJsonBody(await c.req.text()));
+      const body = parseWith(createBody, await readJsonBody(c.req));
       const input: BudgetInput = { id: body.id, scope: body.scope, agents: body.agents, users: body.users, period: body.period, limitMicros: body.limitUsd };
       await d.outage.run(() => store.create(input, p.name, new Date(now())));
       d.budgets.changed('created', input.id, `budget ${input.id} created by ${p.name}: ${describe(input)}`);
@@ -120,7 +120,7 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
     app.patch('/api/budgets/:id', async (c) => {
       const p = c.get('principal');
       assertRole(p, 'admin');
-      const body = parseWith(patchBody, parseJsonBody(await c.req.text()));
+      const body = parseWith(patchBody, await readJsonBody(c.req));
       const id = c.req.param('id');
       const { limitUsd, ...rest } = body;
       const row = await d.outage.run(() => store.update(id, { ...rest, ...(limitUsd !== undefined ? { limitMicros: limitUsd } : {}) }, new Date(now())));
@@ -141,7 +141,7 @@ export function budgetRoutes(d: BudgetRoutesDeps) {
       const p = c.get('principal');
       assertRuntime(p, p.runtimeId ?? '', 'budget leases are taken');
       // At most LEASE_MAX_BYTES: the server's body limit for this path (panel.service.ts).
-      const body = parseWith(leaseBody, parseJsonBody(await c.req.text()));
+      const body = parseWith(leaseBody, await readJsonBody(c.req));
       const order = body.incarnation !== undefined && body.seq !== undefined ? { incarnation: body.incarnation, seq: body.seq } : null;
       return c.json((await d.budgets.lease(p.runtimeId!, body.budgets, order)) satisfies LeaseAnswer);
     });

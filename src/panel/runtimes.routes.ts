@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { NotFoundError } from '../core/errors.js';
 import { assertRole } from '../core/roles.js';
 import { checkScope } from '../domain/secrets/index.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { readJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { RuntimesStore } from '../state/index.js';
 import type { Outage } from './outage.js';
 import { addRuntime } from './runtimes.js';
@@ -32,7 +32,7 @@ export function runtimeRoutes(d: RuntimeRoutesDeps) {
     });
     app.post('/api/runtimes', async (c) => {
       assertRole(c.get('principal'), 'admin');
-      const body = parseWith(runtimeBody, parseJsonBody(await c.req.text()));
+      const body = parseWith(runtimeBody, await readJsonBody(c.req));
       const added = await d.outage.run(() => addRuntime(d.store, { id: body.id, userId: body.user ?? null, secrets: body.secrets }));
       return c.json(added, 201);
     });
@@ -40,7 +40,7 @@ export function runtimeRoutes(d: RuntimeRoutesDeps) {
     app.put('/api/runtimes/:id/secrets', async (c) => {
       assertRole(c.get('principal'), 'admin');
       const id = c.req.param('id');
-      const secrets = checkScope(parseWith(scopeBody, parseJsonBody(await c.req.text())).secrets);
+      const secrets = checkScope(parseWith(scopeBody, await readJsonBody(c.req)).secrets);
       const row = await d.outage.run(() => d.store.setSecrets(id, secrets));
       if (!row) throw new NotFoundError(`no runtime '${id}'`);
       return c.json(row);

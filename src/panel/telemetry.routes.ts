@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import { IronCageError, PayloadTooLargeError } from '../core/errors.js';
 import { assertRuntime } from '../core/roles.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { bodyText, parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import { ingestBatch, TELEMETRY_MAX_BYTES, telemetryBatch, withoutNul, type Ingested, type PanelDb, type RuntimesStore } from '../state/index.js';
 import type { Outage } from './outage.js';
 
@@ -64,7 +64,7 @@ export function telemetryRoutes(d: TelemetryRoutesDeps) {
       let landed: Ingested;
       pace.start();
       try {
-        const text = await c.req.text();
+        const text = await bodyText(c.req);
         if (Buffer.byteLength(text) > TELEMETRY_MAX_BYTES) throw new PayloadTooLargeError(TELEMETRY_MAX_BYTES);
         const batch = parseWith(telemetryBatch, parseJsonBody(withoutNul(text)));
         assertRuntime(p, batch.runtime);

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import type { TokenService } from '../auth/index.js';
 import { NotFoundError } from '../core/errors.js';
 import { assertRole } from '../core/roles.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { readJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { TokensStore } from '../state/index.js';
 import type { Outage } from './outage.js';
 import { createMetricsToken } from './panel-auth.js';
@@ -31,7 +31,7 @@ export function panelTokenRoutes(d: PanelTokenRoutesDeps) {
   return (app: Hono<AppEnv>) => {
     app.post('/api/tokens', async (c) => {
       assertRole(c.get('principal'), 'admin');
-      const body = parseWith(tokenBody, parseJsonBody(await c.req.text()));
+      const body = parseWith(tokenBody, await readJsonBody(c.req));
       return c.json(await d.outage.run(() => createMetricsToken(d.store, body.name)), 201);
     });
 

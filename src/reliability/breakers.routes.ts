@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import { assertRole } from '../auth/index.js';
 import type { BreakerKind } from '../core/events.js';
-import { parseJsonBody, type AppEnv } from '../server/index.js';
+import { readJsonBody, type AppEnv } from '../server/index.js';
 import type { BreakerRegistry, BreakerRow } from './registry.js';
 
 /**
@@ -25,7 +25,7 @@ export function breakerRoutes(registry: Pick<BreakerRegistry, 'rows' | 'row' | '
     const p = c.get('principal');
     assertRole(p, 'admin');
     registry.view(kind, name); // 404 before the body is read
-    parseJsonBody(await c.req.text(), { optional: true });
+    await readJsonBody(c.req, { optional: true });
     registry.reset(kind, name, `${p.role} ${p.name}`);
     return c.json(registry.row(kind, name));
   };

@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import * as z from 'zod';
 import { ValidationError } from '../core/errors.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { parseWith, readJsonBody, type AppEnv } from '../server/index.js';
 import { SECRET_OPERATIONS } from '../state/index.js';
 import type { SecretView, VaultService } from './vault.js';
 
@@ -21,13 +21,7 @@ const getQuery = z.strictObject({ reveal: z.enum(['true', 'false']).optional() }
 
 /** A JSON object body, refusing bytes that are not UTF-8 (a value must survive intact or not at all). */
 async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(await c.req.arrayBuffer());
-  } catch {
-    throw new ValidationError('request body is not valid UTF-8', 'invalid_json');
-  }
-  const body = parseJsonBody(text);
+  const body = await readJsonBody(c.req);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('request body must be a JSON object', 'invalid_json');
   return body;
 }

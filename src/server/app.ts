@@ -22,6 +22,29 @@ function clientGone(c: Context<AppEnv>): boolean {
   return incoming !== undefined && !incoming.complete && (incoming.destroyed || incoming.errored !== null);
 }
 
+/** A route's path as a pattern of whole paths (`:id` one segment). */
+const routePatterns = new Map<string, RegExp>();
+const patternOf = (path: string): RegExp => {
+  let re = routePatterns.get(path);
+  if (!re) {
+    const body = path
+      .split('/')
+      .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    re = new RegExp(`^${body}$`);
+    routePatterns.set(path, re);
+  }
+  return re;
+};
+
+/** The methods the app's routes answer at `path` (HEAD with GET), none when no route has it. */
+function methodsAt(app: Hono<AppEnv>, path: string): string[] {
+  const found = new Set<string>();
+  for (const r of app.routes) if (r.method !== 'ALL' && !r.path.includes('*') && patternOf(r.path).test(path)) found.add(r.method);
+  if (found.has('GET')) found.add('HEAD');
+  return [...found].sort();
+}
+
 export function createApp(deps: ServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
@@ -34,7 +57,13 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     return c.json(body, status as 400);
   };
   app.onError(answer);
-  app.notFound((c) => answer(new NotFoundError(`no route ${c.req.method} ${c.req.path}`), c));
+  // A path a route answers, asked with another method: 405 naming the ones it takes, not 404.
+  app.notFound((c) => {
+    const allow = c.req.path.startsWith('/api/') ? methodsAt(app, c.req.path) : [];
+    if (allow.length === 0 || allow.includes(c.req.method)) return answer(new NotFoundError(`no route ${c.req.method} ${c.req.path}`), c);
+    const list = allow.join(', ');
+    return answer(new IronCageError('method_not_allowed', 405, `${c.req.method} ${c.req.path}: this route answers ${list}`, { headers: { allow: list } }), c);
+  });
 
   const corsMiddleware = cors({
     origin: (origin) => (deps.guard.allowsOrigin(origin) ? origin : null),

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
 import type { z } from 'zod';
 import { IronCageError, ValidationError, type ErrorKind } from '../core/errors.js';
@@ -101,6 +102,23 @@ export function parseWith<T extends z.ZodType>(schema: T, value: unknown): z.out
   const r = schema.safeParse(value);
   if (!r.success) throw new ValidationError(describeZodIssue(r.error.issues[0]!));
   return r.data;
+}
+
+/**
+ * A request's body as text, refusing bytes that are not UTF-8: read as U+FFFD, a name, a reason
+ * or a secret's value would be stored changed. A leading byte order mark is dropped, as a
+ * decoder drops it.
+ */
+export async function bodyText(req: { arrayBuffer(): Promise<ArrayBuffer> }): Promise<string> {
+  const bytes = Buffer.from(await req.arrayBuffer());
+  if (!isUtf8(bytes)) throw new ValidationError('request body is not valid UTF-8', 'invalid_json');
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** A request's JSON body (bodyText, then parseJsonBody). */
+export async function readJsonBody(req: { arrayBuffer(): Promise<ArrayBuffer> }, o: { optional?: boolean } = {}): Promise<unknown> {
+  return parseJsonBody(await bodyText(req), o);
 }
 
 export function parseJsonBody(text: string, { optional = false } = {}): unknown {

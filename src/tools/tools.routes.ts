@@ -4,7 +4,7 @@ import { assertRole } from '../auth/index.js';
 import { IronCageError, NotFoundError } from '../core/errors.js';
 import { faultCalls, faultDurationMs, faultStatus } from '../config/index.js';
 import { SERVICE_NAME, SERVICE_RULE, type FaultConfig } from '../domain/reliability/index.js';
-import { parseJsonBody, parseWith, type AppEnv } from '../server/index.js';
+import { readJsonBody, parseWith, type AppEnv } from '../server/index.js';
 import type { ToolCallRow } from '../state/index.js';
 import type { ToolEntry } from './entry.js';
 import type { ToolProxy } from './proxy.js';
@@ -67,7 +67,7 @@ export function toolRoutes(tools: ToolProxy): (app: Hono<AppEnv>) => void {
       if (!tools.faultsAllowed) {
         throw new IronCageError('faults_disabled', 403, 'fault injection is off on a non-loopback bind; start iron-cage with allow_faults: true (or IRON_CAGE_ALLOW_FAULTS=1) to use it');
       }
-      const config = parseWith(faultBody, parseJsonBody(await c.req.text()));
+      const config = parseWith(faultBody, await readJsonBody(c.req));
       entryOf(config.service);
       const fault = tools.faults.add(config, 'api', Date.now());
       const requestedBy = `${p.role} ${p.name}`;

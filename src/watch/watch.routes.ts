@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import * as z from 'zod';
 import { assertRole, type Principal } from '../core/roles.js';
-import { parseJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
+import { readJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
 import type { StateManager } from '../state/index.js';
 import type { Watch } from './watch.js';
 
@@ -20,7 +20,7 @@ export function watchRoutes(d: { state: StateManager; watch: Watch; redact: (age
       assertRole(p, 'admin');
       const id = c.req.param('id');
       readable(p, id);
-      const body = parseWith(pauseBody, parseJsonBody(await c.req.text(), { optional: true }));
+      const body = parseWith(pauseBody, await readJsonBody(c.req, { optional: true }));
       // The reason is shown everywhere the event is: scanned like any text a person typed.
       const reason = body.reason === undefined ? 'paused by hand' : d.redact(id, body.reason);
       return c.json(d.watch.pause(id, { by: `${p.role} ${p.name}`, reason, cause: 'manual', causeSeq: null }));
@@ -31,7 +31,7 @@ export function watchRoutes(d: { state: StateManager; watch: Watch; redact: (age
       assertRole(p, 'admin');
       const id = c.req.param('id');
       readable(p, id);
-      parseWith(resumeBody, parseJsonBody(await c.req.text(), { optional: true }));
+      parseWith(resumeBody, await readJsonBody(c.req, { optional: true }));
       return c.json(d.watch.resume(id, `${p.role} ${p.name}`));
     });
 

@@ -202,10 +202,16 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
   it('malformed JSON, missing fields, wrong types, oversized bodies, unknown and revoked tokens', async () => {
     t = await startTestRuntime({ config: { gateway: { ...gatewayConfig(), maxRequestBytes: 64 * 1024 } } });
     const a = await agentToken(t, { budgetUsd: 5 });
-    const raw = (body: string, token = a.token) =>
-      fetch(`${t!.rt.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
-    const cases: Array<[string, number, RegExp]> = [
+    const raw = (body: string | Buffer, token = a.token) =>
+      fetch(`${t!.rt.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: typeof body === 'string' ? body : new Uint8Array(body),
+      });
+    const cases: Array<[string | Buffer, number, RegExp]> = [
       ['{"model": "gpt-4", ', 400, /could not parse the JSON body/],
+      // Bytes that are not UTF-8 (a prompt in Latin-1) were read as U+FFFD, sent changed and charged.
+      [Buffer.from('{"model": "gpt-4", "messages": [{"role": "user", "content": "caf\xe9"}]}', 'latin1'), 400, /could not parse the JSON body of your request: it is not valid UTF-8/],
       ['[]', 400, /must be a JSON object/],
       ['{"messages": [{"role": "user", "content": "x"}]}', 400, /Missing required parameter: 'model'/],
       ['{"model": "gpt-4"}', 400, /Missing required parameter: 'messages'/],
@@ -221,7 +227,7 @@ describe('bad input gets the provider-shaped 4xx and the ledger stays exact', ()
     ];
     for (const [body, status, message] of cases) {
       const r = await raw(body);
-      expect(r.status, body.slice(0, 60)).toBe(status);
+      expect(r.status, body.slice(0, 60).toString()).toBe(status);
       const j = await r.json();
       expect(j.error.message).toMatch(message);
       expect(j.error.type).toBeTypeOf('string');

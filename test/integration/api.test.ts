@@ -198,6 +198,35 @@ describe('bad input', () => {
     expect(((await r.json()) as any).error.message).toBe('content-encoding gzip: request bodies are read as sent; send this one uncompressed');
   });
 
+  it('a route asked with a method it does not take gets 405 naming those it does (404 stays for no route; 401 before either)', async () => {
+    const put = await t.api('/api/whoami', { method: 'PUT', body: '{}' });
+    expect({ status: put.status, allow: put.headers.get('allow'), error: ((await put.json()) as any).error }).toEqual({
+      status: 405,
+      allow: 'GET, HEAD',
+      error: { code: 'method_not_allowed', message: 'PUT /api/whoami: this route answers GET, HEAD' },
+    });
+    const patch = await t.api('/api/tokens', { method: 'PATCH', body: '{}' });
+    expect([patch.status, patch.headers.get('allow')]).toEqual([405, 'GET, HEAD, POST']);
+    const one = await t.api('/api/tokens/tok_0123456789ab', { method: 'GET' });
+    expect([one.status, one.headers.get('allow')]).toEqual([405, 'DELETE']);
+    expect((await t.api('/api/no-such-route', { method: 'PUT', body: '{}' })).status).toBe(404);
+    expect((await t.api('/api/whoami/', { method: 'GET' })).status).toBe(404);
+    expect((await fetch(`${t.rt.url}/api/whoami`, { method: 'PUT' })).status).toBe(401);
+  });
+
+  it('a body that is not UTF-8 gets 400 and changes nothing (read as U+FFFD, a reason or a name was stored changed)', async () => {
+    const before = eventCount();
+    const bad = Buffer.concat([Buffer.from('{"message":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    for (const path of [`/api/agents/${agentId}/events`, `/api/agents/${agentId}/name`]) {
+      const r = await t.api(path, { method: 'POST', body: bad });
+      expect({ path, status: r.status, error: ((await r.json()) as any).error }).toEqual({ path, status: 400, error: { code: 'invalid_json', message: 'request body is not valid UTF-8' } });
+    }
+    expect(eventCount()).toBe(before);
+    // A byte order mark before the JSON is no part of it, as before.
+    const bom = await t.api(`/api/agents/${agentId}/events`, { method: 'POST', body: `\ufeff${JSON.stringify({ message: 'with a BOM' })}` });
+    expect(bom.status).toBeLessThan(300);
+  });
+
   it('a body over the size limit gets 413', async () => {
     const big = JSON.stringify({ state: 'x'.repeat(3 * 1024 * 1024) });
     const r = await t.api(`/api/agents/${agentId}/checkpoints`, { method: 'POST', body: big });

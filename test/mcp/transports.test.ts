@@ -78,7 +78,7 @@ function raw(method: string, headers: Record<string, string>, body?: unknown, cu
       if (cutMs > 0) setTimeout(() => res.destroy(), cutMs);
     });
     req.on('error', reject);
-    req.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
+    req.end(body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
   });
 }
 
@@ -114,6 +114,9 @@ describe('the cage’s streamable HTTP endpoint, as the specification says', () 
     const s = await session();
     const bad = await raw('POST', s, { jsonrpc: '1.0', id: 1, method: 'tools/list' });
     expect([bad.status, JSON.parse(bad.body).error.code]).toEqual([400, -32700]);
+    // Bytes that are not UTF-8 were read as U+FFFD and handed on changed.
+    const latin1 = await raw('POST', s, Buffer.from(JSON.stringify(call(3, 'echo', { text: 'café' })), 'latin1'));
+    expect([latin1.status, JSON.parse(latin1.body).error]).toEqual([400, { code: -32700, message: 'Parse error: the body is not valid UTF-8 (JSON-RPC messages are UTF-8 JSON)' }]);
     const big = await raw(
       'POST',
       s,
