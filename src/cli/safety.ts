@@ -1,6 +1,7 @@
 // `iron-cage redact` and `iron-cage scan`: the PII engine on stdin/stdout. Input that cannot
 // be processed (not UTF-8, binary, a line too long to hold) ends with one clear line on
 // stderr and exit code 2, never a stack trace; memory stays bounded either way.
+import { fstatSync } from 'node:fs';
 import { IronCageError } from '../core/errors.js';
 import { createStreamRedactor, LATIN_NEVER_FOLDS, scannerFor, type Detection, type RedactOptions, type ScanOptions } from '../domain/pii/index.js';
 import { detectInjection } from '../domain/injection/index.js';
@@ -70,11 +71,14 @@ function write(out: NodeJS.WritableStream, text: string | Buffer): Promise<void>
 }
 
 /** Runs a command body with every failure turned into a message and an exit code. */
-async function guarded(command: string, output: NodeJS.WritableStream, stderr: NodeJS.WritableStream, body: () => Promise<number>): Promise<number> {
+async function guarded(command: string, input: NodeJS.ReadableStream, output: NodeJS.WritableStream, stderr: NodeJS.WritableStream, body: () => Promise<number>): Promise<number> {
   // A closed pipe (`| head`) must not surface as an unhandled 'error' event.
   const swallow = () => undefined;
   output.on('error', swallow);
   try {
+    // Node reads a folder given as stdin (`< /etc`) as no input at all: said, not answered as empty.
+    const fd = (input as { fd?: unknown }).fd;
+    if (typeof fd === 'number' && fstatSync(fd).isDirectory()) throw new InputError(`input is a directory, not text (stdin): give a file, e.g. iron-cage ${command} < notes.txt`);
     return await body();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -94,7 +98,7 @@ async function guarded(command: string, output: NodeJS.WritableStream, stderr: N
  */
 export async function runRedact(input: NodeJS.ReadableStream, output: NodeJS.WritableStream, opts: SafetyCommandOptions = {}): Promise<number> {
   const stderr = opts.stderr ?? process.stderr;
-  return guarded('redact', output, stderr, async () => {
+  return guarded('redact', input, output, stderr, async () => {
     const redactor = createStreamRedactor({ ...opts, retainDetections: false });
     const decoder = new Utf8Input();
     const blocked = () => {
@@ -124,7 +128,7 @@ export async function runRedact(input: NodeJS.ReadableStream, output: NodeJS.Wri
 export async function runScan(input: NodeJS.ReadableStream, output: NodeJS.WritableStream, opts: ScanCommandOptions): Promise<number> {
   const stderr = opts.stderr ?? process.stderr;
   const maxLine = opts.maxLineLength ?? DEFAULT_MAX_LINE;
-  return guarded('scan', output, stderr, async () => {
+  return guarded('scan', input, output, stderr, async () => {
     const scanner = scannerFor(opts);
     const decoder = new Utf8Input();
     let pieces: string[] = [];

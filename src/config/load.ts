@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../core/errors.js';
@@ -12,6 +12,7 @@ import { policySet } from './policies.js';
 import { applySandbox, SANDBOX_DEFAULTS, scratchProblem } from './sandbox.js';
 import { applyMetrics, applyTraces } from './observability.js';
 import { applyPanel } from './panel.js';
+import { readNamedFile } from './named-file.js';
 import { layer, type Keys } from './layer.js';
 import { DEFAULTS, fileSchema, type Config, type ParsedLayer } from './schema.js';
 import { checkToolsConfig } from './tools.js';
@@ -51,13 +52,7 @@ function holdsConfig(path: string): boolean {
 }
 
 export function readConfigFile(path: string): ParsedLayer {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(`config ${path}: ${code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : `cannot read (${code ?? String(e)})`}`);
-  }
+  const text = readNamedFile(path, `config ${path}`);
   let raw: unknown;
   const ext = extname(path).toLowerCase();
   try {

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { readNamedFile } from './named-file.js';
 import { configRef, SECRET_TEMPLATE_RE } from '../domain/secrets/index.js';
 import { layer, type Keys } from './layer.js';
 import { isLoopbackHost } from './tools.js';
@@ -85,12 +85,7 @@ export function checkPanelConfig(p: PanelConfig): string | null {
 
 /** The PEM text of `panel.ca`, or a ConfigError (exit 2) that says what is wrong with the file. */
 function readPanelCa(path: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`panel.ca ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const pem = readNamedFile(path, `panel.ca ${path}`);
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`panel.ca ${path}: not a PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
   return pem;
 }

@@ -39,7 +39,11 @@ export const fileSchema = z.strictObject({
   budget: budget.optional(),
   port: port.optional(),
   host: z.string().min(1, 'must not be empty').optional(),
-  db: z.string().min(1, 'must not be empty').optional(),
+  db: z
+    .string()
+    .min(1, 'must not be empty')
+    .refine((v) => !/(^|\/)\.{0,2}$/.test(v), "names a folder: give the state file's path, e.g. data/iron_state.db")
+    .optional(),
   safety_mode: z.enum(['redact', 'block', 'warn']).optional(),
   python: z.string().min(1, 'must not be empty').optional(),
   verbose: z.boolean().optional(),

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import type { Document, LineCounter } from 'yaml';
 import * as z from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { readNamedFile } from './named-file.js';
 import { yaml } from '../core/on-first-use.js';
 import { describeZodIssue } from '../core/validation.js';
 import { globPattern } from './policies.js';
@@ -158,13 +158,7 @@ function compile(f: ScriptFile, file: string): SimScript {
  */
 export function loadSimScript(file: string): SimScript {
   const at = (line: number | null) => `${file}${line === null ? '' : ` line ${line}`}: `;
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${at(null)}${code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : `cannot read (${code ?? String(e)})`}`);
-  }
+  const source = readNamedFile(file, file);
   const Y = yaml();
   const lines = new Y.LineCounter();
   const doc = Y.parseDocument(source, { lineCounter: lines });

@@ -5,6 +5,12 @@ import { formatUsd, MICROS_PER_USD, parseUsd, type Micros } from './money.js';
  * One zod issue as one precise phrase: `done: must be a whole number`, `unknown key 'budgte'`.
  * Shared by the config loader and the HTTP boundary so both speak the same way.
  */
+/** `Infinity` or `NaN` where a number was expected (YAML reads 1e400 as Infinity), else null. */
+function nonFinite(issue: z.core.$ZodIssue): string | null {
+  const received = (issue as { received?: unknown }).received;
+  return received === 'Infinity' || received === '-Infinity' || received === 'NaN' ? String(received) : null;
+}
+
 export function describeZodIssue(issue: z.core.$ZodIssue, noun = 'field'): string {
   const path = issue.path.map(String).join('.');
   const at = path ? `${path}: ` : '';
@@ -13,10 +19,27 @@ export function describeZodIssue(issue: z.core.$ZodIssue, noun = 'field'): strin
       const keys = issue.keys.map((k) => `'${path ? `${path}.${k}` : k}'`);
       return `unknown ${noun}${keys.length > 1 ? 's' : ''} ${keys.join(', ')}`;
     }
-    case 'invalid_type':
+    case 'invalid_type': {
       if (issue.expected === 'int') return `${at}must be a whole number`;
       if (issue.expected === 'nonoptional') return `${at}required`;
+      const odd = nonFinite(issue);
+      if (odd) return `${at}must be a finite number, not ${odd} (a number too large, like 1e400, is read as Infinity)`;
       return `${at}expected ${issue.expected}`;
+    }
+    case 'invalid_union': {
+      // Each alternative's first issue: all of them on the value's type, said as the types it may be.
+      const firsts = issue.errors.map((e) => e[0]);
+      if (firsts.length > 0 && firsts.every((f) => f?.code === 'invalid_type' && f.path.length === 0)) {
+        const odd = firsts.map((f) => nonFinite(f!)).find((x) => x !== null);
+        if (odd) return `${at}must be a finite number, not ${odd} (a number too large, like 1e400, is read as Infinity)`;
+        const types = [...new Set(firsts.map((f) => (f as z.core.$ZodIssueInvalidType).expected))];
+        return `${at}expected ${types.join(' or ')}`;
+      }
+      // One alternative read further than its type: what it found is the precise reason.
+      const further = issue.errors.find((e) => e[0] !== undefined && e[0].code !== 'invalid_type')?.[0];
+      if (further) return describeZodIssue({ ...further, path: [...issue.path, ...further.path] } as z.core.$ZodIssue, noun);
+      return `${at}${issue.message}`;
+    }
     case 'invalid_value':
       return `${at}must be one of ${issue.values.map((v) => (typeof v === 'string' && noun === 'key' ? v : JSON.stringify(v))).join(', ')}`;
     default:

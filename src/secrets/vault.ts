@@ -454,6 +454,9 @@ export class VaultService {
   }
 }
 
+/** The shortest master key `rekey` takes. */
+export const MIN_NEW_KEY_CHARS = 16;
+
 /**
  * Re-encrypt every secret (deleted ones too) and the check value under `newKey`, in one
  * transaction: any row that does not open under the current key fails it all, changing nothing.
@@ -461,6 +464,9 @@ export class VaultService {
 export async function rekey(service: VaultService, store: SecretsStore, newKey: string, by: Principal): Promise<number> {
   const old = await service.ready();
   if (newKey.length === 0) throw new ValidationError('the new master key is empty');
+  // Argon2id slows a guess, it does not make a short key long: a key chosen now is chosen well.
+  if ([...newKey].length < MIN_NEW_KEY_CHARS)
+    throw new ValidationError(`the new master key is ${[...newKey].length} character(s): choose one of at least ${MIN_NEW_KEY_CHARS} (a passphrase of several words, or openssl rand -base64 32)`);
   const { vault: next } = await Vault.unlock(newKey, null);
   const rows = await store.all();
   const resealed = await Promise.all(rows.map(async (r) => next.seal(r, await old.open(r))));

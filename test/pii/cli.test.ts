@@ -1,7 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runRedact, runScan } from '../../src/cli/safety.js';
 import { scan } from '../../src/domain/pii/index.js';
+import { ROOT } from '../helpers/runtime.js';
 
 async function run(command: typeof runRedact | typeof runScan, chunks: Array<string | Buffer>, opts: Record<string, unknown> = {}): Promise<{ code: number; out: string; err: string }> {
   const output = new PassThrough();
@@ -47,6 +51,20 @@ describe('iron-cage redact', () => {
       expect(r.err).toMatch(/^iron-cage redact: input (is not valid UTF-8|contains a NUL byte)/);
       expect(r.err.trim().split('\n')).toHaveLength(1);
       expect(r.err).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('refuses a folder as stdin (Node reads one as no input: `redact < /etc` printed nothing and exited 0)', () => {
+    const folder = openSync(ROOT, 'r');
+    try {
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin/iron-cage.js'), 'redact'], { stdio: [folder, 'pipe', 'pipe'], encoding: 'utf8', timeout: 20_000 });
+      expect({ code: r.status, out: r.stdout, err: r.stderr }).toEqual({
+        code: 2,
+        out: '',
+        err: 'iron-cage redact: input is a directory, not text (stdin): give a file, e.g. iron-cage redact < notes.txt\n',
+      });
+    } finally {
+      closeSync(folder);
     }
   });
 

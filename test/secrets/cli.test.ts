@@ -101,6 +101,8 @@ describe('iron-cage secrets', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       [['list'], { key: null }, /vault is locked/],
       [['list'], { key: 'the wrong key' }, /wrong master key/],
       [['audit', '--operation', 'PEEK'], {}, /--operation: must be one of/],
+      // A key chosen anew is chosen long: Argon2id slows a guess, it does not make a short key long.
+      [['rekey'], { stdin: 'short key' }, /^iron-cage: the new master key is 9 character\(s\): choose one of at least 16 /],
       // A limit SQLite was handed as it came (1.5: a stack trace; -1 or abc: every row).
       // Bytes that are not UTF-8 were stored as U+FFFD: refused, nothing stored.
       [['set', 'BINARY'], { stdin: Buffer.from([0xff, 0xfe]) }, /^iron-cage: Value for BINARY \(development\): stdin is not valid UTF-8 \(nothing was stored\)$/m],

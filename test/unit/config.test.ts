@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, DEFAULTS } from '../../src/config/index.js';
@@ -43,6 +44,21 @@ describe('config', () => {
     expect(() => loadConfig({ configPath: 'f.json', env: {}, cwd: dir })).toThrow(/unsupported file type '.json'/);
     writeFileSync(join(dir, 'g.yaml'), 'restart:\n  backoff_ms: 5000\n  max_backoff_ms: 1000\n');
     expect(() => loadConfig({ configPath: 'g.yaml', env: {}, cwd: dir })).toThrow(/max_backoff_ms \(1000\) must not be below restart\.backoff_ms \(5000\)/);
+    // A number too large is Infinity to YAML; a value of neither type a key takes says which it takes ("Invalid input" before).
+    writeFileSync(join(dir, 'h.yaml'), 'budget: 1e400\n');
+    expect(() => loadConfig({ configPath: 'h.yaml', env: {}, cwd: dir })).toThrow(/h\.yaml: budget: must be a finite number, not Infinity \(a number too large, like 1e400, is read as Infinity\)$/);
+    writeFileSync(join(dir, 'i.yaml'), 'budget: true\n');
+    expect(() => loadConfig({ configPath: 'i.yaml', env: {}, cwd: dir })).toThrow(/i\.yaml: budget: expected number or string$/);
+    writeFileSync(join(dir, 'j.yaml'), 'port: .inf\n');
+    expect(() => loadConfig({ configPath: 'j.yaml', env: {}, cwd: dir })).toThrow(/j\.yaml: port: must be a finite number, not Infinity/);
+    // A FIFO (or a device) would hold the read forever, waiting for a writer.
+    execFileSync('mkfifo', [join(dir, 'k.yaml')]);
+    expect(() => loadConfig({ configPath: 'k.yaml', env: {}, cwd: dir })).toThrow(/k\.yaml: is not a regular file \(a FIFO\); give a file's path$/);
+    expect(() => loadConfig({ configPath: '.', env: {}, cwd: dir })).toThrow(/config .*: is a directory$/);
+    // A state file's path that names a folder made a file of the folder's name (`--db new/` made `new`).
+    for (const db of ['new/', '.', '..', 'data/..', '/'])
+      expect(() => loadConfig({ env: {}, flags: { db }, cwd: dir }), db).toThrow(/--db: names a folder: give the state file's path, e\.g\. data\/iron_state\.db/);
+    expect(loadConfig({ env: {}, flags: { db: 'data/iron_state.db' }, cwd: dir }).db).toMatch(/data\/iron_state\.db$/);
     expect(() => loadConfig({ env: { IRON_CAGE_VERBOSE: 'maybe' }, cwd: dir })).toThrow(/IRON_CAGE_VERBOSE: "maybe" is not true or false/);
     expect(() => loadConfig({ env: {}, flags: { port: '1.5' }, cwd: dir })).toThrow(/--port: "1.5" is not a whole number/);
     cleanup();
