@@ -99,6 +99,14 @@ function steersServer(path: string, mode: number): boolean {
   return STEERING.test(path) || (mode & 0o111) !== 0 || shebang(path).length > 0;
 }
 
+/** A stdio server's command as the shell finds it (a name on `path`, a path from `base`), or a ConfigError naming `key`. */
+function foundCommand(key: string, command: string, base: string, path: string | undefined): string {
+  const found = command.includes('/') ? resolve(base, command) : which(command, path);
+  if (found === null || !statSync(found, { throwIfNoEntry: false })?.isFile())
+    throw new ConfigError(`${key}.command: '${command}' ${command.includes('/') ? `is not a file (${found})` : 'is not found on PATH'}`);
+  return found;
+}
+
 /**
  * One stdio server resolved before the agent runs: its command found, its code and folder checked
  * against the agent's, its arguments' paths read. Throws ConfigError naming the key to change.
@@ -118,9 +126,7 @@ function plan(name: string, t: Extract<McpServerConfig['target'], { kind: 'stdio
     if (f) refuse('cwd', base, f, 'an interpreter looks for code in its working folder first (python -m, npx)');
   }
   // The command, found now on a PATH the agent cannot add to; then an interpreter its first line names.
-  const found = t.command.includes('/') ? resolve(base, t.command) : which(t.command, c.path);
-  if (found === null || !statSync(found, { throwIfNoEntry: false })?.isFile())
-    throw new ConfigError(`${key}.command: '${t.command}' ${t.command.includes('/') ? `is not a file (${found})` : 'is not found on PATH'}`);
+  const found = foundCommand(key, t.command, base, c.path);
   // Run as found (a venv's python is a link whose folder makes it the venv's), checked as found and as the file it is.
   const command = resolve(found);
   const code = [command, real(command)];
@@ -172,7 +178,13 @@ function plan(name: string, t: Extract<McpServerConfig['target'], { kind: 'stdio
  *   const launch = confine?.('files', target); // { command: '/usr/bin/bwrap', args: [...], cwd, env }
  */
 export function confineLaunched(choice: SandboxChoice | undefined, config: Config, agentCwd: string): Confine | null {
-  if (!choice?.on) return null;
+  if (!choice?.on) {
+    // Unconfined, each runs as configured; still a command that is not there is a config error
+    // now, not a server "unavailable" at the agent's first call.
+    for (const s of Object.values(config.mcp))
+      if (s.target.kind === 'stdio') foundCommand(`mcp.servers.${s.name}`, s.target.command, s.target.cwd === null ? agentCwd : resolve(agentCwd, s.target.cwd), s.target.env.PATH ?? process.env.PATH);
+    return null;
+  }
   const writable = agentWritable(agentCwd, config.sandbox.write);
   const c: Context = { writable, cwd: agentCwd, path: safePath(process.env.PATH, writable) };
   const plans = new Map<string, Plan>();

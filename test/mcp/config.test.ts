@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
+import { confineLaunched } from '../../src/sandbox/launched.js';
 import { tempDir } from '../helpers/runtime.js';
 
 // `mcp.servers`: every mistake refused at load time with the key that holds it, as the rest of the config.
@@ -53,5 +54,20 @@ describe('mcp.servers in the config file', () => {
     ['mcp:\n  server: {}\n', /mcp.*server/],
   ])('refuses %j naming the key', (yaml, message) => {
     expect(() => load(yaml)).toThrow(message);
+  });
+
+  it('a command server whose command is not there is refused at start, sandboxed or not (it was "unavailable" at the first call)', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const config = (command: string) => {
+        writeFileSync(join(dir, 'iron-cage.yaml'), `mcp:\n  servers:\n    files:\n      command: ${command}\n`);
+        return loadConfig({ env: {}, cwd: dir });
+      };
+      expect(() => confineLaunched(undefined, config('no-such-mcp-server-d41d8c'), dir)).toThrow(/^mcp\.servers\.files\.command: 'no-such-mcp-server-d41d8c' is not found on PATH$/);
+      expect(() => confineLaunched({ on: false, why: null }, config('./bin/server.py'), dir)).toThrow(/^mcp\.servers\.files\.command: '\.\/bin\/server\.py' is not a file \(/);
+      expect(confineLaunched(undefined, config('node'), dir)).toBeNull();
+    } finally {
+      cleanup();
+    }
   });
 });
