@@ -7,6 +7,15 @@ function ownWords(argv: readonly string[]): readonly string[] {
   return end < 0 ? argv : argv.slice(0, end);
 }
 
+/** A long option's name as typed (`--no-exit`, `--panelCa=x`), without `no-` and in its kebab-case form (`exit`, `panel-ca`). */
+function optionName(arg: string): string {
+  return arg
+    .slice(2)
+    .split('=', 1)[0]!
+    .replace(/^no-/, '')
+    .replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
 /**
  * The first long option given twice (`--config a.yaml --config b.yaml`), by its name as typed
  * without `no-`; null when none is. Every option takes one value: yargs would hand a command an
@@ -18,11 +27,7 @@ export function repeatedOption(argv: readonly string[]): string | null {
   const seen = new Set<string>();
   for (const arg of ownWords(argv)) {
     if (!arg.startsWith('--')) continue;
-    const name = arg
-      .slice(2)
-      .split('=', 1)[0]!
-      .replace(/^no-/, '')
-      .replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const name = optionName(arg);
     if (seen.has(name)) return name;
     seen.add(name);
   }
@@ -52,4 +57,31 @@ export function switchValue(argv: readonly string[], switches: ReadonlySet<strin
 export function numberMissing(argv: readonly string[], numbers: readonly string[], parsed: Record<string, unknown>): string | null {
   const words = ownWords(argv);
   return numbers.find((name) => (words.includes(`--${name}`) ? parsed[name] === undefined : words.includes(`--${name}=`))) ?? null;
+}
+
+/**
+ * The actions an option's help reserves it for (`For create: …`, `For add and rm: …`, `For set,
+ * rotate, rm: …`), or null when it is every action's.
+ *
+ * @example actionsOf('For create: the agent budget in dollars') // ['create']
+ */
+export function actionsOf(description: string | undefined): string[] | null {
+  const m = /^For ([a-z]+(?:(?:, | and )[a-z]+)*)(?::| \[)/.exec(description ?? '');
+  return m ? m[1]!.split(/, | and /) : null;
+}
+
+/**
+ * The first option typed that the command's `action` does not take (its help says which do),
+ * or null: `token list --role admin` listed every token, as if the role filtered them.
+ *
+ * @example optionOfAnotherAction(['token', 'list', '--role', 'admin'], 'list', { role: 'For create [default: agent]' }) // { name: 'role', actions: ['create'] }
+ */
+export function optionOfAnotherAction(argv: readonly string[], action: string, descriptions: Readonly<Record<string, string | undefined>>): { name: string; actions: string[] } | null {
+  for (const arg of ownWords(argv)) {
+    if (!arg.startsWith('--')) continue;
+    const name = optionName(arg);
+    const actions = actionsOf(descriptions[name]);
+    if (actions !== null && !actions.includes(action)) return { name, actions };
+  }
+  return null;
 }

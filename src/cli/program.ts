@@ -12,7 +12,7 @@ import type { UserArgs } from './user.js';
 import type { DemoArgs } from '../demo/index.js';
 import type { AuditArgs } from './audit.js';
 import type { PanelArgs, PanelBudgetArgs, PanelRuntimeArgs, PanelTokenArgs } from './panel.js';
-import { numberMissing, repeatedOption, switchValue } from './argv.js';
+import { numberMissing, optionOfAnotherAction, repeatedOption, switchValue } from './argv.js';
 import { environmentHelp, optionsFor, PRECEDENCE } from './options.js';
 
 // The shared options (--db, --config, --json, every flag that sets config) come from their one
@@ -263,7 +263,10 @@ async function main(argv: string[], io: CliIo): Promise<void> {
           .positional('name', { type: 'string', description: 'The secret, e.g. OPENAI_API_KEY (audit: filter by it)' })
           .option('operation', { type: 'string', description: 'For audit: only this operation (CREATE, READ, REVEAL, ...)' })
           .option('limit', { type: 'number', description: 'For audit: at most this many rows [default: 100]' })
-          .option('url', { type: 'string', description: 'For set, rotate, rm: the running iron-cage to go through [default: the configured host and port, if it answers]' })
+          .option('url', {
+            type: 'string',
+            description: 'The running iron-cage to go through (every action but rekey, which runs on the file alone) [default: the configured host and port, if it answers]',
+          })
           .options(optionsFor('secrets'))
           .example('printf %s "$KEY" | $0 secrets set OPENAI_API_KEY --env production', 'Store a key')
           .example('$0 secrets get OPENAI_API_KEY --env production', 'Print it (audited)')
@@ -339,6 +342,15 @@ async function main(argv: string[], io: CliIo): Promise<void> {
       if (bad !== null) throw new UsageError(`--${bad.name}: a switch takes no value, or =true or =false (got "${bad.value.slice(0, 40)}")`);
       const empty = numberMissing(argv, options.number, a);
       if (empty !== null) throw new UsageError(`--${empty}: needs a number`);
+      if (typeof a.action === 'string') {
+        const descriptions = (cli as unknown as { getInternalMethods(): { getUsageInstance(): { getDescriptions(): Record<string, string | undefined> } } })
+          .getInternalMethods()
+          .getUsageInstance()
+          .getDescriptions();
+        const other = optionOfAnotherAction(argv, a.action, descriptions);
+        const command = a._.map(String).join(' ');
+        if (other !== null) throw new UsageError(`--${other.name}: for ${command} ${other.actions.join(', ')} only, not ${command} ${a.action}`);
+      }
       if (!serves(a)) startedUp();
     })
     .recommendCommands()

@@ -144,6 +144,10 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       // Read as none (`--reveal` listed the findings instead) or as 0.
       ['a number option with no number', ['audit', 'pii', '--reveal'], /^iron-cage: --reveal: needs a number\n/],
       ['a number option with an empty value', ['audit', 'pii', '--after='], /^iron-cage: --after: needs a number\n/],
+      // An option of another action was ignored: `token list --role admin` listed every token, as if it filtered them.
+      ['an option of another action', ['token', 'list', '--role', 'admin'], /^iron-cage: --role: for token create only, not token list\n/],
+      ['an option of other actions', ['secrets', 'list', '--limit=5'], /^iron-cage: --limit: for secrets audit only, not secrets list\n/],
+      ['an option of another action of user', ['user', 'rm', 'bob', '--role', 'admin'], /^iron-cage: --role: for user add only, not user rm\n/],
     ];
     for (const [name, args, message, env] of cases) {
       it(name, async () => {

@@ -37,7 +37,7 @@ describe('the panel options', () => {
         expect(clear.stderr).toContain('panel.url http://panel.example:8443: plain http:// beyond this machine would send the runtime token in clear');
         expect(noToken.stderr).toContain('needs a runtime token: --panel-token (or IRON_CAGE_PANEL_TOKEN');
         expect(noPanel.stderr).toContain('panel.token and panel.ca need panel.url');
-        expect(badCa.stderr).toContain(`panel.ca ${join(dir, 'none.pem')}: cannot read it (ENOENT)`);
+        expect(badCa.stderr).toContain(`panel.ca ${join(dir, 'none.pem')}: file not found`);
       } finally {
         cleanup();
       }
