@@ -19,6 +19,9 @@ import { METRICS_DEFAULTS, observabilityFileSchema, TRACES_DEFAULTS, type Metric
 
 const budget = usdInput();
 
+/** A host to listen on or to name in a link: DNS labels (an IPv4 address among them) or an IPv6 address, with its zone. */
+const HOST_RE = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.-]+)?$/;
+
 const port = z.number().int('must be a whole number').min(0, 'must be 0-65535').max(65535, 'must be 0-65535');
 const nonNegInt = z.number().int('must be a whole number').min(0, 'must be 0 or more');
 const posInt = z.number().int('must be a whole number').min(1, 'must be 1 or more');
@@ -38,7 +41,7 @@ const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like 
 export const fileSchema = z.strictObject({
   budget: budget.optional(),
   port: port.optional(),
-  host: z.string().min(1, 'must not be empty').optional(),
+  host: z.string().min(1, 'must not be empty').regex(HOST_RE, 'must be a host name or an IP address (like 127.0.0.1, 0.0.0.0, ::1 or cage.example.com), without a scheme, port or path').optional(),
   db: z
     .string()
     .min(1, 'must not be empty')

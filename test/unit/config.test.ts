@@ -59,6 +59,11 @@ describe('config', () => {
     for (const db of ['new/', '.', '..', 'data/..', '/'])
       expect(() => loadConfig({ env: {}, flags: { db }, cwd: dir }), db).toThrow(/--db: names a folder: give the state file's path, e\.g\. data\/iron_state\.db/);
     expect(loadConfig({ env: {}, flags: { db: 'data/iron_state.db' }, cwd: dir }).db).toMatch(/data\/iron_state\.db$/);
+    // A host that no link can hold (`dashboard --host 'bad host'` printed http://bad host:8080/…).
+    for (const host of ['bad host', 'exa/mple', 'http://cage.example', 'cage:8080', '[::1]'])
+      expect(() => loadConfig({ env: {}, flags: { host }, cwd: dir }), host).toThrow(/--host: must be a host name or an IP address/);
+    for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'fe80::1%eth0', 'localhost', 'cage.example.com', 'my_host'])
+      expect(loadConfig({ env: {}, flags: { host }, cwd: dir }).host, host).toBe(host);
     expect(() => loadConfig({ env: { IRON_CAGE_VERBOSE: 'maybe' }, cwd: dir })).toThrow(/IRON_CAGE_VERBOSE: "maybe" is not true or false/);
     expect(() => loadConfig({ env: {}, flags: { port: '1.5' }, cwd: dir })).toThrow(/--port: "1.5" is not a whole number/);
     cleanup();
