@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { queryInt } from '../core/validation.js';
 import * as z from 'zod';
 import { assertCanAct, canRead, type Principal } from '../core/roles.js';
 import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../core/errors.js';
@@ -66,8 +67,8 @@ export interface EventPage {
 }
 
 const eventsQuery = z.strictObject({
-  after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
-  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
+  after: queryInt(z.number().min(0, 'must be 0 or more')).optional(),
+  limit: queryInt(z.number().min(1, 'must be 1-1000').max(1000, 'must be 1-1000')).optional(),
   agentId: z.string().optional(),
 });
 

@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import { queryInt } from '../core/validation.js';
 import * as z from 'zod';
 import type { Principal } from '../core/roles.js';
 import { ValidationError } from '../core/errors.js';
@@ -54,8 +55,8 @@ const timelineQuery = z
   .strictObject({
     before: cursor.optional(),
     after: cursor.optional(),
-    around: z.coerce.number().int('must be a whole number of epoch milliseconds').min(0, 'must be 0 or more').max(8.64e15, 'must be a date').optional(),
-    limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(ROW_LIMIT_MAX, 'must be 1-1000').optional(),
+    around: queryInt(z.number().min(0, 'must be 0 or more').max(8.64e15, 'must be a date'), 'must be a whole number of epoch milliseconds').optional(),
+    limit: queryInt(z.number().min(1, 'must be 1-1000').max(ROW_LIMIT_MAX, 'must be 1-1000')).optional(),
     lanes: z
       .string()
       .transform((s) => s.split(',').filter((x) => x !== ''))

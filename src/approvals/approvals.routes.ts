@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { PROXIED_METHODS } from '../config/index.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../core/roles.js';
+import { queryInt } from '../core/validation.js';
 import { readJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
 import { REFUSING_POLICY_ACTIONS } from '../domain/outcomes/index.js';
 import type { StateManager, ToolsStore } from '../state/index.js';
@@ -41,7 +42,7 @@ const LIMIT = 'must be a whole number from 1 to 1000';
 /** GET /api/approvals' query: each parameter checked, any other refused (`?before=x` was read as no bound). */
 const listQuery = z.strictObject({
   status: z.enum(STATUS).optional(),
-  limit: z.string().regex(/^\d+$/, LIMIT).transform(Number).pipe(z.number().int().min(1, LIMIT).max(1000, LIMIT)).optional(),
+  limit: queryInt(z.number().min(1, LIMIT).max(1000, LIMIT), LIMIT).optional(),
   agent: z.string().optional(),
   before: z
     .string()

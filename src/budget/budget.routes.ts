@@ -17,7 +17,7 @@ import {
 } from '../domain/budget/index.js';
 import { NotFoundError } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
-import { usdAmount } from '../core/validation.js';
+import { usdAmount, queryInt } from '../core/validation.js';
 import { readJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
 import type { AgentView, LedgerBucket, RequestsStore, StateManager } from '../state/index.js';
 import type { Budgets } from './budgets.js';
@@ -43,7 +43,7 @@ export interface BudgetRoutesDeps {
 }
 
 const stepsQuery = z.strictObject({
-  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-100').max(100, 'must be 1-100').optional(),
+  limit: queryInt(z.number().min(1, 'must be 1-100').max(100, 'must be 1-100')).optional(),
 });
 
 /** GET /api/agents/:id/budget: the agent's budget now, and its runway at the current rate (null without a limit). */

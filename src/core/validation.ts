@@ -27,6 +27,8 @@ export function describeZodIssue(issue: z.core.$ZodIssue, noun = 'field'): strin
       return `${at}expected ${issue.expected}`;
     }
     case 'invalid_union': {
+      // A union that says what it takes in its own words says it best.
+      if (issue.message !== 'Invalid input') return `${at}${issue.message}`;
       // Each alternative's first issue: all of them on the value's type, said as the types it may be.
       const firsts = issue.errors.map((e) => e[0]);
       if (firsts.length > 0 && firsts.every((f) => f?.code === 'invalid_type' && f.path.length === 0)) {
@@ -139,3 +141,18 @@ export function usdInput(rules: UsdRules = {}) {
 
 /** An http(s) URL, as config keys that name one (a provider's base URL, a webhook) take it. */
 export const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL');
+
+/**
+ * A whole number in a query string, written in digits (a sign allowed, for the range's own
+ * message): `1e3`, `0x10`, `5.0`, ` 5` and an empty value are refused, where z.coerce read them as
+ * 1000, 16, 5, 5 and 0. `n` checks the number's range.
+ *
+ * @example queryInt(z.number().min(1, 'must be 1-1000').max(1000, 'must be 1-1000'))
+ */
+export function queryInt(n: z.ZodNumber, whole = 'must be a whole number'): z.ZodPipe<z.ZodPipe<z.ZodString, z.ZodTransform<number, string>>, z.ZodNumber> {
+  return z
+    .string()
+    .regex(/^-?\d+$/, whole)
+    .transform(Number)
+    .pipe(n.max(Number.MAX_SAFE_INTEGER, 'is too large'));
+}

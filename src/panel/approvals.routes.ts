@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import { queryInt } from '../core/validation.js';
 import * as z from 'zod';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -40,7 +41,7 @@ const params = z.object({
   runtime: z.string().regex(RUNTIME_ID, 'a runtime id is 1-63 letters, digits, ".", "_" or "-"'),
   id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'an approval id is letters, digits, "_" or "-" (apr_…)'),
 });
-const runtimeQuery = z.strictObject({ after: z.coerce.number().int().min(0).default(0) });
+const runtimeQuery = z.strictObject({ after: queryInt(z.number().min(0)).default(0) });
 
 export interface ApprovalsRoutesDeps {
   db: PanelDb;

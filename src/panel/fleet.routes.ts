@@ -1,4 +1,5 @@
 import type { Context, Hono } from 'hono';
+import { queryInt } from '../core/validation.js';
 import * as z from 'zod';
 import { NotFoundError } from '../core/errors.js';
 import { assertRole } from '../core/roles.js';
@@ -47,14 +48,14 @@ export type { FleetAgent, FleetAgentDetail, FleetOverview, FleetRuntime, FleetSp
 const runtimeId = z.string().regex(RUNTIME_ID, 'a runtime id is 1-63 letters, digits, ".", "_" or "-"');
 const agentsQuery = z.strictObject({
   runtime: runtimeId.optional(),
-  limit: z.coerce.number().int().min(1).max(FLEET_AGENTS_MAX).optional(),
+  limit: queryInt(z.number().min(1).max(FLEET_AGENTS_MAX)).optional(),
 });
 const spendQuery = z.strictObject({
   by: z.enum(SPEND_BY).default('runtime'),
   window: z.enum(SPEND_WINDOWS).default('24h'),
 });
 const noQuery = z.strictObject({});
-const eventsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(FLEET_EVENTS_MAX).optional() });
+const eventsQuery = z.strictObject({ limit: queryInt(z.number().min(1).max(FLEET_EVENTS_MAX)).optional() });
 const agentParams = z.object({ runtime: runtimeId, id: z.string().min(1).max(200) });
 
 /**

@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import { queryInt } from '../core/validation.js';
 import * as z from 'zod';
 import { assertRole, canRead } from '../auth/index.js';
 import { NotFoundError } from '../core/errors.js';
@@ -12,8 +13,8 @@ import type { PiiProtection } from './protection.js';
 const auditQuery = z.strictObject({
   agentId: z.string().optional(),
   type: z.enum(PII_TYPES).optional(),
-  after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
-  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
+  after: queryInt(z.number().min(0, 'must be 0 or more')).optional(),
+  limit: queryInt(z.number().min(1, 'must be 1-1000').max(1000, 'must be 1-1000')).optional(),
 });
 
 /** Detections looked through for the newest one with a preview (a streamed answer's has none). */

@@ -1,4 +1,5 @@
 import type { Context, Hono } from 'hono';
+import { queryInt } from '../core/validation.js';
 import * as z from 'zod';
 import { ValidationError } from '../core/errors.js';
 import { parseWith, readJsonBody, type AppEnv } from '../server/index.js';
@@ -13,8 +14,8 @@ export interface SecretList {
 const auditQuery = z.strictObject({
   secret_name: z.string().max(128, 'must be at most 128 characters').optional(),
   operation: z.enum(SECRET_OPERATIONS).optional(),
-  after: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
-  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
+  after: queryInt(z.number().min(0, 'must be 0 or more')).optional(),
+  limit: queryInt(z.number().min(1, 'must be 1-1000').max(1000, 'must be 1-1000')).optional(),
 });
 const listQuery = z.strictObject({ environment: z.string().optional() });
 const getQuery = z.strictObject({ reveal: z.enum(['true', 'false']).optional() });

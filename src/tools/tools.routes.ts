@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import { queryInt } from '../core/validation.js';
 import * as z from 'zod';
 import { assertRole } from '../auth/index.js';
 import { IronCageError, NotFoundError } from '../core/errors.js';
@@ -23,8 +24,8 @@ const faultBody = z
 const callsQuery = z.strictObject({
   service: z.string().optional(),
   agentId: z.string().optional(),
-  before: z.coerce.number().int('must be a whole number').min(1, 'must be 1 or more').optional(),
-  limit: z.coerce.number().int('must be a whole number').min(1, 'must be 1-1000').max(1000, 'must be 1-1000').optional(),
+  before: queryInt(z.number().min(1, 'must be 1 or more')).optional(),
+  limit: queryInt(z.number().min(1, 'must be 1-1000').max(1000, 'must be 1-1000')).optional(),
 });
 
 function callView(r: ToolCallRow) {

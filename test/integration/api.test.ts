@@ -250,6 +250,11 @@ describe('bad input', () => {
   it('bad query parameters and unknown agents and routes', async () => {
     expect((await (await t.api('/api/events?after=-1')).json()).error.message).toBe('after: must be 0 or more');
     expect((await t.api('/api/events?limit=5000')).status).toBe(400);
+    // A number in a query is written in digits: z.coerce read 1e3 as 1000, 0x10 as 16, ' 5' as 5 and an empty value as 0.
+    for (const q of ['limit=1e3', 'after=0x10', 'limit=%205', 'after=', 'limit=5.0', 'after=99999999999999999999'])
+      expect({ q, status: (await t.api(`/api/events?${q}`)).status }).toEqual({ q, status: 400 });
+    expect((await (await t.api('/api/events?limit=1e3')).json()).error.message).toBe('limit: must be a whole number');
+    expect((await t.api('/api/events?limit=010&after=0')).status).toBe(200);
     expect((await t.api('/api/events?bogus=1')).status).toBe(400);
     expect((await t.api('/api/agents/xx-deadbeef/status')).status).toBe(404);
     const nf = await t.api('/api/nope');
