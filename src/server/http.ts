@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, maxHeaderSize, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -149,8 +149,12 @@ export async function startServer(deps: Omit<ServerDeps, 'guard'>, o: ServerOpti
     for (const u of upgrades) if (path === u.path) return u.handle(req, socket, head);
     hub.handleUpgrade(req, socket, head);
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  // A request Node's parser refuses (before any handler) is answered as every other refusal is:
+  // its status and a JSON body saying what was wrong, then the connection closes.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const open = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+    if (!socket.writable || open?.headersSent) return void socket.destroy();
+    socket.end(clientErrorAnswer(err.code));
   });
 
   const urlHost = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host.includes(':') ? `[${o.host}]` : o.host;
@@ -232,4 +236,21 @@ export function tryListen(host: string, port: number): Promise<NodeJS.ErrnoExcep
     s.once('error', (err: NodeJS.ErrnoException) => resolve(err));
     s.listen(port, host, () => s.close(() => resolve(null)));
   });
+}
+
+/**
+ * The whole HTTP answer to a request Node's parser refused (`clientError`): 431 for headers over
+ * its limit, 408 for a request not sent in time, else 400, with the error body every surface uses.
+ */
+export function clientErrorAnswer(code: string | undefined): string {
+  const [status, message] =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? [431, `the request headers are larger than this server reads (${Math.round(maxHeaderSize / 1024)} KB): send fewer or smaller ones`]
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'the request was not received in time']
+        : code === 'HPE_INVALID_METHOD'
+          ? [400, 'the request method is not one HTTP knows']
+          : [400, `the request is not valid HTTP${code?.startsWith('HPE_') ? ` (${code.slice(4).toLowerCase().replaceAll('_', ' ')})` : ''}`];
+  const body = JSON.stringify({ error: { code: status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'bad_request', message } });
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -187,6 +187,21 @@ describe('low items', () => {
     }
   });
 
+  it("what Node's parser refuses is answered with its status and a JSON error, as every refusal is (it was a bare 400)", async () => {
+    const port = new URL(t.rt.url).port;
+    const cases: Array<[string, RegExp, string]> = [
+      [`GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, /^HTTP\/1\.1 431 /, 'headers_too_large'],
+      [`FROB /api/health HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`, /^HTTP\/1\.1 400 /, 'bad_request'],
+      [`GET /api/health HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n`, /^HTTP\/1\.1 400 /, 'bad_request'],
+    ];
+    for (const [request, status, code] of cases) {
+      const answer = await rawExchange(request);
+      expect(answer, code).toMatch(status);
+      expect(answer).toMatch(/\r\ncontent-type: application\/json\r\n/i);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code).toBe(code);
+    }
+  });
+
   it('a client hanging up mid-body is a debug line, not an ERROR (REST), and a recorded call, not an ERROR (tool proxy)', async () => {
     const port = Number(new URL(t.rt.url).port);
     const hangUp = (path: string) =>
