@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { queryInt } from '../core/validation.js';
+import { oneLine, queryInt } from '../core/validation.js';
 import * as z from 'zod';
 import { assertCanAct, canRead, type Principal } from '../core/roles.js';
 import { ConflictError, ForbiddenError, IronCageError, NotFoundError, ValidationError } from '../core/errors.js';
@@ -51,13 +51,7 @@ const eventBody = z.strictObject({
 
 const checkpointBody = z.strictObject({ state: z.unknown() });
 
-// Control characters become spaces before the trim and the length are judged: "\u0000" is as empty as "   ".
-const nameBody = z.strictObject({
-  name: z
-    .string()
-    .transform((s) => s.replace(/[\u0000-\u001f\u007f]/g, ' ').trim())
-    .pipe(z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters')),
-});
+const nameBody = z.strictObject({ name: oneLine(64) });
 
 /** GET /api/events: events after `after` in seq order; `nextAfter` is where the next page starts. */
 export interface EventPage {

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { PROXIED_METHODS } from '../config/index.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../core/roles.js';
-import { queryInt } from '../core/validation.js';
+import { oneLine, queryInt } from '../core/validation.js';
 import { readJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
 import { REFUSING_POLICY_ACTIONS } from '../domain/outcomes/index.js';
 import type { StateManager, ToolsStore } from '../state/index.js';
@@ -11,7 +11,7 @@ import { assertMayDecideAny, deciderOf, type ApprovalDesk, type ApprovalView } f
 import type { PolicyGate } from './gate.js';
 import { toolName } from './calls.js';
 
-const reasonBody = z.strictObject({ reason: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional() });
+const reasonBody = z.strictObject({ reason: oneLine(500).optional() });
 
 const SERVICE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const askBody = z
@@ -28,7 +28,7 @@ const askBody = z
       .optional(),
     /** The call's arguments: the JSON body's fields (and query parameters), or an MCP tool's arguments. */
     args: z.record(z.string(), z.unknown()).optional(),
-    note: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
+    note: oneLine(500).optional(),
   })
   .superRefine((b, ctx) => {
     if (b.mcp === true && b.method !== undefined) ctx.addIssue({ code: 'custom', path: ['method'], message: 'is for an HTTP tool call, not an MCP tool' });

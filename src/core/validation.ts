@@ -156,3 +156,17 @@ export function queryInt(n: z.ZodNumber, whole = 'must be a whole number'): z.Zo
     .transform(Number)
     .pipe(n.max(Number.MAX_SAFE_INTEGER, 'is too large'));
 }
+
+/**
+ * A short text people read on one line (a name, a reason): control characters (C0, DEL, C1, the
+ * line and paragraph separators) become spaces before the trim and the bounds are judged, so
+ * "\u0000" is as empty as "   " and no reason carries a terminal escape into a log or a page.
+ *
+ * @example oneLine(64).parse(' lead\u0007finder ') // 'lead finder'
+ */
+export function oneLine(max: number): z.ZodPipe<z.ZodPipe<z.ZodString, z.ZodTransform<string, string>>, z.ZodString> {
+  return z
+    .string()
+    .transform((s) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').trim())
+    .pipe(z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
+}

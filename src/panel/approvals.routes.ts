@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { queryInt } from '../core/validation.js';
+import { oneLine, queryInt } from '../core/validation.js';
 import * as z from 'zod';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -36,7 +36,7 @@ export interface RuntimeApprovalsResponse {
   cursor: number;
 }
 
-const reasonBody = z.strictObject({ reason: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional() });
+const reasonBody = z.strictObject({ reason: oneLine(500).optional() });
 const params = z.object({
   runtime: z.string().regex(RUNTIME_ID, 'a runtime id is 1-63 letters, digits, ".", "_" or "-"'),
   id: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'an approval id is letters, digits, "_" or "-" (apr_…)'),

@@ -1,11 +1,12 @@
 import type { Hono } from 'hono';
 import * as z from 'zod';
+import { oneLine } from '../core/validation.js';
 import { assertRole, type Principal } from '../core/roles.js';
 import { readJsonBody, parseWith, readableAgent, type AppEnv } from '../server/index.js';
 import type { StateManager } from '../state/index.js';
 import type { Watch } from './watch.js';
 
-const pauseBody = z.strictObject({ reason: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional() });
+const pauseBody = z.strictObject({ reason: oneLine(500).optional() });
 const resumeBody = z.strictObject({});
 
 /**

@@ -235,9 +235,10 @@ describe('pause and resume by hand', () => {
 
   it('holds LLM and tool calls at the gate; one whose client gave up leaves no row; resume lets the rest go', async () => {
     const a = await agentToken(t);
-    const paused = await post(t, `/api/agents/${a.agentId}/pause`, { reason: 'checking the leads' });
+    // A reason is one line people read: its control characters (a terminal escape) are spaces.
+    const paused = await post(t, `/api/agents/${a.agentId}/pause`, { reason: ' checking\u001b[31m the\nleads ' });
     expect(paused.status).toBe(200);
-    expect((await paused.json()).paused).toMatchObject({ by: 'admin runtime', reason: 'checking the leads', cause: 'manual', held: 0 });
+    expect((await paused.json()).paused).toMatchObject({ by: 'admin runtime', reason: 'checking [31m the leads', cause: 'manual', held: 0 });
     // A call whose client gives up at the gate: nothing reserved, sent or recorded.
     const gone = new AbortController();
     const abandoned = llm(a.token, gone.signal).catch((e: Error) => e.name);
@@ -265,6 +266,7 @@ describe('pause and resume by hand', () => {
       [`/api/agents/${a.agentId}/pause`, { reason: 5 }, 400, /reason/],
       [`/api/agents/${a.agentId}/pause`, { why: 'x' }, 400, /why/],
       [`/api/agents/${a.agentId}/pause`, { reason: '' }, 400, /reason: must not be empty/],
+      [`/api/agents/${a.agentId}/pause`, { reason: '\u0000\u0007 ' }, 400, /reason: must not be empty/],
       [`/api/agents/${a.agentId}/pause`, '{nope', 400, /not valid JSON/],
       [`/api/agents/${a.agentId}/resume`, {}, 409, /is not paused/],
       [`/api/agents/${a.agentId}/resume`, { x: 1 }, 400, /x/],
