@@ -278,9 +278,9 @@ describe('an e-mail address after a run longer than any local part is found', ()
     expect(d!.end - d!.start - address.length + address.indexOf('@')).toBeLessThanOrEqual(64);
   });
 
-  it('a URL’s credentials stay a URL, but for a password longer than any local part: read as an address’s end (a secret either way)', () => {
-    expect(found('https://admin:s3cret@host.example.com/path')).toEqual([]);
-    expect(found(`https://admin:${'p'.repeat(100)}@host.example.com/path`)).toEqual([`EMAIL:${'p'.repeat(64)}@host.example.com`]);
+  it('a URL’s password is a credential, whole, however long (it was read as an address’s end past 64 characters)', () => {
+    expect(found('https://admin:s3cret@host.example.com/path')).toEqual(['API_KEY:s3cret']);
+    expect(found(`https://admin:${'p'.repeat(100)}@host.example.com/path`)).toEqual([`API_KEY:${'p'.repeat(100)}`]);
   });
 
   it('a run of exactly 65 characters is too long too; the cut never starts on a combining mark or padding’s underscores', () => {
@@ -294,8 +294,8 @@ describe('an e-mail address after a run longer than any local part is found', ()
     expect(accented.slice(d!.start, d!.end)).toMatch(/^e\u0301(e\u0301)*jane@x\.com$/);
   });
 
-  it('a URL’s password of 65 characters is a URL’s still: its colon lies just before the run', () => {
-    expect(found(`https://admin:${'p'.repeat(65)}@host.example.com/path`)).toEqual([]);
+  it('a URL’s password of 65 characters is no address: its colon lies just before the run', () => {
+    expect(found(`https://admin:${'p'.repeat(65)}@host.example.com/path`)).toEqual([`API_KEY:${'p'.repeat(65)}`]);
   });
 
   it.each([

@@ -121,3 +121,46 @@ describe('an AWS secret key in markup or brackets is found', () => {
     expect(scan(`**${id}** / **${aws}**`).map((d) => d.value)).toEqual([id]);
   });
 });
+
+describe("a URL's password is a credential (API_KEY)", () => {
+  const found = (text: string) => scan(text).map((d) => `${d.type}:${d.value}`);
+  it.each([
+    ['postgres://app:hunter2@db.internal:5432/crm', 'hunter2'],
+    ['DATABASE_URL="mysql://root:toor@localhost/shop"', 'toor'],
+    ['redis://:longpassword1234567890@cache:6379', 'longpassword1234567890'],
+    ['amqps://guest:g:u:e:s:t@mq.example.com', 'g:u:e:s:t'],
+    ['mongodb+srv://app:Zx9%40pw@cluster0.example.net/?retryWrites=true', 'Zx9%40pw'],
+    ['[the db](postgres://u:p4ss@h)', 'p4ss'],
+    ['jdbc:postgresql://svc:S3cr3t!@10.1.2.3/app', 'S3cr3t!'],
+    ['https://bob:pw@[2001:db8::1]:8443/', 'pw'],
+    // A user name that reaches further back than a decision may read: the user information whole.
+    ['postgresql://a_service_account_name_long:pw0rd@db/x', 'a_service_account_name_long:pw0rd'],
+  ])('%s', (text, secret) => {
+    expect(found(text).filter((f) => f.startsWith('API_KEY:'))).toEqual([`API_KEY:${secret}`]);
+  });
+
+  it.each([
+    'postgres://admin:****@db.example.com',
+    'postgres://u:${DB_PASS}@db',
+    'postgres://u:$DB_PASS@db',
+    'postgres://u:<password>@db',
+    'postgres://u:{{ password }}@db',
+    'postgres://u:[API_KEY_REDACTED]@db',
+    'postgres://u:%s@db',
+    'postgres://u:@db',
+    'https://user@host.example.com:8080/path',
+    'ftp://host.example.com:21/',
+    'https://example.com/a:b@c',
+    'see foo://x:y and z@w',
+    'xpostgres_://u:p@db',
+    'postgres://u:p@/path',
+  ])('not %s', (text) => {
+    expect(found(text).filter((f) => f.startsWith('API_KEY:'))).toEqual([]);
+  });
+
+  it('redacts the password alone, and a redacted text stays as it is', () => {
+    const once = redact('url: https://bob:s3cr3t-Pa55@api.example.org/v1').text;
+    expect(once).toBe('url: https://bob:[API_KEY_REDACTED]@api.example.org/v1');
+    expect(redact(once).text).toBe(once);
+  });
+});

@@ -57,6 +57,7 @@ const SAMPLES = [
   `Sure! Card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00, key ${key} — done.`,
   'Peers: 2001:db8::1, 10.0.0.1:8080 and +44 (0)20 7946 0958; SSN 123-45-6789\nNext line: 01 23 45 67 89 ok',
   '{"email":"a.b@example.org","phone":"+49 30 12345678","ip":"192.168.0.10","note":"version 1.2.3.4"}',
+  'DATABASE_URL=postgres://app:hunter2-Xy9@db.internal:5432/crm and postgresql://a_service_account_name_long:pw0rd!x@db/x, redis://:${REDIS_PW}@cache',
 ];
 
 describe('stream redactor', () => {

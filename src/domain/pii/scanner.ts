@@ -4,6 +4,7 @@ import { detectEmails } from './detectors/email.js';
 import { detectIbans } from './detectors/iban.js';
 import { detectIpv6 } from './detectors/ip.js';
 import { detectKeys } from './detectors/keys.js';
+import { detectUrlPasswords } from './detectors/url-credentials.js';
 import { detectNumbers, type NumericOptions } from './detectors/numeric.js';
 import { toRegions } from './detectors/phone.js';
 import { APART, joinTexts, textAt } from './joined.js';
@@ -53,7 +54,10 @@ export function createScanner(opts: ScanOptions = {}): Scanner {
   function detect(text: string, from: number): Candidate[] {
     const out = candidateList();
     if (types.has('EMAIL')) detectEmails(text, out, from);
-    if (types.has('API_KEY')) detectKeys(text, out, from);
+    if (types.has('API_KEY')) {
+      detectKeys(text, out, from);
+      detectUrlPasswords(text, out, from);
+    }
     if (types.has('IBAN')) detectIbans(text, out, from);
     if (types.has('IP_ADDRESS')) detectIpv6(text, out, from);
     if (wantsNumbers) detectNumbers(text, out, numeric, from);
