@@ -85,7 +85,8 @@ export class VaultService {
    * the vault free for whichever key first seals something. Until then `masterKey` is kept to
    * adopt the check another process (a panel's replica, the CLI beside a server) stores meanwhile.
    */
-  private unbound: { masterKey: string; binding?: Promise<void> } | null;
+  private unbound: { masterKey: string } | null;
+  private settling: Promise<void> | null = null;
 
   private constructor(
     private readonly deps: VaultDeps,
@@ -121,44 +122,47 @@ export class VaultService {
 
   /**
    * Until the vault is bound: the check value another process stored since it opened is the
-   * vault's (this key is checked against it, and a wrong one locks this service as at open).
+   * vault's (this key is checked against it, and a wrong one locks this service as at open). One
+   * settling at a time (a read's adopt, or a write's bind): every caller waits for the one under
+   * way, and the vault is final (replaced, or locked) before `unbound` is cleared, so no request
+   * ever reads or seals with the vault a settling is about to replace.
    */
-  private async adopt(): Promise<void> {
-    const unbound = this.unbound;
-    if (!unbound || !this.vault) return;
-    const stored = await this.deps.store.meta();
-    if (!stored || this.unbound !== unbound) return;
-    this.unbound = null;
-    if (stored.salt.equals(this.vault.check.salt)) return;
-    try {
-      this.vault = (await Vault.unlock(unbound.masterKey, stored)).vault;
-    } catch (e) {
-      if (!(e instanceof WrongMasterKeyError)) throw e;
-      this.vault = null;
-      this._status = 'wrong_master_key';
-    }
+  private settle(write: boolean): Promise<void> {
+    this.settling ??= this.settleOnce(write).finally(() => {
+      this.settling = null;
+    });
+    return this.settling;
   }
 
-  /** Store the check value before the first secret is sealed under it (two writers at once: the first stored wins, see adopt). */
-  private async bind(): Promise<Vault> {
+  private async settleOnce(write: boolean): Promise<void> {
     const unbound = this.unbound;
-    if (unbound && this.vault) {
-      const vault = this.vault;
-      unbound.binding ??= (async () => {
-        await this.deps.store.saveMeta(vault.check);
-        await this.adopt();
-      })().catch((e: unknown) => {
-        unbound.binding = undefined;
-        throw e;
-      });
-      await unbound.binding;
+    const vault = this.vault;
+    if (!unbound || !vault) return;
+    if (write) await this.deps.store.saveMeta(vault.check);
+    const stored = await this.deps.store.meta();
+    if (!stored) return;
+    if (!stored.salt.equals(vault.check.salt)) {
+      try {
+        this.vault = (await Vault.unlock(unbound.masterKey, stored)).vault;
+      } catch (e) {
+        if (!(e instanceof WrongMasterKeyError)) throw e;
+        this.vault = null;
+        this._status = 'wrong_master_key';
+      }
     }
+    this.unbound = null;
+  }
+
+  /** Store the check value before the first secret is sealed under it (two writers at once: the first stored wins, see settle). */
+  private async bind(): Promise<Vault> {
+    // A read's settling under way may leave it unbound (nothing stored yet): then this one stores.
+    while (this.unbound && this.vault) await this.settle(true);
     return this.unlocked();
   }
 
   /** The unlocked vault (or VaultLockedError), with a check value another process stored meanwhile adopted. */
   async ready(): Promise<Vault> {
-    await this.adopt();
+    if (this.unbound) await this.settle(false);
     return this.unlocked();
   }
 

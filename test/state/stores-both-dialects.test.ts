@@ -409,4 +409,38 @@ describe.each(DATABASES)('the vault on %s', (_name, open) => {
     ]);
     expect(JSON.stringify(await vault.auditLog(admin, { limit: 100 }))).not.toContain('sk-both-dialects');
   });
+
+  // Two replicas open one new vault; the other binds it first while this one's requests run at
+  // once: each waits for the one settling under way, none reads or seals with a vault about to
+  // be replaced (a create sealed under the unstored check's key: a row every list showed tampered).
+  it.each([
+    ['the same key', 'both-dialects-race-key-0123456789'],
+    ['another key', 'both-dialects-race-other-key-012345'],
+  ])('requests at once while another replica binds it with %s: nothing sealed under a vault not stored', async (_what, otherKey) => {
+    const fresh = await open();
+    try {
+      const store = new SecretsStore(fresh.dialect);
+      const mine = await VaultService.open({ store }, 'both-dialects-race-key-0123456789');
+      const other = await VaultService.open({ store }, otherKey);
+      await other.create(admin, { name: 'FROM_OTHER', value: 'value-of-the-other-replica' });
+      const [listed, made] = await Promise.allSettled([mine.list(admin), mine.create(admin, { name: 'FROM_MINE', value: 'value-of-this-replica' })]);
+      const reader = await VaultService.open({ store }, otherKey);
+      const rows = await reader.list(admin);
+      if (otherKey === 'both-dialects-race-key-0123456789') {
+        expect(listed.status === 'fulfilled' && listed.value.map((r) => r.maskedValue)).toEqual(['valu...ica']);
+        expect(made).toMatchObject({ status: 'fulfilled', value: { name: 'FROM_MINE' } });
+        expect(rows.map((r) => [r.name, r.maskedValue])).toEqual([
+          ['FROM_MINE', 'valu...ica'],
+          ['FROM_OTHER', 'valu...ica'],
+        ]);
+      } else {
+        // This replica's key does not open the vault the other bound: refused, nothing stored.
+        expect([listed, made].map((r) => (r.status === 'rejected' ? (r.reason as { status: number }).status : r.status))).toEqual([423, 423]);
+        expect(mine.status).toBe('wrong_master_key');
+        expect(rows.map((r) => [r.name, r.maskedValue])).toEqual([['FROM_OTHER', 'valu...ica']]);
+      }
+    } finally {
+      await fresh.close();
+    }
+  });
 });
