@@ -38,7 +38,7 @@ export function tokenRoutes(d: TokenRoutesDeps) {
     app.delete('/api/tokens/:id', (c) => {
       assertRole(c.get('principal'), 'admin');
       const revoked = d.store.revoke(c.req.param('id'));
-      if (revoked.length === 0) throw new NotFoundError(`no active token ${c.req.param('id')}`);
+      if (revoked.length === 0) throw new NotFoundError(`no active token ${c.req.param('id')} (by name only an API token; a session or a runtime token by its id, as the token list shows it)`);
       d.tokens.invalidate();
       return c.json(revoked.map(({ hash: _hash, ...t }) => t));
     });

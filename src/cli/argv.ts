@@ -61,13 +61,16 @@ export function numberMissing(argv: readonly string[], numbers: readonly string[
 
 /**
  * The actions an option's help reserves it for (`For create: …`, `For add and rm: …`, `For set,
- * rotate, rm: …`), or null when it is every action's.
+ * rotate, rm: …`, and each later `; for revoke: …`), or null when it is every action's.
  *
- * @example actionsOf('For create: the agent budget in dollars') // ['create']
+ * @example actionsOf("For create: the token's name; for revoke: its id or name") // ['create', 'revoke']
  */
 export function actionsOf(description: string | undefined): string[] | null {
-  const m = /^For ([a-z]+(?:(?:, | and )[a-z]+)*)(?::| \[)/.exec(description ?? '');
-  return m ? m[1]!.split(/, | and /) : null;
+  const text = description ?? '';
+  if (!/^For [a-z]+(?:(?:, | and )[a-z]+)*(?::| \[)/.test(text)) return null;
+  const actions: string[] = [];
+  for (const m of text.matchAll(/(?:^|; )[Ff]or ([a-z]+(?:(?:, | and )[a-z]+)*)(?::| \[)/g)) actions.push(...m[1]!.split(/, | and /));
+  return actions;
 }
 
 /**

@@ -72,6 +72,8 @@ async function printSummary(rt: Runtime, runTimeMs: number): Promise<void> {
 
 export async function runServe(args: ServeArgs): Promise<void> {
   const config = prepare(args);
+  // Its stdio MCP servers' commands found now (no agent, no sandbox): a refusal after the state file was made left it behind.
+  confineLaunched(undefined, config, process.cwd());
   const gate = holdSignals();
   const rt = await boot(config);
   onSignals(rt, undefined, undefined, gate);

@@ -71,7 +71,7 @@ export async function runToken(a: TokenArgs): Promise<void> {
       return;
     }
     const revoked = store.revoke(a.id!);
-    if (revoked.length === 0) throw new ConfigError(`no active token '${a.id}'`);
+    if (revoked.length === 0) throw new ConfigError(`no active token '${a.id}' (by name only an API token; a session or a runtime token by its id, as iron-cage token list shows it)`);
     out(`Revoked ${revoked.map((t) => `${t.name} (${t.id})`).join(', ')}.`);
   } catch (e) {
     if (e instanceof ValidationError) throw new ConfigError(`--${e.message}`);

@@ -3,7 +3,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../core/errors.js';
 import { yaml } from '../core/on-first-use.js';
-import { describeZodIssue } from '../core/validation.js';
+import { describeZodIssue, innermost } from '../core/validation.js';
 import { applyGateway, gatewayDefaults } from './gateway.js';
 import { applySafety, injectionWatched } from './safety.js';
 import { applyAlerts, deprecations } from './alerts.js';
@@ -28,7 +28,7 @@ const RETIRED_ADMIN_TOKEN_TTL =
 function validate(layer: unknown, where: (path: string) => string): ParsedLayer {
   const r = fileSchema.safeParse(layer);
   if (!r.success) {
-    const issue = r.error.issues[0]!;
+    const issue = innermost(r.error.issues[0]!);
     // The prefix names the source and the path; unknown keys carry their own full path.
     const unknownKeys = issue.code === 'unrecognized_keys';
     const prefix = where(unknownKeys ? '' : issue.path.map(String).join('.'));

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { usdInput } from '../core/validation.js';
@@ -19,8 +20,12 @@ import { METRICS_DEFAULTS, observabilityFileSchema, TRACES_DEFAULTS, type Metric
 
 const budget = usdInput();
 
-/** A host to listen on or to name in a link: DNS labels (an IPv4 address among them) or an IPv6 address, with its zone. */
-const HOST_RE = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.-]+)?$/;
+/**
+ * A host to listen on or to name in a link: a name of DNS labels (an IPv4 address among them;
+ * letters of any script), or an IPv6 address (with its zone), never with a port, scheme or path.
+ */
+const HOST_NAME = /^[\p{L}\p{N}_](?:[\p{L}\p{N}_-]{0,61}[\p{L}\p{N}_])?(?:\.[\p{L}\p{N}_](?:[\p{L}\p{N}_-]{0,61}[\p{L}\p{N}_])?)*\.?$/u;
+const isHost = (host: string): boolean => (host.includes(':') ? isIP(host.replace(/%[\w.-]+$/, '')) === 6 : HOST_NAME.test(host));
 
 const port = z.number().int('must be a whole number').min(0, 'must be 0-65535').max(65535, 'must be 0-65535');
 const nonNegInt = z.number().int('must be a whole number').min(0, 'must be 0 or more');
@@ -41,7 +46,7 @@ const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like 
 export const fileSchema = z.strictObject({
   budget: budget.optional(),
   port: port.optional(),
-  host: z.string().min(1, 'must not be empty').regex(HOST_RE, 'must be a host name or an IP address (like 127.0.0.1, 0.0.0.0, ::1 or cage.example.com), without a scheme, port or path').optional(),
+  host: z.string().min(1, 'must not be empty').refine(isHost, 'must be a host name or an IP address (like 127.0.0.1, 0.0.0.0, ::1 or cage.example.com), without a scheme, port or path').optional(),
   db: z
     .string()
     .min(1, 'must not be empty')

@@ -2,15 +2,29 @@ import * as z from 'zod';
 import { formatUsd, MICROS_PER_USD, parseUsd, type Micros } from './money.js';
 
 /**
- * One zod issue as one precise phrase: `done: must be a whole number`, `unknown key 'budgte'`.
- * Shared by the config loader and the HTTP boundary so both speak the same way.
+ * The issue to describe: of a union where one alternative alone read further than the value's
+ * type, that alternative's (its path joined to the union's), which is the precise reason; else
+ * the issue itself. A caller that names the path itself asks this first.
  */
+export function innermost(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union' || issue.message !== 'Invalid input') return issue;
+  const further = issue.errors.filter((e) => e[0] !== undefined && e[0].code !== 'invalid_type');
+  const f = further.length === 1 ? further[0]![0]! : null;
+  // (Literals, each refusing the value at the union's own path, are the union's `must be one of`.)
+  if (f === null || (f.code === 'invalid_value' && f.path.length === 0)) return issue;
+  return innermost({ ...f, path: [...issue.path, ...f.path] } as z.core.$ZodIssue);
+}
+
 /** `Infinity` or `NaN` where a number was expected (YAML reads 1e400 as Infinity), else null. */
 function nonFinite(issue: z.core.$ZodIssue): string | null {
   const received = (issue as { received?: unknown }).received;
   return received === 'Infinity' || received === '-Infinity' || received === 'NaN' ? String(received) : null;
 }
 
+/**
+ * One zod issue as one precise phrase: `done: must be a whole number`, `unknown key 'budgte'`.
+ * Shared by the config loader and the HTTP boundary so both speak the same way.
+ */
 export function describeZodIssue(issue: z.core.$ZodIssue, noun = 'field'): string {
   const path = issue.path.map(String).join('.');
   const at = path ? `${path}: ` : '';
@@ -37,9 +51,14 @@ export function describeZodIssue(issue: z.core.$ZodIssue, noun = 'field'): strin
         const types = [...new Set(firsts.map((f) => (f as z.core.$ZodIssueInvalidType).expected))];
         return `${at}expected ${types.join(' or ')}`;
       }
-      // One alternative read further than its type: what it found is the precise reason.
-      const further = issue.errors.find((e) => e[0] !== undefined && e[0].code !== 'invalid_type')?.[0];
-      if (further) return describeZodIssue({ ...further, path: [...issue.path, ...further.path] } as z.core.$ZodIssue, noun);
+      // Literals (429 | 500 | "timeout"): the values any alternative takes.
+      if (firsts.length > 0 && firsts.every((f) => f?.path.length === 0 && (f.code === 'invalid_value' || f.code === 'invalid_type'))) {
+        const values = firsts.flatMap((f) => (f!.code === 'invalid_value' ? (f as z.core.$ZodIssueInvalidValue).values : []));
+        const types = firsts.flatMap((f) => (f!.code === 'invalid_type' ? [`a ${(f as z.core.$ZodIssueInvalidType).expected}`] : []));
+        if (values.length > 0) return `${at}must be one of ${[...values.map((v) => (typeof v === 'string' && noun === 'key' ? v : JSON.stringify(v))), ...new Set(types)].join(', ')}`;
+      }
+      const inner = innermost(issue);
+      if (inner !== issue) return describeZodIssue(inner, noun);
       return `${at}${issue.message}`;
     }
     case 'invalid_value':

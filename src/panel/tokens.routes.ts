@@ -43,7 +43,7 @@ export function panelTokenRoutes(d: PanelTokenRoutesDeps) {
     app.delete('/api/tokens/:id', async (c) => {
       assertRole(c.get('principal'), 'admin');
       const revoked = await d.outage.run(() => d.store.revoke(c.req.param('id')));
-      if (revoked.length === 0) throw new NotFoundError(`no active token ${c.req.param('id')}`);
+      if (revoked.length === 0) throw new NotFoundError(`no active token ${c.req.param('id')} (by name only an API token; a session or a runtime token by its id, as the token list shows it)`);
       d.tokens.invalidate();
       return c.json(revoked.map(shown));
     });

@@ -108,6 +108,7 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     writeFileSync(join(dir, 'unknown.yaml'), 'budgte: 50\n');
     writeFileSync(join(dir, 'wrongtype.toml'), 'port = "eighty"\n');
     writeFileSync(join(dir, 'nested.yaml'), 'restart:\n  max_restarts: -1\n');
+    writeFileSync(join(dir, 'mcp-missing.yaml'), 'mcp:\n  servers:\n    files:\n      command: no-such-mcp-server-d41d8c\n');
     // Each in-process, but for those marked: a malformed command line (yargs) and a bad variable,
     // as processes of their own.
     const asProcess = new Set(['unknown flag', 'bad env value']);
@@ -145,6 +146,9 @@ describe('iron-cage command line', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       ['a number option with no number', ['audit', 'pii', '--reveal'], /^iron-cage: --reveal: needs a number\n/],
       ['a number option with an empty value', ['audit', 'pii', '--after='], /^iron-cage: --after: needs a number\n/],
       // An option of another action was ignored: `token list --role admin` listed every token, as if it filtered them.
+      // A stdio MCP server whose command is not there: refused before the state file is made, by `serve` as by `start`.
+      ['a missing MCP command, serve', ['serve', '--port', '0', '--config', 'mcp-missing.yaml'], /^iron-cage: mcp\.servers\.files\.command: 'no-such-mcp-server-d41d8c' is not found on PATH\n/],
+      ['a missing MCP command, start', ['start', 'agent.py', '--config', 'mcp-missing.yaml'], /^iron-cage: mcp\.servers\.files\.command: 'no-such-mcp-server-d41d8c' is not found on PATH\n/],
       ['an option of another action', ['token', 'list', '--role', 'admin'], /^iron-cage: --role: for token create only, not token list\n/],
       ['an option of other actions', ['secrets', 'list', '--limit=5'], /^iron-cage: --limit: for secrets audit only, not secrets list\n/],
       ['an option of another action of user', ['user', 'rm', 'bob', '--role', 'admin'], /^iron-cage: --role: for user add only, not user rm\n/],

@@ -49,6 +49,11 @@ describe('config', () => {
     expect(() => loadConfig({ configPath: 'h.yaml', env: {}, cwd: dir })).toThrow(/h\.yaml: budget: must be a finite number, not Infinity \(a number too large, like 1e400, is read as Infinity\)$/);
     writeFileSync(join(dir, 'i.yaml'), 'budget: true\n');
     expect(() => loadConfig({ configPath: 'i.yaml', env: {}, cwd: dir })).toThrow(/i\.yaml: budget: expected number or string$/);
+    // A union of literals says them all; one alternative that read further says its own reason, where it found it.
+    writeFileSync(join(dir, 'l.yaml'), 'providers:\n  simulated:\n    failures:\n      - from_call: 1\n        status: 404\n');
+    expect(() => loadConfig({ configPath: 'l.yaml', env: {}, cwd: dir })).toThrow(/l\.yaml: providers\.simulated\.failures\.0\.status: must be one of 429, 500, 502, 503, timeout$/);
+    writeFileSync(join(dir, 'm.yaml'), 'policies:\n  - name: p\n    action: deny\n    match:\n      method: [FETCH]\n');
+    expect(() => loadConfig({ configPath: 'm.yaml', env: {}, cwd: dir })).toThrow(/m\.yaml: policies\.rules\.0\.match\.method\.0: must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS$/);
     writeFileSync(join(dir, 'j.yaml'), 'port: .inf\n');
     expect(() => loadConfig({ configPath: 'j.yaml', env: {}, cwd: dir })).toThrow(/j\.yaml: port: must be a finite number, not Infinity/);
     // A FIFO (or a device) would hold the read forever, waiting for a writer.
@@ -60,9 +65,9 @@ describe('config', () => {
       expect(() => loadConfig({ env: {}, flags: { db }, cwd: dir }), db).toThrow(/--db: names a folder: give the state file's path, e\.g\. data\/iron_state\.db/);
     expect(loadConfig({ env: {}, flags: { db: 'data/iron_state.db' }, cwd: dir }).db).toMatch(/data\/iron_state\.db$/);
     // A host that no link can hold (`dashboard --host 'bad host'` printed http://bad host:8080/…).
-    for (const host of ['bad host', 'exa/mple', 'http://cage.example', 'cage:8080', '[::1]'])
+    for (const host of ['bad host', 'exa/mple', 'http://cage.example', 'cage:8080', '127.0.0.1:8080', 'cafe:8080', '[::1]', 'a..b'])
       expect(() => loadConfig({ env: {}, flags: { host }, cwd: dir }), host).toThrow(/--host: must be a host name or an IP address/);
-    for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'fe80::1%eth0', 'localhost', 'cage.example.com', 'my_host'])
+    for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'fe80::1%eth0', 'localhost', 'cage.example.com', 'my_host', 'bücher.example'])
       expect(loadConfig({ env: {}, flags: { host }, cwd: dir }).host, host).toBe(host);
     expect(() => loadConfig({ env: { IRON_CAGE_VERBOSE: 'maybe' }, cwd: dir })).toThrow(/IRON_CAGE_VERBOSE: "maybe" is not true or false/);
     expect(() => loadConfig({ env: {}, flags: { port: '1.5' }, cwd: dir })).toThrow(/--port: "1.5" is not a whole number/);
