@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 
 /** The signing key lives beside the database: `iron_state.db` → `iron_state.db.key`. */
@@ -48,6 +48,8 @@ export function loadOrCreateKey(path: string): { key: Uint8Array; created: boole
   }
   // Read first (what stands there may be no key file: a folder is not to be chmod-ed); someone
   // loosened the permissions: tightened back rather than trust a readable key.
+  // A link in a key's place is no key file of ours: not read through, nor its target's mode changed.
+  if (lstatSync(path).isSymbolicLink()) throw new ConfigError(`key file ${path} is a symbolic link: iron-cage reads its keys from files of its own; remove it`);
   const key = readKey(path);
   if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
   return { key, created: false };

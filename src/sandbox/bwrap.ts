@@ -1,5 +1,5 @@
 import { bridgeLines, CHANNEL_FD } from './bridge.js';
-import { isDir, type SandboxPolicy } from './policy.js';
+import { isDir, type SandboxPolicy, under } from './policy.js';
 
 // The command line that runs an agent inside bubblewrap, from its policy: mounts, namespaces,
 // limits, and the launcher that makes the bridge to the cage (bridge.ts) before the agent runs.
@@ -54,6 +54,24 @@ export interface BwrapCommand {
   seccomp: number | null;
 }
 
+/** What in a fresh /proc belongs to the whole machine and may be written by its owner (root). */
+const PROC_GLOBAL = [
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+  '/proc/irq',
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/acpi',
+  '/proc/scsi',
+  '/proc/driver',
+  '/proc/tty',
+  '/proc/timer_list',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/sysvipc',
+  '/proc/pressure',
+];
+
 /** A hidden folder the agent does not write: empty and read-only, its size only what bwrap's mount points take. */
 const HIDDEN_BYTES = 1024 * 1024;
 
@@ -64,10 +82,18 @@ const HIDDEN_BYTES = 1024 * 1024;
  * `scratchBytes`, the others read-only, /dev too once /dev/shm is in place.
  */
 function mounts(p: SandboxPolicy): string[] {
-  const a: string[] = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--size', String(p.scratchBytes), '--tmpfs', '/dev/shm'];
+  const a: string[] = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
+  // The kernel's settings and triggers in /proc are the whole machine's, guarded by owner and mode
+  // only: a cage run as root runs its agent as the host's uid 0 (its user namespace maps 0 to 0),
+  // which may write them (core_pattern: a command the kernel runs as root; sysrq-trigger: a
+  // reboot). bwrap covers them only where its own write test passes: read-only here, always.
+  for (const f of PROC_GLOBAL) a.push('--ro-bind-try', f, f);
+  a.push('--size', String(p.scratchBytes), '--tmpfs', '/dev/shm');
   for (const d of p.hidden) a.push('--size', String(p.scratch.includes(d) ? p.scratchBytes : HIDDEN_BYTES), '--tmpfs', d);
   for (const d of p.read) a.push('--ro-bind-try', d, d);
   for (const d of p.write) a.push('--bind-try', d, d);
+  // The folders that hold iron-cage's files where the agent writes: each its own mount point (policy.ts `pinned`).
+  for (const d of p.pinned) if (!p.own.some((o) => under(d, o))) a.push('--bind-try', d, d);
   // iron-cage's own code, where a writable folder holds it: read-only over it.
   for (const d of p.own) a.push('--ro-bind-try', d, d);
   // Over everything above: iron-cage's own files, wherever they are, and the system's secrets.

@@ -40,6 +40,14 @@ export interface SandboxPolicy {
    * the agent starts; the last run holding one removes it (placeholders.ts).
    */
   reserved: string[];
+  /**
+   * The folders between a folder the agent writes and iron-cage's files in it (`state/` of
+   * `--db state/iron_state.db`), each bound onto itself: a mount point cannot be renamed or
+   * removed, so the agent cannot carry the cage's files away from under their masks (a folder
+   * renamed takes its masked files along, readable at their new names after a restart) nor put a
+   * folder of its own in their place for the next start. Writable still, shallowest first.
+   */
+  pinned: string[];
   /** The one port the agent reaches: the cage's, on 127.0.0.1 inside the sandbox. */
   port: number;
   /** Hosts it may reach over HTTP(S) through the cage's egress proxy (`sandbox.network.allow`). */
@@ -189,6 +197,12 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
   // A name not taken yet matters only where the agent could create it: in a folder it writes.
   const reserved = uniq([...free].map(named).filter((f) => writable(f) && !masked.some((m) => under(f, m))));
   const scratch = uniq([...SCRATCH.filter((d) => existsSync(d)).map(real), ...(home !== '/' && existsSync(home) ? [home] : [])]);
+  const pinned = new Set<string>();
+  for (const f of [...masked, ...reserved]) {
+    const w = write.find((x) => under(f, x) && f !== x);
+    if (w === undefined) continue;
+    for (let d = dirname(f); d !== w && under(d, w); d = dirname(d)) pinned.add(d);
+  }
   return {
     write,
     read: uniq([...i.read.map(folder), ...needed]),
@@ -198,6 +212,7 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
     masked,
     own: uniq(ownCode().map(real)).filter((o) => write.some((w) => under(o, w))),
     reserved,
+    pinned: [...pinned].sort((a, b) => a.split(sep).length - b.split(sep).length),
     port: i.port,
     allow: [...(i.allow ?? [])],
     limits: i.limits,

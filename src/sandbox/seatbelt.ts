@@ -40,6 +40,8 @@ export function seatbeltProfile(p: SandboxPolicy): string {
     `(allow file-read* file-write* ${paths('subpath', p.write)} (subpath "/private/tmp") (subpath "/private/var/folders") (literal "/dev/null") (literal "/dev/tty"))`,
     ";; iron-cage's own code, read-only where a writable folder holds it; its files, wherever they are.",
     ...(p.own.length > 0 ? [`(deny file-write* ${paths('subpath', p.own)})`] : []),
+    // The folders holding its files where the agent writes: never renamed or removed (their files would go along).
+    ...(p.pinned.length > 0 ? [`(deny file-write* ${paths('literal', p.pinned)})`] : []),
     ...(files.length > 0 ? [`(deny file-read* file-write* ${paths('literal', files)})`] : []),
     ...(dirs.length > 0 ? [`(deny file-read* file-write* ${paths('subpath', dirs)})`] : []),
     ";; Network: the cage's port, nothing else (no DNS, no listening).",

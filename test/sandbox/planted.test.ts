@@ -70,6 +70,53 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
     expect(next.out).toContain(`sandbox: off (sandbox.mode: off in ${join(open, 'iron-cage.yaml')})`);
   }, 120_000);
 
+  it("the folders holding the cage's files cannot be moved from under their masks, and /proc's machine-wide settings are read-only", async () => {
+    // helper-134: renaming the folder of `--db state/…` carried the masked key along (readable at
+    // its new name after a restart: an admin token forged); as root, /proc/sys was writable (the
+    // kernel's core_pattern: a command it runs as root outside every namespace).
+    const agent = [
+      'import os',
+      'def attempt(name, fn):',
+      '    try:',
+      '        fn(); print("PIN ok", name)',
+      '    except OSError as e:',
+      '        print("PIN blocked", name, e.errno)',
+      'attempt("rename-state", lambda: os.rename("state", "state.old"))',
+      'attempt("rename-deep", lambda: os.rename("state/deep", "state/gone"))',
+      'attempt("rmdir-deep", lambda: os.rmdir("state/deep"))',
+      'attempt("write-beside", lambda: open("state/deep/notes.txt", "w").write("mine"))',
+      'attempt("read-key", lambda: open("state/deep/iron_state.db.key").read())',
+      'writable = []',
+      'for root, _dirs, files in os.walk("/proc/sys"):',
+      '    for f in files:',
+      '        try:',
+      '            os.close(os.open(os.path.join(root, f), os.O_WRONLY)); writable.append(f)',
+      '        except OSError:',
+      '            pass',
+      'for f in ["/proc/sysrq-trigger"]:',
+      '    try:',
+      '        os.close(os.open(f, os.O_WRONLY)); writable.append(f)',
+      '    except OSError:',
+      '        pass',
+      'print("PROC writable", len(writable), writable[:5])',
+    ].join('\n');
+    const { work } = workFolder();
+    writeFileSync(join(work, 'pin.py'), `${agent}\n`);
+    mkdirSync(join(work, 'state/deep'), { recursive: true });
+    const r = await start(work, ['pin.py', '--restart', 'never', '--db', 'state/deep/iron_state.db']);
+    expect(r.out).toMatch(/sandbox: files, network, processes/);
+    for (const step of ['rename-state', 'rename-deep', 'rmdir-deep', 'read-key']) expect(r.out, step).toMatch(new RegExp(`PIN blocked ${step} \\d+`));
+    expect(r.out).toMatch(/PIN ok write-beside/);
+    expect(r.out).toMatch(/PROC writable 0 \[\]/);
+    expect(existsSync(join(work, 'state/deep/iron_state.db.key'))).toBe(true);
+    // Unsandboxed the same agent moves them (what the mounts now prevent).
+    const open = workFolder().work;
+    writeFileSync(join(open, 'pin.py'), `${agent}\n`);
+    mkdirSync(join(open, 'state/deep'), { recursive: true });
+    const off = await start(open, ['pin.py', '--restart', 'never', '--sandbox', 'off', '--db', 'state/deep/iron_state.db']);
+    expect(off.out).toMatch(/PIN ok rename-state/);
+  }, 120_000);
+
   it('two cages in one working folder: the first to end leaves the names to the one still running, whose agent still cannot plant them; the last removes them', async () => {
     const { work } = workFolder();
     const names = [...CONFIGS, 'iron_state.db-journal'];

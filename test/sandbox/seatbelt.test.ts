@@ -69,6 +69,7 @@ describe('the Seatbelt profile', () => {
       masked: [],
       own: [],
       reserved: [],
+      pinned: [],
       port: 9000,
       allow: [],
       limits: SANDBOX_DEFAULTS.limits,

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/index.js';
@@ -302,6 +302,34 @@ describe('a --db that cannot be a state file', () => {
       for (const f of ['notes.txt', 'other.db']) expect(statSync(join(dir, f)).mode & 0o777, f).toBe(0o644);
       expect(sha256(other)).toBe(otherBytes);
       expect(statSync('/dev/null').mode & 0o777).toBe(0o666);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("a link in the place of a state file's journal or key", () => {
+  // Planted beside the state (a folder swapped under a sandboxed agent, see test/sandbox), a
+  // -shm link made iron-cage chmod whatever it pointed to 0600; a key link was read as the key.
+  it('is refused at start naming it, and what it points to keeps its mode and bytes', async () => {
+    const { dir, cleanup } = tempDir('iron-cage-links-');
+    try {
+      const victim = join(dir, 'victim.txt');
+      writeFileSync(victim, 'not yours\n', { mode: 0o644 });
+      chmodSync(victim, 0o644);
+      for (const [sub, name, message] of [
+        ['shm', 'iron_state.db-shm', (db: string) => `${db}-shm is a symbolic link: iron-cage changes none of its own files through a link; remove it`],
+        ['key', 'iron_state.db.key', (db: string) => `key file ${db}.key is a symbolic link: iron-cage reads its keys from files of its own; remove it`],
+      ] as const) {
+        const db = join(dir, sub, 'iron_state.db');
+        const made = await cliInProcess(['token', 'create', '--name', 'ci', '--role', 'viewer', '--db', db], { cwd: dir });
+        expect(made.code).toBe(0);
+        rmSync(join(dir, sub, name), { force: true });
+        symlinkSync(victim, join(dir, sub, name));
+        await expect(boot({ ...DEFAULTS, host: '127.0.0.1', port: 0, db }, undefined, { logger: createLogger({ format: 'json', level: 'error' }) })).rejects.toThrow(new ConfigError(message(db)));
+      }
+      expect(statSync(victim).mode & 0o777).toBe(0o644);
+      expect(readFileSync(victim, 'utf8')).toBe('not yours\n');
     } finally {
       cleanup();
     }

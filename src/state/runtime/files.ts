@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readSync, type Stats, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readSync, type Stats, statSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../../core/errors.js';
 import { dirname, resolve } from 'node:path';
 
@@ -16,12 +16,23 @@ export type PermissionWarning = (message: string) => void;
 /** Node's own warning channel, for callers without a logger (CLI commands, embedding). */
 export const emitPermissionWarning: PermissionWarning = (message) => process.emitWarning(message, 'IronCageWarning');
 
-/** Tighten `path` to `mode` if it exists with more; null when it is missing or already private. */
-function tighten(path: string, mode: number): string | null {
+/**
+ * Tighten `path` to `mode` if it exists with more; null when it is missing or already private.
+ * A symbolic link is followed only where `links` says so (the state file a user linked): a
+ * journal or key file standing as a link is refused (`refuse`) or left alone (`skip`), never
+ * chmod-ed through: planted beside the state, it would make iron-cage change any file's mode.
+ */
+function tighten(path: string, mode: number, links: 'follow' | 'refuse' | 'skip' = 'follow'): string | null {
   let current: number;
   try {
-    current = statSync(path).mode & 0o777;
-  } catch {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) {
+      if (links === 'refuse') throw new ConfigError(`${path} is a symbolic link: iron-cage changes none of its own files through a link; remove it`);
+      if (links === 'skip') return null;
+    }
+    current = (st.isSymbolicLink() ? statSync(path) : st).mode & 0o777;
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
     return null;
   }
   if ((current & ~mode) === 0) return null;
@@ -64,6 +75,10 @@ export function sqliteFiles(db: string): string[] {
 export function prepareStateFile(db: string): void {
   makeFolders(dirname(db), PRIVATE_DIR);
   refuseNotStateFile(db);
+  // A journal of the state file standing as a link: SQLite would write through it (or refuse with no reason), tighten chmod through it.
+  for (const f of sqliteFiles(db).slice(1)) {
+    if (lstatSync(f, { throwIfNoEntry: false })?.isSymbolicLink()) throw new ConfigError(`${f} is a symbolic link: iron-cage changes none of its own files through a link; remove it`);
+  }
   closeSync(openSync(db, 'a', PRIVATE_FILE));
 }
 
@@ -76,7 +91,7 @@ export function prepareStateFile(db: string): void {
  */
 export function tightenStateFiles(db: string, warn: PermissionWarning = emitPermissionWarning): void {
   for (const f of sqliteFiles(db)) {
-    const w = tighten(f, PRIVATE_FILE);
+    const w = tighten(f, PRIVATE_FILE, f === db ? 'follow' : 'refuse');
     if (w) warn(w);
   }
 }
@@ -121,7 +136,7 @@ const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
  * secureOpenedState('./iron_state.db');
  */
 export function secureOpenedState(db: string): void {
-  for (const f of sqliteFiles(db)) tighten(f, PRIVATE_FILE);
+  for (const f of sqliteFiles(db)) tighten(f, PRIVATE_FILE, f === db ? 'follow' : 'skip');
 }
 
 /**
