@@ -131,6 +131,8 @@ describe("a URL's password is a credential (API_KEY)", () => {
     ['amqps://guest:g:u:e:s:t@mq.example.com', 'g:u:e:s:t'],
     ['mongodb+srv://app:Zx9%40pw@cluster0.example.net/?retryWrites=true', 'Zx9%40pw'],
     ['[the db](postgres://u:p4ss@h)', 'p4ss'],
+    // An '@' in the password (unencoded): the URL's reading takes it whole, no address's end leaks its start.
+    ['mongodb+srv://app:pa@ss@cluster0.example.net/?retryWrites=true', 'pa@ss'],
     ['jdbc:postgresql://svc:S3cr3t!@10.1.2.3/app', 'S3cr3t!'],
     ['https://bob:pw@[2001:db8::1]:8443/', 'pw'],
     // A user name that reaches further back than a decision may read: the user information whole.
@@ -156,6 +158,12 @@ describe("a URL's password is a credential (API_KEY)", () => {
     'postgres://u:p@/path',
   ])('not %s', (text) => {
     expect(found(text).filter((f) => f.startsWith('API_KEY:'))).toEqual([]);
+  });
+
+  it("an address after a handle's @ is still one; one glued to another address's @ is none", () => {
+    expect(found('Follow me @jane@mastodon.social!')).toEqual(['EMAIL:jane@mastodon.social']);
+    expect(found('mongodb://app:pa@ss@cluster0.example.net')).toEqual(['API_KEY:pa@ss']);
+    expect(found('x a@b@c.com y')).toEqual([]);
   });
 
   it('redacts the password alone, and a redacted text stays as it is', () => {

@@ -178,6 +178,10 @@ function emailAt(text: string, at: number, out: Candidate[]): number {
   while (start < at && (text[start] === '.' || text[start] === '-' || text[start] === '+' || text[start] === "'")) start++;
   if (start === at || text[at - 1] === '.') return at + 1;
   if (urlPassword(text, start)) return at + 1;
+  // A local part right after another address's '@' is no address's (`a@b@c.com`): in a URL, the
+  // end of a password holding an '@' (`mongodb://app:pa@ss@cluster0…`), which the URL's reading
+  // takes whole. A handle's '@' before it (`@jane@mastodon.social`) begins no address: read.
+  if (start > 1 && text.charCodeAt(start - 1) === 64 && isLocalChar(text.charCodeAt(start - 2))) return at + 1;
 
   let end = at + 1;
   const ceiling = Math.min(text.length, at + 2 + MAX_DOMAIN);
