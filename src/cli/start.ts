@@ -1,6 +1,6 @@
 import { checkPanelConfig, loadConfig, type Config, type FlagValues } from '../config/index.js';
 import { escapeControl } from '../core/logger.js';
-import { chooseSandbox, confineCheck, confineLaunched } from '../sandbox/index.js';
+import { chooseSandbox, confineCheck, confineLaunched, refuseLinkedCageFiles } from '../sandbox/index.js';
 import { agentLanguage, type AgentProgram } from '../supervisor/index.js';
 import { boot, checkCommand, checkPython, checkScript, checkSyntax, holdSignals, fetchRunSummary, onSignals, renderTable, summaryRows, type Runtime } from '../runtime/index.js';
 
@@ -30,6 +30,7 @@ export async function runStart(args: StartArgs): Promise<void> {
   const sandbox = chooseSandbox(config);
   // Its stdio MCP servers resolved and checked now, before anything starts (the runtime launches them from these).
   confineLaunched(sandbox, config, cwd);
+  if (sandbox.on) refuseLinkedCageFiles(config, cwd);
   const language = 'script' in agent ? agentLanguage(agent.script) : null;
   if ('script' in agent && language) checkSyntax(language === 'python' ? config.python : process.execPath, language, agent.script, cwd, confineCheck(sandbox, config, cwd));
   const started = Date.now();

@@ -1,5 +1,5 @@
 import { bridgeLines, CHANNEL_FD } from './bridge.js';
-import { isDir, type SandboxPolicy, under } from './policy.js';
+import { byDepth, isDir, type SandboxPolicy, under } from './policy.js';
 
 // The command line that runs an agent inside bubblewrap, from its policy: mounts, namespaces,
 // limits, and the launcher that makes the bridge to the cage (bridge.ts) before the agent runs.
@@ -91,7 +91,9 @@ function mounts(p: SandboxPolicy): string[] {
   a.push('--size', String(p.scratchBytes), '--tmpfs', '/dev/shm');
   for (const d of p.hidden) a.push('--size', String(p.scratch.includes(d) ? p.scratchBytes : HIDDEN_BYTES), '--tmpfs', d);
   for (const d of p.read) a.push('--ro-bind-try', d, d);
-  for (const d of p.write) a.push('--bind-try', d, d);
+  // Shallowest first: a folder bound after one inside it would cover that one's mount (a working
+  // folder inside a `sandbox.write` folder would be no mount point, and could be renamed).
+  for (const d of byDepth(p.write)) a.push('--bind-try', d, d);
   // The folders that hold iron-cage's files where the agent writes: each its own mount point (policy.ts `pinned`).
   for (const d of p.pinned) if (!p.own.some((o) => under(d, o))) a.push('--bind-try', d, d);
   // iron-cage's own code, where a writable folder holds it: read-only over it.

@@ -1,12 +1,12 @@
-import { readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { lstatSync, readdirSync, realpathSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 import { stateFilesFor } from '../auth/index.js';
 import { DEFAULTS, scratchBytes, type Config } from '../config/index.js';
 import { ConfigError } from '../core/errors.js';
 import { sqliteFiles } from '../state/index.js';
 import { programPath, sdkPath, type AgentRunner, type RunSpec } from '../supervisor/index.js';
 
-import { sandboxPolicy, type SandboxPolicy } from './policy.js';
+import { agentWritable, sandboxPolicy, type SandboxPolicy, under } from './policy.js';
 import { SandboxRunner } from './runner.js';
 import { sandboxSupport, type SandboxTool, type Support } from './support.js';
 import { SeatbeltRunner } from './seatbelt.js';
@@ -93,6 +93,9 @@ export function cageFiles(config: Pick<Config, 'db' | 'configFile' | 'tls' | 'pa
     const beside = stateFilesFor(d);
     files.push(...sqliteFiles(d), beside.tokenKey, beside.auditKey);
   }
+  // A state file that is a link: SQLite keeps its journals beside the file it leads to.
+  const target = realOrNull(db);
+  if (target !== null && target !== db) files.push(...sqliteFiles(target));
   files.push(`${db}.files`);
   if (config.configFile) files.push(config.configFile);
   for (const n of CONFIG_NAMES) files.push(join(cwd, n));
@@ -180,4 +183,38 @@ export function egressProxy(allow: readonly string[], tokens: TokenService, stat
         data: { host: r.host, port: r.port, allowed: r.allowed, rule: r.rule, method: r.method, bytesUp: r.bytesUp, bytesDown: r.bytesDown, durationMs: r.durationMs, refused: r.refused },
       }),
   });
+}
+
+function realOrNull(path: string): string | null {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A sandboxed start refuses a file of iron-cage's (its state, keys, config) reached through a
+ * symbolic link that lies in a folder the agent writes: the agent could point the link elsewhere,
+ * and the next start would read its key or its config there, or open its database. The path it
+ * leads to is given instead.
+ *
+ * @example refuseLinkedCageFiles(config, process.cwd()) // throws for --db link/iron_state.db where ./link is a link
+ */
+export function refuseLinkedCageFiles(config: Pick<Config, 'db' | 'configFile' | 'tls' | 'panel' | 'sandbox'>, cwd: string): void {
+  const writable = agentWritable(cwd, config.sandbox.write);
+  for (const f of cageFiles(config, cwd)) {
+    const parts = f.split(sep);
+    for (let k = 2; k <= parts.length; k++) {
+      const p = parts.slice(0, k).join(sep);
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (st === undefined) break;
+      if (!st.isSymbolicLink()) continue;
+      const folder = realOrNull(dirname(p));
+      if (folder !== null && writable.some((w) => under(folder, w)))
+        throw new ConfigError(
+          `${f}: ${p} is a symbolic link in a folder the sandboxed agent writes: it could point it elsewhere before the next start; give the path it leads to (${realOrNull(p) ?? 'nothing yet'}), or run with --sandbox off`,
+        );
+    }
+  }
 }

@@ -1,4 +1,4 @@
-export { chooseSandbox, clearStateNames, egressProxy, offBy, sandboxLine, sandboxRunner, cageFiles, type SandboxChoice } from './choose.js';
+export { chooseSandbox, clearStateNames, egressProxy, offBy, refuseLinkedCageFiles, sandboxLine, sandboxRunner, cageFiles, type SandboxChoice } from './choose.js';
 export { confineCheck, confineLaunched, type Confine, type Launch } from './launched.js';
 export { EgressProxy, egressRule } from './egress.js';
 export { sandboxSupport, type SandboxTool, type Support } from './support.js';

@@ -93,6 +93,9 @@ export const real = (p: string): string => {
 };
 
 /** Whether `p` is `dir` or inside it. */
+/** Paths, shallowest first (a parent before what it holds). */
+export const byDepth = (paths: readonly string[]): string[] => [...paths].sort((a, b) => a.split(sep).length - b.split(sep).length);
+
 export const under = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 
 /** The first line of an executable file when it names an interpreter (`#!/usr/bin/env python3` → ['/usr/bin/env', 'python3']). */
@@ -197,9 +200,11 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
   // A name not taken yet matters only where the agent could create it: in a folder it writes.
   const reserved = uniq([...free].map(named).filter((f) => writable(f) && !masked.some((m) => under(f, m))));
   const scratch = uniq([...SCRATCH.filter((d) => existsSync(d)).map(real), ...(home !== '/' && existsSync(home) ? [home] : [])]);
+  // From the outermost writable folder that holds it: every folder in between, a writable one
+  // inside it (the working folder in a `sandbox.write` parent) among them.
   const pinned = new Set<string>();
   for (const f of [...masked, ...reserved]) {
-    const w = write.find((x) => under(f, x) && f !== x);
+    const w = byDepth(write.filter((x) => under(f, x) && f !== x))[0];
     if (w === undefined) continue;
     for (let d = dirname(f); d !== w && under(d, w); d = dirname(d)) pinned.add(d);
   }
@@ -212,7 +217,7 @@ export function sandboxPolicy(i: PolicyInput): SandboxPolicy {
     masked,
     own: uniq(ownCode().map(real)).filter((o) => write.some((w) => under(o, w))),
     reserved,
-    pinned: [...pinned].sort((a, b) => a.split(sep).length - b.split(sep).length),
+    pinned: byDepth([...pinned]),
     port: i.port,
     allow: [...(i.allow ?? [])],
     limits: i.limits,

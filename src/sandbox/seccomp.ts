@@ -84,6 +84,14 @@ const SYSCALLS = {
   personality: [135, 92],
   socket: [41, 198],
   ioctl: [16, 29],
+  chmod: [90, null],
+  fchmod: [91, 52],
+  fchmodat: [268, 53],
+  // Linux 6.6, the same number in both tables (newer than the headers above).
+  fchmodat2: [452, 452],
+  open: [2, null],
+  openat: [257, 56],
+  creat: [85, null],
 } as const satisfies Record<string, readonly [x64: number | null, arm64: number | null]>;
 
 type Call = keyof typeof SYSCALLS;
@@ -122,6 +130,8 @@ const TIOCSTI = 0x5412;
 const TIOCLINUX = 0x541c;
 const PER_LINUX = 0;
 const PERSONALITY_QUERY = 0xffffffff;
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
 
 /** The policy, in order. A call no row refuses is allowed. */
 const RULES: readonly Rule[] = [
@@ -182,6 +192,16 @@ const RULES: readonly Rule[] = [
   },
   // Typing into the terminal iron-cage runs in (TIOCSTI) or the console's tricks (TIOCLINUX).
   { call: 'ioctl', errno: EPERM, when: [{ arg: 1, in: [TIOCSTI, TIOCLINUX] }] },
+  // A set-user-ID or set-group-ID file: a cage run as root runs its agent as the host's uid 0,
+  // whose setuid program left in the working folder is any local user's way to root. Refused in
+  // a mode given to chmod or to a file's creation.
+  { call: 'chmod', errno: EPERM, when: [{ arg: 1, anyBit: S_ISUID | S_ISGID }] },
+  { call: 'fchmod', errno: EPERM, when: [{ arg: 1, anyBit: S_ISUID | S_ISGID }] },
+  { call: 'fchmodat', errno: EPERM, when: [{ arg: 2, anyBit: S_ISUID | S_ISGID }] },
+  { call: 'fchmodat2', errno: EPERM, when: [{ arg: 2, anyBit: S_ISUID | S_ISGID }] },
+  { call: 'open', errno: EPERM, when: [{ arg: 2, anyBit: S_ISUID | S_ISGID }] },
+  { call: 'openat', errno: EPERM, when: [{ arg: 3, anyBit: S_ISUID | S_ISGID }] },
+  { call: 'creat', errno: EPERM, when: [{ arg: 1, anyBit: S_ISUID | S_ISGID }] },
 ];
 
 /** Every call the filter refuses whatever its arguments (EPERM; clone3 ENOSYS), in the policy's order. */

@@ -156,7 +156,10 @@ export class VaultService {
   /** Store the check value before the first secret is sealed under it (two writers at once: the first stored wins, see settle). */
   private async bind(): Promise<Vault> {
     // A read's settling under way may leave it unbound (nothing stored yet): then this one stores.
-    while (this.unbound && this.vault) await this.settle(true);
+    for (let pass = 0; this.unbound && this.vault; pass++) {
+      if (pass === 2) throw new IronCageError('vault_unbound', 500, 'the vault check value was stored but cannot be read back');
+      await this.settle(true);
+    }
     return this.unlocked();
   }
 

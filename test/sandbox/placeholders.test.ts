@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SANDBOX_DEFAULTS } from '../../src/config/index.js';
 import { clearStateNames, sandboxPolicy } from '../../src/sandbox/index.js';
+import { bwrapArgs } from '../../src/sandbox/bwrap.js';
 import { isPlaceholder, releaseNames, takeNames } from '../../src/sandbox/placeholders.js';
 import { until } from '../helpers/runtime.js';
 
@@ -82,6 +83,34 @@ describe('placeholders', () => {
     expect(policy.reserved.sort()).toEqual([join(work, 'iron-cage.yaml'), join(work, 'iron-cage.yml')]);
     expect(policy.masked).toContain(join(work, 'iron-cage.toml'));
     expect(policy.masked).not.toContain(join(work, 'iron-cage.yaml'));
+  });
+
+  it("pins every folder between the outermost folder the agent writes and a file of the cage's, a writable one among them, bound after its parent", () => {
+    const parent = folder();
+    const work = join(parent, 'proj');
+    mkdirSync(join(work, 'state/deep'), { recursive: true });
+    const db = join(work, 'state/deep/iron_state.db');
+    writeFileSync(db, '');
+    const policy = sandboxPolicy({
+      cwd: work,
+      script: join(work, 'agent.py'),
+      interpreter: '/usr/bin/python3',
+      sdk: join(root, 'sdk'),
+      port: 8080,
+      // `sandbox.write: [".."]`: the working folder inside another the agent writes.
+      write: ['..'],
+      read: [],
+      limits: SANDBOX_DEFAULTS.limits,
+      secretFiles: [db, join(work, 'iron_state.db.key')],
+    });
+    expect(policy.pinned).toEqual([work, join(work, 'state'), join(work, 'state/deep')]);
+    const args = bwrapArgs({ policy, perl: '/usr/bin/perl', prlimit: '/usr/bin/prlimit', cwd: work, command: 'python3', args: ['agent.py'], seccomp: false });
+    const bind = (d: string) => args.findIndex((a, i) => a === '--bind-try' && args[i + 1] === d && args[i + 2] === d);
+    const binds = args.flatMap((a, i) => (a === '--bind-try' ? [args[i + 1]!] : []));
+    // The parent first, then each pinned folder over it (a later bind of the parent would undo the working folder's mount).
+    expect(binds.indexOf(parent)).toBeLessThan(binds.lastIndexOf(work));
+    expect(bind(join(work, 'state/deep'))).toBeGreaterThan(bind(parent));
+    expect(args.lastIndexOf(join(work, 'state/deep'))).toBeLessThan(args.indexOf(db));
   });
 
   it('a start waits for a sandbox over its state that is ending (its cage just killed with -9, restarted at once), and refuses one that lives on', async () => {

@@ -86,6 +86,11 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
       'attempt("rmdir-deep", lambda: os.rmdir("state/deep"))',
       'attempt("write-beside", lambda: open("state/deep/notes.txt", "w").write("mine"))',
       'attempt("read-key", lambda: open("state/deep/iron_state.db.key").read())',
+      // A set-user-ID file (as root: the host's root) is refused; a plain mode is the agent's to set.
+      'open("tool", "w").close()',
+      'attempt("chmod-plain", lambda: os.chmod("tool", 0o755))',
+      'attempt("chmod-setuid", lambda: os.chmod("tool", 0o4755))',
+      'attempt("create-setgid", lambda: os.close(os.open("tool2", os.O_CREAT | os.O_WRONLY, 0o2755)))',
       'writable = []',
       'for root, _dirs, files in os.walk("/proc/sys"):',
       '    for f in files:',
@@ -105,16 +110,27 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
     mkdirSync(join(work, 'state/deep'), { recursive: true });
     const r = await start(work, ['pin.py', '--restart', 'never', '--db', 'state/deep/iron_state.db']);
     expect(r.out).toMatch(/sandbox: files, network, processes/);
-    for (const step of ['rename-state', 'rename-deep', 'rmdir-deep', 'read-key']) expect(r.out, step).toMatch(new RegExp(`PIN blocked ${step} \\d+`));
+    for (const step of ['rename-state', 'rename-deep', 'rmdir-deep', 'read-key', 'chmod-setuid', 'create-setgid']) expect(r.out, step).toMatch(new RegExp(`PIN blocked ${step} \\d+`));
     expect(r.out).toMatch(/PIN ok write-beside/);
+    expect(r.out).toMatch(/PIN ok chmod-plain/);
+    expect(statSync(join(work, 'tool')).mode & 0o7777).toBe(0o755);
     expect(r.out).toMatch(/PROC writable 0 \[\]/);
     expect(existsSync(join(work, 'state/deep/iron_state.db.key'))).toBe(true);
+    // A state folder reached through a link in the agent's folder: the agent could point the link
+    // at a folder of its own (its key, a fresh database) before the next start: refused, naming the path.
+    symlinkSync('state', join(work, 'linked'));
+    const linked = await start(work, ['pin.py', '--restart', 'never', '--db', 'linked/deep/iron_state.db'], {}, true);
+    expect({ code: linked.code, out: linked.out }).toEqual({
+      code: 2,
+      out: `iron-cage: ${join(work, 'linked/deep/iron_state.db')}: ${join(work, 'linked')} is a symbolic link in a folder the sandboxed agent writes: it could point it elsewhere before the next start; give the path it leads to (${join(work, 'state')}), or run with --sandbox off\n`,
+    });
     // Unsandboxed the same agent moves them (what the mounts now prevent).
     const open = workFolder().work;
     writeFileSync(join(open, 'pin.py'), `${agent}\n`);
     mkdirSync(join(open, 'state/deep'), { recursive: true });
     const off = await start(open, ['pin.py', '--restart', 'never', '--sandbox', 'off', '--db', 'state/deep/iron_state.db']);
     expect(off.out).toMatch(/PIN ok rename-state/);
+    expect(off.out).toMatch(/PIN ok chmod-setuid/);
   }, 120_000);
 
   it('two cages in one working folder: the first to end leaves the names to the one still running, whose agent still cannot plant them; the last removes them', async () => {

@@ -132,7 +132,26 @@ describe('the seccomp program', () => {
       expect(say(name), name).toBe(errno(name === 'clone3' ? ENOSYS : EPERM));
     }
     expect(DENIED).toEqual(expect.arrayContaining(['ptrace', 'mount', 'unshare', 'setns', 'bpf', 'keyctl', 'kexec_load', 'perf_event_open', 'io_uring_setup', 'clone3']));
-    expect(DENIED_BY_ARGUMENT).toEqual(['clone', 'personality', 'socket', 'ioctl']);
+    expect(DENIED_BY_ARGUMENT).toEqual(['clone', 'personality', 'socket', 'ioctl', 'chmod', 'fchmod', 'fchmodat', 'fchmodat2', 'open', 'openat', 'creat']);
+    // A set-user-ID or set-group-ID mode, in a chmod or a file's creation: refused; any other mode let through.
+    const modes: Array<[string, number]> = [
+      ['fchmod', 1],
+      ['fchmodat', 2],
+      ['openat', 3],
+      ...(arch === 'x64'
+        ? ([
+            ['chmod', 1],
+            ['open', 2],
+            ['creat', 1],
+          ] as Array<[string, number]>)
+        : []),
+    ];
+    for (const [name, at] of modes) {
+      const withMode = (mode: number) => Array.from({ length: at + 1 }, (_, i) => (i === at ? BigInt(mode) : 0n));
+      for (const bad of [0o4755, 0o2755, 0o6777]) expect(say(name, withMode(bad)), `${name} ${bad.toString(8)}`).toBe(errno(EPERM));
+      for (const ok of [0o755, 0o644, 0o1777]) expect(say(name, withMode(ok)), `${name} ${ok.toString(8)}`).toBe(ALLOW);
+    }
+    expect(run(prog, { nr: 452, arch: AUDIT[arch], args: [0n, 0n, BigInt(0o4755)] }), 'fchmodat2').toBe(errno(EPERM));
     // The bridge's Perl calls sendmsg by its number (src/sandbox/bridge.ts): the kernel's, and let through.
     expect(SENDMSG[arch]).toBe(nr.get('sendmsg'));
     expect(say('sendmsg')).toBe(ALLOW);
