@@ -220,6 +220,8 @@ export class McpSession {
   readonly server: Server;
   /** The agent's requests in flight (newest last): a server's question during one goes back on that request's stream. */
   private readonly inFlight: Array<string | number> = [];
+  /** Per request of the agent's, the server's progress being relayed to it: awaited before its answer is sent. */
+  private readonly relaying = new Map<RequestId, Promise<void>>();
   /** The real server went away: the agent's session ends once the calls in flight have had their answer. */
   private upstreamGone = false;
   readonly transport: AgentTransport;
@@ -477,7 +479,14 @@ export class McpSession {
 
   /** send: asked of the real server through its breaker and within its time limit. */
   private readonly sendRequest = async (c: Message): Promise<void> => {
-    c.result = (await this.upstream(() => c.r.send(this.up.client, c.sent, this.options(c.extra, c.token, c.ref), this.d.sdk.types), c.extra.signal, c.ref)) as Record<string, unknown>;
+    try {
+      c.result = (await this.upstream(() => c.r.send(this.up.client, c.sent, this.options(c.extra, c.token, c.ref), this.d.sdk.types), c.extra.signal, c.ref)) as Record<string, unknown>;
+    } finally {
+      // The server's last progress, relayed, is on the agent's stream before the answer that closes it.
+      const relaying = this.relaying.get(c.extra.requestId);
+      this.relaying.delete(c.extra.requestId);
+      await relaying;
+    }
   };
 
   /** send, for a tools/call: as any request, timed; once sent (it may have run) its price is charged, a server never reached gives it back. */
@@ -665,7 +674,9 @@ export class McpSession {
     const clean = this.clean(p, ref);
     // Block mode: the figures pass, the server's words do not.
     const params = clean.block === null ? (clean.value as Progress) : { progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }) };
-    void this.server.notification({ method: 'notifications/progress', params: { ...params, progressToken: token } }, { relatedRequestId: requestId }).catch(() => undefined);
+    const sent = this.server.notification({ method: 'notifications/progress', params: { ...params, progressToken: token } }, { relatedRequestId: requestId }).catch(() => undefined);
+    const before = this.relaying.get(requestId);
+    this.relaying.set(requestId, before === undefined ? sent : before.then(() => sent));
   }
 
   /** The agent's progress on a request the server made of it: sent with the server's token, scanned as the agent's words are. */
