@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, realpathSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { stateFilesFor } from '../auth/index.js';
 import { DEFAULTS, scratchBytes, type Config } from '../config/index.js';
@@ -207,7 +207,12 @@ export function refuseLinkedCageFiles(config: Pick<Config, 'db' | 'configFile' |
     const parts = f.split(sep);
     for (let k = 2; k <= parts.length; k++) {
       const p = parts.slice(0, k).join(sep);
-      const st = lstatSync(p, { throwIfNoEntry: false });
+      let st: Stats | undefined;
+      try {
+        st = lstatSync(p, { throwIfNoEntry: false });
+      } catch {
+        break; // not a folder, or not ours to read: the start's own checks say why
+      }
       if (st === undefined) break;
       if (!st.isSymbolicLink()) continue;
       const folder = realOrNull(dirname(p));
