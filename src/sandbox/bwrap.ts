@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { processAlive } from '../core/process.js';
 import { bridgeLines, CHANNEL_FD } from './bridge.js';
 import { byDepth, isDir, type SandboxPolicy, under } from './policy.js';
 
@@ -39,6 +44,8 @@ export interface BwrapRun {
   args: readonly string[];
   /** A seccomp program is passed at SECCOMP_FD. */
   seccomp: boolean;
+  /** A folder of device nodes of the run's own (privateDevices), bound over /dev's: null when the host's are safe to share. */
+  devices?: string | null;
 }
 
 /** A process the cage launches for itself, not the agent (a stdio MCP server, a syntax check): confined in files and processes, no bridge, its pipes as they are. */
@@ -52,6 +59,38 @@ export interface BwrapCommand {
   network: boolean;
   /** The descriptor bwrap reads a seccomp program from (null: none). */
   seccomp: number | null;
+}
+
+/** The device nodes bwrap's /dev holds (its --dev), by major and minor number. */
+const DEVICES = [
+  { name: 'null', major: 1, minor: 3 },
+  { name: 'zero', major: 1, minor: 5 },
+  { name: 'full', major: 1, minor: 7 },
+  { name: 'random', major: 1, minor: 8 },
+  { name: 'urandom', major: 1, minor: 9 },
+  { name: 'tty', major: 5, minor: 0 },
+] as const;
+
+/**
+ * For a cage run as root: the run's own device nodes, made with mknod in a private folder (0700),
+ * to bind over bwrap's /dev (see mounts). Null when not root (the agent owns none of the host's
+ * nodes) or where mknod cannot make them; the caller removes the folder when the run ends.
+ */
+export function privateDevices(): string | null {
+  if (process.getuid?.() !== 0) return null;
+  // Those of a cage that ended without removing its own (killed with -9), by the pid in their name.
+  for (const f of readdirSync(tmpdir())) {
+    const pid = /^iron-cage-dev-(\d+)-/.exec(f)?.[1];
+    if (pid !== undefined && Number(pid) !== process.pid && !processAlive(Number(pid))) rmSync(join(tmpdir(), f), { recursive: true, force: true });
+  }
+  const dir = mkdtempSync(join(tmpdir(), `iron-cage-dev-${process.pid}-`));
+  try {
+    for (const d of DEVICES) execFileSync('mknod', ['-m', '666', join(dir, d.name), 'c', String(d.major), String(d.minor)], { stdio: 'ignore' });
+    return dir;
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
 }
 
 /** What in a fresh /proc belongs to the whole machine and may be written by its owner (root). */
@@ -81,8 +120,12 @@ const HIDDEN_BYTES = 1024 * 1024;
  * host's memory (tmpfs) is sized: the ones the agent writes (`scratch`, and /dev/shm) at
  * `scratchBytes`, the others read-only, /dev too once /dev/shm is in place.
  */
-function mounts(p: SandboxPolicy): string[] {
-  const a: string[] = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
+function mounts(p: SandboxPolicy, devices: string | null = null): string[] {
+  const a: string[] = ['--ro-bind', '/', '/', '--dev', '/dev'];
+  // bwrap's /dev binds the host's own nodes: a cage run as root runs its agent as their owner, whose
+  // chmod would change the host's /dev/null. The run's own nodes instead (the same devices).
+  if (devices !== null) for (const d of DEVICES) a.push('--dev-bind', join(devices, d.name), `/dev/${d.name}`);
+  a.push('--proc', '/proc');
   // The kernel's settings and triggers in /proc are the whole machine's, guarded by owner and mode
   // only: a cage run as root runs its agent as the host's uid 0 (its user namespace maps 0 to 0),
   // which may write them (core_pattern: a command the kernel runs as root; sysrq-trigger: a
@@ -134,7 +177,7 @@ export function bwrapCommand(r: BwrapCommand): string[] {
  */
 export function bwrapArgs(r: BwrapRun): string[] {
   const p = r.policy;
-  const a = mounts(p);
+  const a = mounts(p, r.devices ?? null);
   a.push('--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--disable-userns');
   a.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'iron-cage-sandbox');
   a.push('--info-fd', String(INFO_FD));

@@ -5,7 +5,7 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalProcess, stopWithGrace, type AgentProcess, type AgentRunner, type ExitInfo, type OutputStream, type RunSpec } from '../supervisor/index.js';
 import { BRIDGE_FAILED, BRIDGE_FAILED_LINE, bridgeListener } from './bridge.js';
-import { bwrapArgs, CHANNEL_FD, INFO_FD, SECCOMP_FD } from './bwrap.js';
+import { bwrapArgs, CHANNEL_FD, INFO_FD, privateDevices, SECCOMP_FD } from './bwrap.js';
 import { limitWords } from './limits.js';
 import { releaseNames, takeNames } from './placeholders.js';
 import type { SandboxView } from '../state/index.js';
@@ -61,7 +61,9 @@ export class SandboxRunner implements AgentRunner {
     const policy = this.o.policy(spec);
     let filterFd: number | null = null;
     if (this.o.seccomp) filterFd = nameless(this.o.seccomp);
-    const args = bwrapArgs({ policy, perl: this.o.perl, prlimit: this.o.prlimit, cwd: spec.cwd, command: spec.command, args: spec.args, seccomp: filterFd !== null });
+    const devices = privateDevices();
+    const dropDevices = () => devices !== null && rmSync(devices, { recursive: true, force: true });
+    const args = bwrapArgs({ policy, perl: this.o.perl, prlimit: this.o.prlimit, cwd: spec.cwd, command: spec.command, args: spec.args, seccomp: filterFd !== null, devices });
     // iron-cage's names the agent could plant a file under (a config, a journal): taken for the run.
     const taken = takeNames(policy.reserved);
     // The Python bootstrap compares its parent with iron-cage's pid; inside, its parent is the sandbox's first process.
@@ -100,11 +102,15 @@ export class SandboxRunner implements AgentRunner {
       const agentPid = info === null ? null : await findAgent(info);
       const sandboxed = new SandboxProcess(inner, early, info, agentPid ?? inner.pid, policy);
       early = null;
-      void sandboxed.exited.then(() => releaseNames(taken));
+      void sandboxed.exited.then(() => {
+        releaseNames(taken);
+        dropDevices();
+      });
       void listener.then((l) => l && this.serve(l, sandboxed.exited));
       return sandboxed;
     } catch (e) {
       releaseNames(taken);
+      dropDevices();
       throw e;
     } finally {
       if (filterFd !== null) closeSync(filterFd);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -91,6 +91,10 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
       'attempt("chmod-plain", lambda: os.chmod("tool", 0o755))',
       'attempt("chmod-setuid", lambda: os.chmod("tool", 0o4755))',
       'attempt("create-setgid", lambda: os.close(os.open("tool2", os.O_CREAT | os.O_WRONLY, 0o2755)))',
+      // The sandboxed run only (never unsandboxed: as root that is the host's): /dev/null's mode, the run's own node's.
+      'if os.environ.get("PIN_DEV") == "1":',
+      '    attempt("chmod-dev-null", lambda: os.chmod("/dev/null", 0o660))',
+      '    attempt("write-dev-null", lambda: open("/dev/null", "w").write("x"))',
       'writable = []',
       'for root, _dirs, files in os.walk("/proc/sys"):',
       '    for f in files:',
@@ -108,7 +112,18 @@ describe.skipIf(!supported.ok)('files a sandboxed agent plants for the cage to t
     const { work } = workFolder();
     writeFileSync(join(work, 'pin.py'), `${agent}\n`);
     mkdirSync(join(work, 'state/deep'), { recursive: true });
-    const r = await start(work, ['pin.py', '--restart', 'never', '--db', 'state/deep/iron_state.db']);
+    let r: Awaited<ReturnType<typeof start>>;
+    let hostNull = 0o666;
+    try {
+      r = await start(work, ['pin.py', '--restart', 'never', '--db', 'state/deep/iron_state.db'], { PIN_DEV: '1' });
+    } finally {
+      // Were the host's node reachable, the machine is put back before anything else fails.
+      hostNull = statSync('/dev/null').mode & 0o777;
+      if (hostNull !== 0o666 && process.getuid?.() === 0) chmodSync('/dev/null', 0o666);
+    }
+    // As root the agent is the owner of what it is shown: its /dev is the run's own nodes, the host's untouched.
+    expect(hostNull.toString(8)).toBe('666');
+    expect(r.out).toMatch(/PIN ok write-dev-null/);
     expect(r.out).toMatch(/sandbox: files, network, processes/);
     for (const step of ['rename-state', 'rename-deep', 'rmdir-deep', 'read-key', 'chmod-setuid', 'create-setgid']) expect(r.out, step).toMatch(new RegExp(`PIN blocked ${step} \\d+`));
     expect(r.out).toMatch(/PIN ok write-beside/);
