@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processAlive } from '../core/process.js';
@@ -83,6 +83,8 @@ export function privateDevices(): string | null {
     const pid = /^iron-cage-dev-(\d+)-/.exec(f)?.[1];
     if (pid !== undefined && Number(pid) !== process.pid && !processAlive(Number(pid))) rmSync(join(tmpdir(), f), { recursive: true, force: true });
   }
+  // A temporary folder mounted nodev (a tmpfs often is) would make the nodes useless inside: the host's then, as before.
+  if (mountedNodev(realpathSync(tmpdir()))) return null;
   const dir = mkdtempSync(join(tmpdir(), `iron-cage-dev-${process.pid}-`));
   try {
     for (const d of DEVICES) execFileSync('mknod', ['-m', '666', join(dir, d.name), 'c', String(d.major), String(d.minor)], { stdio: 'ignore' });
@@ -91,6 +93,22 @@ export function privateDevices(): string | null {
     rmSync(dir, { recursive: true, force: true });
     return null;
   }
+}
+
+/** Whether the mount holding `path` has `nodev` (or cannot be told: then as if it had), from /proc/self/mountinfo. */
+function mountedNodev(path: string): boolean {
+  let best: { point: string; options: string } | null = null;
+  try {
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const f = line.split(' ');
+      if (f.length < 6) continue;
+      const point = f[4]!.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+      if ((path === point || path.startsWith(point === '/' ? '/' : `${point}/`)) && (best === null || point.length >= best.point.length)) best = { point, options: f[5]! };
+    }
+  } catch {
+    return true;
+  }
+  return best === null || best.options.split(',').includes('nodev');
 }
 
 /** What in a fresh /proc belongs to the whole machine and may be written by its owner (root). */
