@@ -87,7 +87,8 @@ export function privateDevices(): string | null {
   if (mountedNodev(realpathSync(tmpdir()))) return null;
   const dir = mkdtempSync(join(tmpdir(), `iron-cage-dev-${process.pid}-`));
   try {
-    for (const d of DEVICES) execFileSync('mknod', ['-m', '666', join(dir, d.name), 'c', String(d.major), String(d.minor)], { stdio: 'ignore' });
+    // One process for the six (a start pays for each one spawned).
+    execFileSync('/bin/sh', ['-c', DEVICES.map((d) => `mknod -m 666 "$0/${d.name}" c ${d.major} ${d.minor}`).join(' && '), dir], { stdio: 'ignore' });
     return dir;
   } catch {
     rmSync(dir, { recursive: true, force: true });

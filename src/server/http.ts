@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, maxHeaderSize, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, maxHeaderSize, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -243,14 +243,13 @@ export function tryListen(host: string, port: number): Promise<NodeJS.ErrnoExcep
  * its limit, 408 for a request not sent in time, else 400, with the error body every surface uses.
  */
 export function clientErrorAnswer(code: string | undefined): string {
-  const [status, message] =
+  const [status, kind, message] =
     code === 'HPE_HEADER_OVERFLOW'
-      ? [431, `the request headers are larger than this server reads (${Math.round(maxHeaderSize / 1024)} KB): send fewer or smaller ones`]
+      ? [431, 'headers_too_large', `the request headers are larger than this server reads (${Math.round(maxHeaderSize / 1024)} KB): send fewer or smaller ones`]
       : code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'the request was not received in time']
+        ? [408, 'request_timeout', 'the request was not received in time']
         : code === 'HPE_INVALID_METHOD'
-          ? [400, 'the request method is not one HTTP knows']
-          : [400, `the request is not valid HTTP${code?.startsWith('HPE_') ? ` (${code.slice(4).toLowerCase().replaceAll('_', ' ')})` : ''}`];
-  const body = JSON.stringify({ error: { code: status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'bad_request', message } });
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+          ? [400, 'bad_request', 'the request method is not one HTTP knows']
+          : [400, 'bad_request', `the request is not valid HTTP${code?.startsWith('HPE_') ? ` (${code.slice(4).toLowerCase().replaceAll('_', ' ')})` : ''}`];
+  return upgradeRefusal(new IronCageError(kind, status, message));
 }

@@ -24,6 +24,10 @@ const folder = () => {
   return d;
 };
 
+/** A Python agent's policy in `work`, with the cage's files `secretFiles` and the folders `write` besides it. */
+const policyOf = (work: string, secretFiles: string[], write: string[] = []) =>
+  sandboxPolicy({ cwd: work, script: join(work, 'agent.py'), interpreter: '/usr/bin/python3', sdk: join(root, 'sdk'), port: 8080, write, read: [], limits: SANDBOX_DEFAULTS.limits, secretFiles });
+
 describe('placeholders', () => {
   it('two runs of one process hold a name together: the first to end leaves it, the last removes it', () => {
     const f = join(folder(), 'iron-cage.yaml');
@@ -69,17 +73,10 @@ describe('placeholders', () => {
     writeFileSync(join(work, 'iron-cage.yaml'), '');
     chmodSync(join(work, 'iron-cage.yaml'), 0o400);
     writeFileSync(join(work, 'iron-cage.toml'), 'x = 1\n');
-    const policy = sandboxPolicy({
-      cwd: work,
-      script: join(work, 'agent.py'),
-      interpreter: '/usr/bin/python3',
-      sdk: join(root, 'sdk'),
-      port: 8080,
-      write: [],
-      read: [],
-      limits: SANDBOX_DEFAULTS.limits,
-      secretFiles: ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'].map((x) => join(work, x)),
-    });
+    const policy = policyOf(
+      work,
+      ['iron-cage.yaml', 'iron-cage.yml', 'iron-cage.toml'].map((x) => join(work, x)),
+    );
     expect(policy.reserved.sort()).toEqual([join(work, 'iron-cage.yaml'), join(work, 'iron-cage.yml')]);
     expect(policy.masked).toContain(join(work, 'iron-cage.toml'));
     expect(policy.masked).not.toContain(join(work, 'iron-cage.yaml'));
@@ -91,18 +88,8 @@ describe('placeholders', () => {
     mkdirSync(join(work, 'state/deep'), { recursive: true });
     const db = join(work, 'state/deep/iron_state.db');
     writeFileSync(db, '');
-    const policy = sandboxPolicy({
-      cwd: work,
-      script: join(work, 'agent.py'),
-      interpreter: '/usr/bin/python3',
-      sdk: join(root, 'sdk'),
-      port: 8080,
-      // `sandbox.write: [".."]`: the working folder inside another the agent writes.
-      write: ['..'],
-      read: [],
-      limits: SANDBOX_DEFAULTS.limits,
-      secretFiles: [db, join(work, 'iron_state.db.key')],
-    });
+    // `sandbox.write: [".."]`: the working folder inside another the agent writes.
+    const policy = policyOf(work, [db, join(work, 'iron_state.db.key')], ['..']);
     expect(policy.pinned).toEqual([work, join(work, 'state'), join(work, 'state/deep')]);
     const args = bwrapArgs({ policy, perl: '/usr/bin/perl', prlimit: '/usr/bin/prlimit', cwd: work, command: 'python3', args: ['agent.py'], seccomp: false });
     const bind = (d: string) => args.findIndex((a, i) => a === '--bind-try' && args[i + 1] === d && args[i + 2] === d);
