@@ -40,6 +40,13 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
 
   const startReplica = async (port: number): Promise<LaunchedCli> => {
     const p = launchCli(['panel', '--database', pgServer.url, '--port', String(port), '--host', '127.0.0.1', '--lease-ttl', '5s', '--drain-grace', '1500ms', '--config', panelConfig]);
+    // Its own start line naming the port first, not only an answer there: freePort's port is free
+    // again until the replica binds it, and another file's server may take it meanwhile (then this
+    // one exits on EADDRINUSE, the other answers /readyz, and the balancer finds it gone later).
+    await until(() => {
+      if (p.child.exitCode !== null) throw new Error(`replica on port ${port} exited ${p.child.exitCode}: ${p.out()}`);
+      return p.out().includes(`control panel at http://127.0.0.1:${port}/`);
+    }, 30_000);
     await until(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200, 30_000);
     return p;
   };
@@ -76,7 +83,10 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
       replicas.set(name, { port, proc: await startReplica(port) });
     }
     lb = await startHaproxy({ port: lbPort, backends: REPLICAS.map((name) => ({ port: replicas.get(name)!.port, name })), checkPath: '/readyz', balance: 'roundrobin' });
-    await lb.waitUp();
+    await lb.waitUp().catch((e: Error) => {
+      // Which replica the balancer cannot reach, and what each said.
+      throw new Error(`${e.message}\n${[...replicas].map(([n, r]) => `replica ${n} (port ${r.port}, exit ${r.proc.child.exitCode}):\n${r.proc.out()}`).join('\n')}`);
+    });
     // Set up with the command line in-process (cliInProcess: the same program, no cold start of Node;
     // test/panel/*.test.ts run it as processes).
     const budget = await cliInProcess(['panel', 'budget', 'set', 'team', '--database', pgServer.url, '--fleet', '--limit', String(LIMIT_USD)]);
