@@ -14,7 +14,13 @@
 // spikee does and placed in its e-mail document: the English ones (the others are in Zulu,
 // Albanian, Irish and Scottish Gaelic, languages the detector was not made for).
 //
-//   node_modules/.bin/tsx scripts/injection/third-party.ts --cyberseceval <PurpleLlama clone or git dir> --spikee <spikee clone or git dir>
+// AgentDojo's (github:ethz-spylab/agentdojo, MIT) four suites of tool data (e-mails, calendar events,
+// files, web pages, Slack messages, transactions, hotel reviews) with each injection vector filled
+// by each of its fixed attacks around each of its v1 injection tasks' goals, and the same data at
+// its defaults: the benchmark most papers on indirect injection report. Written as JSON lines by
+// scripts/injection/agentdojo.py (it reads the suites' YAML and the tasks' Python).
+//
+//   node_modules/.bin/tsx scripts/injection/third-party.ts --cyberseceval <PurpleLlama clone or git dir> --spikee <spikee clone or git dir> --agentdojo <agentdojo.jsonl>
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -115,6 +121,38 @@ export function spikeeReport(cases: readonly { text: string; frame: string }[]):
   return `Spikee (frames × instructions in an e-mail, English): ${n}/${cases.length} (${((100 * n) / cases.length).toFixed(1)} %)\n  by frame: ${by.join(', ')}`;
 }
 
+export interface AgentDojoCase {
+  id: string;
+  text: string;
+  /** 1: an attack in the data; 0: the data as the suite has it. */
+  label: 0 | 1;
+  suite: string;
+  /** The attack's name in AgentDojo (`important_instructions`, `ignore_previous`, …); null for the data alone. */
+  attack: string | null;
+}
+
+/** The JSON lines scripts/injection/agentdojo.py wrote. */
+export function agentDojo(file: string): AgentDojoCase[] {
+  return jsonl<AgentDojoCase>(readFileSync(file, 'utf8'));
+}
+
+/** Recall by attack and by suite; the data without an attack flagged. */
+export function agentDojoReport(cases: readonly AgentDojoCase[]): string {
+  const hit = cases.map((c) => detectInjection(c.text).flagged);
+  const share = (pick: (c: AgentDojoCase) => boolean) => {
+    const xs = cases.map((c, i) => [c, i] as const).filter(([c]) => pick(c));
+    const n = xs.filter(([, i]) => hit[i]).length;
+    return `${n}/${xs.length} (${xs.length === 0 ? '-' : ((100 * n) / xs.length).toFixed(1)} %)`;
+  };
+  const attacks = [...new Set(cases.map((c) => c.attack).filter((a) => a !== null))];
+  const suites = [...new Set(cases.map((c) => c.suite))];
+  return [
+    `AgentDojo (its attacks in its suites' tool data): recall ${share((c) => c.label === 1)}; the data alone flagged ${share((c) => c.label === 0)}`,
+    `  by attack: ${attacks.map((a) => `${a} ${share((c) => c.attack === a)}`).join(', ')}`,
+    `  by suite: ${suites.map((x) => `${x} ${share((c) => c.label === 1 && c.suite === x)}`).join(', ')}`,
+  ].join('\n');
+}
+
 const opt = (name: string) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
@@ -124,4 +162,6 @@ if (process.argv[1]?.endsWith('third-party.ts')) {
   const spk = opt('--spikee');
   if (cse) console.log(cyberSecEvalReport(cyberSecEval(cse)));
   if (spk) console.log(spikeeReport(spikee(spk)));
+  const adj = opt('--agentdojo');
+  if (adj) console.log(agentDojoReport(agentDojo(adj)));
 }

@@ -20,10 +20,16 @@ const SENTENCE = String.raw`(?<=(?:^|[\n.!?;:>"«“„(\[*#-])[ \t]{0,3})`;
 // the model, they give the text a floor (detect.ts), since what the classifier learnt of them is
 // blunted by the writing that quotes them; that writing is told apart by its quotation marks and
 // words (quotation, discussion), as for every signal.
+/**
+ * `instructions` as typed in a hurry (`iunstructions`, `insturctions`, `instrutions`, `intructions`):
+ * a model reads the word all the same (`Ignore your previous iunstructions.` is one of AgentDojo's
+ * attacks). Not the words it could be taken for (`iterations`, `illustrations`, `installations`…).
+ */
+const INSTRUCTIONS_MISTYPED = String.raw`(?!iterat|illustr|install|instit|instrument|interact|intersect|integrat|investig|inspect|instant|industr)i[a-z]{0,3}n?s?t[a-z]{0,2}r[a-z]{0,3}(?:ions?|ons|ns)`;
 const OVERRIDE_SOURCES = [
   // (not after a negation or an auxiliary: `do not ignore the previous instructions from your doctor`,
   // `the CLI will ignore the system rules`; nor the writer's own: `please ignore my previous instructions`)
-  String.raw`(?<!(?:\bnot|\bnever|n't|\bwill|\bwould|\bcan|\bcannot|\bcould|\bto|\bdoes|\bdid|\bmay|\bmight) )\b(?:ignore|disregard|forget|override|bypass|neglect|skip)\b(?![^.\n]{0,12}?\b(?:my|our)\b)[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|former|original|system|initial|all (?:your|the))\b[^.\n]{0,30}?\b(?:instructions?|prompts?|directions?|rules|guidelines|directives?|commands?|guardrails?|context|tasks?)\b`,
+  String.raw`(?<!(?:\bnot|\bnever|n't|\bwill|\bwould|\bcan|\bcannot|\bcould|\bto|\bdoes|\bdid|\bmay|\bmight) )\b(?:ignore|disregard|forget|override|bypass|neglect|skip)\b(?![^.\n]{0,12}?\b(?:my|our)\b)[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|former|original|system|initial|all (?:your|the))\b[^.\n]{0,30}?\b(?:instructions?|prompts?|directions?|rules|guidelines|directives?|commands?|guardrails?|context|tasks?|${INSTRUCTIONS_MISTYPED})\b`,
   String.raw`\b(?:ignore|disregard|forget)\b (?:(?:the|this|that|these|those|all|any|your) )?(?:[^\s.,;:!?]+ )?(?:above|previous|preceding|webpage|web page|page|site|document|text|content|article|e-?mail|message|resume|résumé|cv|table|data|input|file|function|code|question|request|task|context|conversation|instructions|prompt|summary|everything)(?![\wà-öø-ÿ])[^.\n]{0,30}? (?:and|then)(?: instead| just| only| simply)? (?:say|state|declare|claim|respond with|reply with|answer with|tell the user|inform the user)\b`,
   String.raw`(?<![\wà-öø-ÿ])(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte|übergehe|verwirf)\b(?![^.\n]{0,12}?\b(?:meine|unsere)\b)[^.\n]{0,40}?(?:vorherigen|bisherigen|obigen|vorigen|früheren|ursprünglichen|alle|deine|ihre)\s+(?:anweisungen|instruktionen|befehle|regeln|vorgaben|aufgaben)`,
   String.raw`\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte)\b (?:(?:die|das|den|diese[nmrs]?|alle[ns]?|deine|ihre) )?(?:[^\s.,;:!?]+ )?(?:seite|webseite|dokument|text|inhalt|tabelle|funktion|code|e-mail|mail|nachricht|anfrage|frage|aufgabe|daten|eingabe|datei|artikel|lebenslauf|obigen?|vorherigen?|alles|anweisungen)\b[^.\n]{0,30}? und (?:stattdessen |nur |einfach )?(?:sag|sage|sagen sie|behaupte|behaupten sie|erkläre|erklären sie|antworte mit|antworten sie mit|teile dem (?:benutzer|nutzer) mit)\b`,
@@ -37,6 +43,23 @@ const OVERRIDE_SOURCES = [
   String.raw`(?:игнорируй|проигнорируй|забудь|не обращай внимания на)(?:те)? (?:(?:эту|этот|это|эти|все|всё|весь|предыдущ[^\s]*|вышеуказанн[^\s]*) )?(?:страниц[^\s]*|сайт[^\s]*|документ[^\s]*|текст[^\s]*|содержимо[^\s]*|таблиц[^\s]*|функци[^\s]*|код[^\s]*|письм[^\s]*|сообщени[^\s]*|вопрос[^\s]*|запрос[^\s]*|задач[^\s]*|данны[^\s]*|файл[^\s]*|стать[^\s]*|резюме|инструкци[^\s]*)[^.\n]{0,30}? и (?:вместо этого |просто |только )?(?:скажи|сообщи|заяви|ответь|укажи)(?:те)?`,
 ];
 
+/**
+ * What an injection calls its reader by name or as software: a model's family and version (`GPT-4`,
+ * `gpt-4o-2024-05-13`, `Claude 3.5 Sonnet`, `Gemini 1.5 Pro`, `Llama 3`, `Command R+`) or what it is
+ * (`the AI language model`); not `the assistants` or `the agent`, which people are too.
+ * Lowercase: ADDRESSED reads the text so.
+ */
+const NAMED_MODEL = [
+  String.raw`(?:chat)?gpt(?:[ -]?[0-9][a-z0-9.]*(?:-[a-z0-9.]+)*)?`,
+  String.raw`claude(?:[ -](?:[0-9][a-z0-9.]*|opus|sonnet|haiku|instant)){0,3}`,
+  String.raw`gemini(?:[ -](?:[0-9][a-z0-9.]*|pro|flash|ultra|nano)){0,3}`,
+  String.raw`(?:meta[ -])?llama(?:[ -]?[0-9][a-z0-9.]*)?(?:[ -][0-9]+b)?`,
+  String.raw`mistral|mixtral|copilot|qwen[0-9.]*|deepseek|grok|command[ -]r\+?|o[134](?:-mini)?`,
+].join('|');
+/** Where a reader's name ends a phrase: a mark or the line's end (`to you, the assistant manager` is a person's title). */
+const PHRASE_END = String.raw`[ \t]*(?:[.,:;!?\n]|$)`;
+const AI_READER = `${NAMED_MODEL}|(?:ai |large )?language models?|ai (?:models?|assistants?|agents?)|llms?|chatbots?|the ai`;
+
 // Text addressed to the model, or overriding its instructions, in English, German, French,
 // Spanish, Chinese and Russian (and their common variants). One alternation per idea.
 const ADDRESSED_SOURCES = [
@@ -47,10 +70,30 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:new|updated|revised|real|actual|additional|important|urgent|hidden|priority|override|admin)(?: (?:new|important|urgent|updated|additional))? (?:system )?(?:instructions?|directives?|orders)[ \t]*(?:\*{2,}|#{2,}|={2,}|!{2,}|-{3,})`,
   // set aside what is being read and put words in the reader's mouth instead: `ignore the page and state that…`
   OVERRIDE_SOURCES[1]!,
-  // a vocative anywhere; `to the assistant` followed by a colon anywhere, by a comma only where a sentence starts
-  String.raw`\b(?:hey|dear|hello|hi) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[,:!]`,
+  // a vocative anywhere (a model by its name and version too: `Dear GPT-4,`); `to the assistant` followed by a
+  // colon anywhere, by a comma only where a sentence starts (not by a version: `For GPT-4, set max_tokens` is a README's)
+  String.raw`\b(?:hey|dear|hello|hi) (?:the |any |all |every )?(?:ai|a\.i\.|llm|${NAMED_MODEL}|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[,:!]`,
   String.raw`\b(?:to|for|attention|note to|message (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:to|for|attention|note to|message (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*,`,
+  // a message to the reader by a model's name or kind (`This is an important message from me, Emma, to you, GPT-4.`;
+  // the name ends the phrase), or from whoever an agent obeys
+  String.raw`\bto you,? (?:the |dear )?(?:${AI_READER})(?=${PHRASE_END})`,
+  String.raw`\bmessage from (?:the user|your user|your owner|your operator|your developer|your creator|your (?:system )?administrator|openai|anthropic)\b[^.\n]{0,40}?\bto you\b`,
+  // the reader's own task, as only an agent has one: `before you can solve the task that I gave you in the beginning`
+  String.raw`\b(?:the |your )?(?:original |initial |first |main |actual |real |current )?(?:task|request|assignment) (?:that |which )?(?:i|the user|your user) (?:gave|assigned|set|handed|sent) (?:to )?you\b`,
+  String.raw`\btask (?:that |which )?you (?:were|have been) (?:given|assigned|asked to (?:do|complete|solve)) (?:by (?:the|your) user|in the beginning|at the (?:start|beginning)|originally|before this)\b`,
+  String.raw`\b(?:solve|solving|complete|completing|finish|finishing|continue|continuing|resume|resuming|return to|returning to|get back to|proceed with) (?:with )?(?:the|your) (?:original|initial|user's|previous|first|assigned) (?:task|request|assignment|instructions?)\b(?! (?:list|lists|bar|board|manager|queue|force|id|number|form|tracker)\b)`,
+  // the same two in the other five languages: a model by name (or as software) after `to you`, and the task the user gave the reader
+  String.raw`\ban (?:dich|sie|euch),? (?:${NAMED_MODEL}|die ki|das sprachmodell|das ki-modell|den ki-assistenten|den ki-agenten)(?=${PHRASE_END})`,
+  String.raw`(?<![\wà-öø-ÿ])(?:à|a) (?:toi|vous),? (?:${NAMED_MODEL}|l[’']ia|l[’']assistant ia|le modèle de langage)(?=${PHRASE_END})`,
+  String.raw`\b(?:a|para) (?:ti|usted),? (?:${NAMED_MODEL}|la ia|el modelo de lenguaje|el asistente de ia)(?=${PHRASE_END})`,
+  String.raw`(?<![а-яё])(?:тебе|вам),? (?:${NAMED_MODEL}|ии|языковая модель|нейросеть|ии-ассистент)(?=${PHRASE_END})`,
+  String.raw`(?:给|致)(?:你|您)[，,]\s*(?:${NAMED_MODEL}|ai|人工智能|语言模型|大模型)`,
+  String.raw`\b(?:die|der) (?:ursprüngliche[n]? |eigentliche[n]? )?aufgabe,? die (?:dir|ihnen) (?:der|dein|ihr) (?:benutzer|nutzer|anwender)\w* (?:gegeben|gestellt|aufgetragen) hat`,
+  String.raw`\bla tâche (?:initiale |d['’]origine )?que (?:l['’]utilisat(?:eur|rice)|ton utilisateur|votre utilisateur) (?:t['’]a|vous a) (?:donnée|confiée|assignée)`,
+  String.raw`\bla tarea (?:original |inicial )?que (?:el usuario|tu usuario|su usuario) (?:te|le) (?:dio|ha dado|asignó|encargó)`,
+  String.raw`задач[а-яё]{0,3},? котор(?:ую|ая|ой|ые|ых) (?:тебе|вам) (?:дал|поставил|поручил) пользователь`,
+  String.raw`用户(?:给|交给|布置给|分配给)(?:你|您)的(?:原始|最初)?任务`,
   String.raw`\b(?:if|when|since) you are (?:an? )?(?:ai|llm|large language model|language model|assistant|ai assistant|ai agent|agent|chatbot|automated|bot)\b`,
   String.raw`\b(?:ai|llm|assistant|agent|model|bot|gpt|claude)s? (?:that is |who is |currently )?(?:reading|processing|summari[sz]ing|parsing|viewing|analy[sz]ing|browsing) (?:this|these|the following)\b`,
   String.raw`\b(?:do not|don't|never) (?:tell|inform|mention|reveal|alert|notify|show)\b[^.\n]{0,25}?\b(?:the user|the human|your user|the operator)\b`,
@@ -140,8 +183,11 @@ function lowered(sources: readonly string[]): string {
 const ADDRESSED = new RegExp(lowered(ADDRESSED_SOURCES), 'g');
 
 // Special tokens of chat templates: never in data a tool returns, except documentation of them.
+// Also a heading that names the system message in parentheses (`###(system_message) …`, one of
+// AgentDojo's attacks, at a line's start or inside a field's value), which no document uses for a
+// section of its own.
 const ROLE_TOKENS =
-  /<\|(?:im_start|im_end|im_sep|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|begin_of_text|end_of_turn|start_of_turn|tool|ipython)\|>|\[\/?INST\]|<<\/?SYS>>|<\/?(?:start_of_turn|end_of_turn)>|<(?:start_of_turn|end_of_turn)>(?:user|model)/g;
+  /#{1,6}[ \t]*\((?:[Ss]ystem|SYSTEM|[Dd]eveloper|DEVELOPER)[_ ](?:[Mm]essage|MESSAGE|[Pp]rompt|PROMPT|[Ii]nstructions?|INSTRUCTIONS?)\)|(?<=(?:^|[\n"'>:])[ \t]{0,3})#{2,}\((?:[Ss]ystem|SYSTEM)\)|<\|(?:im_start|im_end|im_sep|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|begin_of_text|end_of_turn|start_of_turn|tool|ipython)\|>|\[\/?INST\]|<<\/?SYS>>|<\/?(?:start_of_turn|end_of_turn)>|<(?:start_of_turn|end_of_turn)>(?:user|model)/g;
 // Turn headers written as text: `### System:`, `System:` on a line of its own, or the
 // `Human:` / `Assistant:` pair of a transcript forged inside data.
 const ROLE_HEADERS =
@@ -201,7 +247,7 @@ function before(xs: number[], at: number): number {
 }
 
 /** Whether the text looks like it may hold any of the forgeries (cheap gate). */
-const FORGERY_GATE = /<\||\[\/?INST\]|<<\/?SYS|<\/?[a-z_-]+>|\[\/?[a-z_ -]+\]|:|：|\b(?:end|begin|start) of\b|ende|fin |конец|结束|^[ \t]*(?:[-=*#<>]{3})/im;
+const FORGERY_GATE = /<\||#[ \t]*\(|\[\/?INST\]|<<\/?SYS|<\/?[a-z_-]+>|\[\/?[a-z_ -]+\]|:|：|\b(?:end|begin|start) of\b|ende|fin |конец|结束|^[ \t]*(?:[-=*#<>]{3})/im;
 
 export interface ForgeryHits {
   /** Special tokens outside code: conclusive. */
@@ -235,7 +281,7 @@ const OVERRIDE = new RegExp(
     // not after a negation or an auxiliary (`do not ignore the previous instructions from your doctor`,
     // `the CLI will ignore the system rules file`); a few code units between the words, so that a JSON
     // answer's strings read one after the other count; two bounded gaps, no nested repeat: linear)
-    String.raw`(?<!(?:\bnot|\bnever|n't|\bwill|\bwould|\bcan|\bcannot|\bcould|\bto|\bdoes|\bdid|\bmay|\bmight) )\b(?:ignore|disregard|forget)\b[^.\n]{1,40}?\b(?:previous|prior|above|earlier|preceding|original|initial)\b[^.\n]{1,24}?\b(?:instructions|prompts?|directives|guidelines|rules)\b`,
+    String.raw`(?<!(?:\bnot|\bnever|n't|\bwill|\bwould|\bcan|\bcannot|\bcould|\bto|\bdoes|\bdid|\bmay|\bmight) )\b(?:ignore|disregard|forget)\b[^.\n]{1,40}?\b(?:previous|prior|above|earlier|preceding|original|initial)\b[^.\n]{1,24}?\b(?:instructions|prompts?|directives|guidelines|rules|${INSTRUCTIONS_MISTYPED})\b`,
     ...OVERRIDE_SOURCES.slice(1),
   ]),
   'y',
