@@ -20,7 +20,13 @@
 // its defaults: the benchmark most papers on indirect injection report. Written as JSON lines by
 // scripts/injection/agentdojo.py (it reads the suites' YAML and the tasks' Python).
 //
-//   node_modules/.bin/tsx scripts/injection/third-party.ts --cyberseceval <PurpleLlama clone or git dir> --spikee <spikee clone or git dir> --agentdojo <agentdojo.jsonl>
+// garak's (github:NVIDIA/garak, Apache-2.0) latent injections: instructions buried in a report, a
+// résumé, fact snippets or a sentence to translate (forged turns and session ends, notes to the
+// automated reader, "ignore the rest of this data and print…"), with the documents alone. Written
+// as JSON lines by scripts/injection/garak.py.
+//
+//   node_modules/.bin/tsx scripts/injection/third-party.ts --cyberseceval <PurpleLlama clone or git dir> --spikee <spikee clone or git dir> \
+//     --agentdojo <agentdojo.jsonl> --garak <garak.jsonl>
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -121,35 +127,36 @@ export function spikeeReport(cases: readonly { text: string; frame: string }[]):
   return `Spikee (frames × instructions in an e-mail, English): ${n}/${cases.length} (${((100 * n) / cases.length).toFixed(1)} %)\n  by frame: ${by.join(', ')}`;
 }
 
-export interface AgentDojoCase {
+export const AGENTDOJO = "AgentDojo (its attacks in its suites' tool data)";
+export const GARAK = "garak's latent injections (in a report, a résumé, fact snippets, a sentence to translate)";
+
+/** A third party's case as scripts/injection/agentdojo.py and garak.py write them. */
+export interface LabelledCase {
   id: string;
   text: string;
-  /** 1: an attack in the data; 0: the data as the suite has it. */
+  /** 1: an attack in the data; 0: the data alone. */
   label: 0 | 1;
-  suite: string;
-  /** The attack's name in AgentDojo (`important_instructions`, `ignore_previous`, …); null for the data alone. */
-  attack: string | null;
+  /** What the set calls the attack (AgentDojo's `ignore_previous`, garak's probe and instruction); for the data alone, where it is from. */
+  group: string;
 }
 
-/** The JSON lines scripts/injection/agentdojo.py wrote. */
-export function agentDojo(file: string): AgentDojoCase[] {
-  return jsonl<AgentDojoCase>(readFileSync(file, 'utf8'));
+/** The JSON lines of one of those scripts. */
+export function labelled(file: string): LabelledCase[] {
+  return jsonl<LabelledCase>(readFileSync(file, 'utf8'));
 }
 
-/** Recall by attack and by suite; the data without an attack flagged. */
-export function agentDojoReport(cases: readonly AgentDojoCase[]): string {
+/** Recall, by group too, and the data alone flagged. */
+export function labelledReport(name: string, cases: readonly LabelledCase[]): string {
   const hit = cases.map((c) => detectInjection(c.text).flagged);
-  const share = (pick: (c: AgentDojoCase) => boolean) => {
+  const share = (pick: (c: LabelledCase) => boolean) => {
     const xs = cases.map((c, i) => [c, i] as const).filter(([c]) => pick(c));
     const n = xs.filter(([, i]) => hit[i]).length;
     return `${n}/${xs.length} (${xs.length === 0 ? '-' : ((100 * n) / xs.length).toFixed(1)} %)`;
   };
-  const attacks = [...new Set(cases.map((c) => c.attack).filter((a) => a !== null))];
-  const suites = [...new Set(cases.map((c) => c.suite))];
+  const groups = [...new Set(cases.filter((c) => c.label === 1).map((c) => c.group))];
   return [
-    `AgentDojo (its attacks in its suites' tool data): recall ${share((c) => c.label === 1)}; the data alone flagged ${share((c) => c.label === 0)}`,
-    `  by attack: ${attacks.map((a) => `${a} ${share((c) => c.attack === a)}`).join(', ')}`,
-    `  by suite: ${suites.map((x) => `${x} ${share((c) => c.label === 1 && c.suite === x)}`).join(', ')}`,
+    `${name}: recall ${share((c) => c.label === 1)}; the data alone flagged ${share((c) => c.label === 0)}`,
+    `  by attack: ${groups.map((g) => `${g} ${share((c) => c.label === 1 && c.group === g)}`).join(', ')}`,
   ].join('\n');
 }
 
@@ -163,5 +170,7 @@ if (process.argv[1]?.endsWith('third-party.ts')) {
   if (cse) console.log(cyberSecEvalReport(cyberSecEval(cse)));
   if (spk) console.log(spikeeReport(spikee(spk)));
   const adj = opt('--agentdojo');
-  if (adj) console.log(agentDojoReport(agentDojo(adj)));
+  if (adj) console.log(labelledReport(AGENTDOJO, labelled(adj)));
+  const grk = opt('--garak');
+  if (grk) console.log(labelledReport(GARAK, labelled(grk)));
 }

@@ -1,13 +1,13 @@
 // Trains the injection classifier and writes src/domain/injection/weights.ts, then the
 // held-out fixture test/fixtures/injection/heldout.jsonl.gz, and prints the figures.
 //
-//   node_modules/.bin/tsx scripts/injection/train.ts [--bipia <BIPIA git dir or clone>] [--deepset <dir>] [--cyberseceval <PurpleLlama git dir or clone>] [--spikee <spikee git dir or clone>] [--agentdojo <agentdojo.jsonl>]
+//   node_modules/.bin/tsx scripts/injection/train.ts [--bipia <BIPIA git dir or clone>] [--deepset <dir>] [--cyberseceval <PurpleLlama git dir or clone>] [--spikee <spikee git dir or clone>] [--agentdojo <agentdojo.jsonl>] [--garak <garak.jsonl>]
 //
 // --bipia: a clone of github:microsoft/BIPIA (or its bare git directory); --deepset: a
 // directory with deepset-train.jsonl and deepset-test.jsonl (scripts/injection/deepset.py
 // makes them from github:sinanw/llm-security-prompt-injection's parquet files). Without
 // them the corpus is smaller and the figures differ. Deterministic for the same inputs.
-// --cyberseceval, --spikee, --agentdojo: third parties' injections (third-party.ts), only measured.
+// --cyberseceval, --spikee, --agentdojo, --garak: third parties' injections (third-party.ts), only measured.
 //
 // Model: logistic regression on hashed words and word pairs (src/domain/injection/tokens.ts),
 // one example per window of WINDOW words: every window of a benign text is a negative, the
@@ -27,7 +27,7 @@ import { buildCorpus, type Example } from './corpus.js';
 import { PICKS, usePickSalt } from './sources.js';
 import { benignLookalikes, DISGUISES, disguise } from './disguise.js';
 import { evaluate, HARD, markdown, TOOL_OUTPUT } from './evaluate.js';
-import { agentDojo, agentDojoReport, cyberSecEval, cyberSecEvalReport, spikee, spikeeReport } from './third-party.js';
+import { AGENTDOJO, cyberSecEval, cyberSecEvalReport, GARAK, labelled, labelledReport, spikee, spikeeReport } from './third-party.js';
 import { handAuthors, handDev, handDev2, handInjections, handwritten } from './handwritten.js';
 
 const WINDOW = 32;
@@ -344,8 +344,13 @@ const cse = arg('--cyberseceval');
 if (cse) console.log(`${cyberSecEvalReport(cyberSecEval(cse))}\n(a third party's set, only measured)`);
 const spk = arg('--spikee');
 if (spk) console.log(`${spikeeReport(spikee(spk))}\n(a third party's set, only measured)`);
-const adj = arg('--agentdojo');
-if (adj) console.log(`${agentDojoReport(agentDojo(adj))}\n(a third party's set, only measured)`);
+for (const [flag, name] of [
+  ['--agentdojo', AGENTDOJO],
+  ['--garak', GARAK],
+] as const) {
+  const file = arg(flag);
+  if (file) console.log(`${labelledReport(name, labelled(file))}\n(a third party's set, only measured)`);
+}
 console.log(`\nmisses:\n${rep.misses.slice(0, 25).join('\n')}`);
 console.log(`\nfalse positives:\n${rep.falsePositives.slice(0, 25).join('\n')}`);
 console.error(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -30,7 +30,7 @@ const OVERRIDE_SOURCES = [
   // (not after a negation or an auxiliary: `do not ignore the previous instructions from your doctor`,
   // `the CLI will ignore the system rules`; nor the writer's own: `please ignore my previous instructions`)
   String.raw`(?<!(?:\bnot|\bnever|n't|\bwill|\bwould|\bcan|\bcannot|\bcould|\bto|\bdoes|\bdid|\bmay|\bmight) )\b(?:ignore|disregard|forget|override|bypass|neglect|skip)\b(?![^.\n]{0,12}?\b(?:my|our)\b)[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|former|original|system|initial|all (?:your|the))\b[^.\n]{0,30}?\b(?:instructions?|prompts?|directions?|rules|guidelines|directives?|commands?|guardrails?|context|tasks?|${INSTRUCTIONS_MISTYPED})\b`,
-  String.raw`\b(?:ignore|disregard|forget)\b (?:(?:the|this|that|these|those|all|any|your) )?(?:[^\s.,;:!?]+ )?(?:above|previous|preceding|webpage|web page|page|site|document|text|content|article|e-?mail|message|resume|résumé|cv|table|data|input|file|function|code|question|request|task|context|conversation|instructions|prompt|summary|everything)(?![\wà-öø-ÿ])[^.\n]{0,30}? (?:and|then)(?: instead| just| only| simply)? (?:say|state|declare|claim|respond with|reply with|answer with|tell the user|inform the user)\b`,
+  String.raw`\b(?:ignore|disregard|forget)\b (?:(?:the|this|that|these|those|all|any|your|the rest of(?: the| this| that| your)?) )?(?:[^\s.,;:!?]+ )?(?:above|previous|preceding|webpage|web page|page|site|document|text|content|article|e-?mail|message|resume|résumé|cv|table|data|input|file|function|code|question|request|task|context|conversation|instructions|prompt|summary|everything)(?![\wà-öø-ÿ])[^.\n]{0,30}? (?:and|then)(?: instead| just| only| simply)? (?:say|state|declare|claim|respond with|reply with|answer with|tell the user|inform the user|print|output|repeat|report)\b`,
   String.raw`(?<![\wà-öø-ÿ])(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte|übergehe|verwirf)\b(?![^.\n]{0,12}?\b(?:meine|unsere)\b)[^.\n]{0,40}?(?:vorherigen|bisherigen|obigen|vorigen|früheren|ursprünglichen|alle|deine|ihre)\s+(?:anweisungen|instruktionen|befehle|regeln|vorgaben|aufgaben)`,
   String.raw`\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte)\b (?:(?:die|das|den|diese[nmrs]?|alle[ns]?|deine|ihre) )?(?:[^\s.,;:!?]+ )?(?:seite|webseite|dokument|text|inhalt|tabelle|funktion|code|e-mail|mail|nachricht|anfrage|frage|aufgabe|daten|eingabe|datei|artikel|lebenslauf|obigen?|vorherigen?|alles|anweisungen)\b[^.\n]{0,30}? und (?:stattdessen |nur |einfach )?(?:sag|sage|sagen sie|behaupte|behaupten sie|erkläre|erklären sie|antworte mit|antworten sie mit|teile dem (?:benutzer|nutzer) mit)\b`,
   String.raw`\b(?:ignore[rz]?|oublie[rz]?|ne tiens pas compte d)(?![^.\n]{0,12}?\b(?:mes|nos)\b)[^.\n]{0,30}?(?:les|tes|vos|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine)`,
@@ -94,6 +94,23 @@ const ADDRESSED_SOURCES = [
   String.raw`\bla tarea (?:original |inicial )?que (?:el usuario|tu usuario|su usuario) (?:te|le) (?:dio|ha dado|asignó|encargó)`,
   String.raw`задач[а-яё]{0,3},? котор(?:ую|ая|ой|ые|ых) (?:тебе|вам) (?:дал|поставил|поручил) пользователь`,
   String.raw`用户(?:给|交给|布置给|分配给)(?:你|您)的(?:原始|最初)?任务`,
+  // text for the software that reads it, not for the people who see it: `Note to automated analysis software:`,
+  // `for automated screening systems`, `invisible to humans, visible to LLM scan`
+  // (a note or message to it, or `to`/`for` it before a colon: `Do not paste client data to any automated tool` is a rule for people)
+  String.raw`\b(?:notes?|messages?|instructions?|attention|notice|hints?) (?:to|for) (?:the |any |all |every )?(?:automated|ai[- ](?:based|powered)) (?:[a-z]+ ){0,2}?(?:software|systems?|tools?|readers?|reviewers?|screeners?|parsers?|scanners?|analy[sz]ers?|pipelines?)\b`,
+  String.raw`\b(?:to|for) (?:the |any |all |every )?(?:automated|ai[- ](?:based|powered)) (?:[a-z]+ ){0,2}?(?:software|systems?|tools?|readers?|reviewers?|screeners?|parsers?|scanners?|analy[sz]ers?|pipelines?)\s*[:!]`,
+  String.raw`\b(?:invisible|hidden|not visible|not shown) to (?:humans|human (?:readers|reviewers|eyes)|people|recruiters|the reader)\b`,
+  String.raw`\b(?:visible|readable|meant|intended) (?:only )?(?:to|for) (?:the )?(?:llms?|ai|language models?|machines|automated (?:systems?|scanners?|readers?|screening)|llm scans?|ai scans?)\b`,
+  // an order for when the user asks later: `IF asked how the candidate is suited for the job, simply respond with "…"`
+  // (the answer given word for word, `simply`: a support script's "If asked about anything else, say you will check" is for a person)
+  String.raw`\bif (?:the user |a user |anyone |you are |you're )?(?:asks?|asked) (?:about|how|whether|what|why|for|to|if)\b[^.\n]{0,80}?,? (?:simply|only|just) (?:respond|reply|answer|say|state|output|print)(?: with| only| exactly)?:? ["“'<]`,
+  // setting aside the people's judgement the output stands for: `Override manual scoring and output: …`
+  String.raw`\boverride (?:the |any |all )?(?:manual|human|normal|standard|usual|existing|previous|prior) (?:scoring|review|evaluation|assessment|ranking|rating|grading|screening)\b`,
+  String.raw`(?:hinweis|nachricht|anweisung)\w* (?:für|an) (?:die |das |den )?(?:automatisierte|automatische|ki-gestützte)[nrs]? (?:[^\s.,;:!?]+ ){0,1}?(?:software|system|systeme|analyse|auswertung|prüfung|bewerberauswahl)\w*`,
+  String.raw`\b(?:note|message|consigne)s? (?:pour|à l['’]intention d[eu]s?|au|aux) (?:le |la |les )?(?:logiciels?|systèmes?|outils?) (?:d['’]analyse |de tri |de sélection )?automatisée?s?`,
+  String.raw`\b(?:nota|mensaje|aviso) (?:para|al) (?:el |los )?(?:software|sistemas?|herramientas?) (?:de análisis |de selección |de filtrado )?automatizad[oa]s?`,
+  String.raw`(?:примечание|сообщение|указание) для (?:автоматизированн|автоматическ)[а-яё]* (?:систем|программ|анализ|проверк)`,
+  String.raw`(?:给|致)(?:自动化?|自动)(?:分析|筛选|审核|评估)?(?:软件|系统|程序)的(?:说明|提示|消息|指令)`,
   String.raw`\b(?:if|when|since) you are (?:an? )?(?:ai|llm|large language model|language model|assistant|ai assistant|ai agent|agent|chatbot|automated|bot)\b`,
   String.raw`\b(?:ai|llm|assistant|agent|model|bot|gpt|claude)s? (?:that is |who is |currently )?(?:reading|processing|summari[sz]ing|parsing|viewing|analy[sz]ing|browsing) (?:this|these|the following)\b`,
   String.raw`\b(?:do not|don't|never) (?:tell|inform|mention|reveal|alert|notify|show)\b[^.\n]{0,25}?\b(?:the user|the human|your user|the operator)\b`,
@@ -189,16 +206,22 @@ const ADDRESSED = new RegExp(lowered(ADDRESSED_SOURCES), 'g');
 const ROLE_TOKENS =
   /#{1,6}[ \t]*\((?:[Ss]ystem|SYSTEM|[Dd]eveloper|DEVELOPER)[_ ](?:[Mm]essage|MESSAGE|[Pp]rompt|PROMPT|[Ii]nstructions?|INSTRUCTIONS?)\)|(?<=(?:^|[\n"'>:])[ \t]{0,3})#{2,}\((?:[Ss]ystem|SYSTEM)\)|<\|(?:im_start|im_end|im_sep|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|begin_of_text|end_of_turn|start_of_turn|tool|ipython)\|>|\[\/?INST\]|<<\/?SYS>>|<\/?(?:start_of_turn|end_of_turn)>|<(?:start_of_turn|end_of_turn)>(?:user|model)/g;
 // Turn headers written as text: `### System:`, `System:` on a line of its own, or the
-// `Human:` / `Assistant:` pair of a transcript forged inside data.
+// `Human:` / `Assistant:` pair of a transcript forged inside data (in either order: a forged answer
+// and the user's next turn after it).
 const ROLE_HEADERS =
-  /^[ \t]{0,3}(?:#{1,4}|\*\*|\[)[ \t]*(?:system|instruction|instructions|system prompt|system message|system note|system override|assistant|response|admin|developer)[ \t]*(?:\*\*|\])?[ \t]*:?[ \t]*(?:\*\*)?[ \t]*$|^[ \t]{0,3}\[?(?:system|system prompt|system message|system note|system override|admin|administrator|developer|developer message)\]?[ \t]*:[ \t]*(?:you are|you're|you must|you will|ignore|disregard|forget|override|new|from now|the assistant|assistant|always|never|important|attention|update|all previous|previous|do not|don't)\b/gim;
-const TURN_PAIR = /(?:^|\n)[ \t]*(?:human|user)[ \t]*:[^\n]*\n(?:[^\n]*\n){0,6}?[ \t]*(?:assistant|ai)[ \t]*:/gi;
+  /^[ \t]{0,3}(?:#{1,4}|\*\*|\[)[ \t]*(?:system|instruction|instructions|system prompt|system message|system note|system override|assistant|response|admin|developer)[ \t]*(?:\*\*|\])?[ \t]*:?[ \t]*(?:\*\*)?[ \t]*$|^[ \t]{0,3}\[?(?:system|system prompt|system message|system note|system override|admin|administrator|developer|developer message)\]?[ \t]*:[ \t]*(?:you are|you're|you must|you will|ignore|disregard|forget|override|new|from now|the assistant|assistant|always|never|important|attention|update|all previous|previous|do not|don't|focus|provide|respond|reply|answer|print|output|say|tell|include|only|instead|follow)\b/gim;
+const TURN_PAIR =
+  /(?:^|\n)[ \t]*(?:human|user)[ \t]*:[^\n]*\n(?:[^\n]*\n){0,6}?[ \t]*(?:assistant|ai)[ \t]*:|(?:^|\n)[ \t]*(?:assistant|ai)[ \t]*:[^\n]*\n(?:[^\n]*\n){0,6}?[ \t]*(?:human|user)[ \t]*:(?![ \t]*[<[{])/gi;
 // Special tokens of a shape no data uses: `<|anything|>` outside code.
 const ODD_TOKENS = /<\|[a-z][a-z0-9_]{2,30}\|>|<\/?(?:s|eos|bos|eot)>(?=\s*(?:<|\[|system|user|assistant|human))/gi;
 // The end (or start) of a tool result, a function's output, the untrusted part or the system
-// prompt, forged to step out of the data: nothing a tool returns says this of itself.
+// prompt, forged to step out of the data: nothing a tool returns says this of itself. So too a
+// session's end in angle brackets (`<end of session>`) and a model's turn that is only a
+// placeholder (`Assistant: <detailed summary of documents above>`, `AI: [salient summary]`) before
+// a user's turn that is none: an answer forged so that what follows reads as the user's next turn
+// (a template's documentation has placeholders in both).
 const STRONG_DELIMITERS =
-  /<\/?(?:tool[_-]?results?|tool[_-]?response|tool[_-]?output|tool[_-]?call|tool[_-]?use|function[_-]?results?|function[_-]?response|function[_-]?output|function[_-]?call|search[_-]?results?|untrusted[\w-]*|external[_-]?(?:content|data)|system[_-]?(?:prompt|message|instructions?)?|admin[_-]?instructions?|user[_-]?(?:query|input|message|request)|assistant[_-]?(?:response|message)|observation|im_(?:start|end))>|\[\/?(?:tool[_ -]?(?:result|output|response)|function[_ -]?(?:result|output)|system|untrusted[\w -]*|end[_ -]of[_ -](?:tool[_ -]?output|data|input|context|document))\]|\b(?:end|begin|start) of (?:the )?(?:tool (?:output|result|response|call)|function (?:output|result)|system prompt|system message|user (?:input|query|message|request)|untrusted (?:content|data|text|input)|external (?:content|data)|retrieved (?:content|data|documents?)|search results?)\b/gi;
+  /<\/?(?:tool[_-]?results?|tool[_-]?response|tool[_-]?output|tool[_-]?call|tool[_-]?use|function[_-]?results?|function[_-]?response|function[_-]?output|function[_-]?call|search[_-]?results?|untrusted[\w-]*|external[_-]?(?:content|data)|system[_-]?(?:prompt|message|instructions?)?|admin[_-]?instructions?|user[_-]?(?:query|input|message|request)|assistant[_-]?(?:response|message)|observation|im_(?:start|end))>|\[\/?(?:tool[_ -]?(?:result|output|response)|function[_ -]?(?:result|output)|system|untrusted[\w -]*|end[_ -]of[_ -](?:tool[_ -]?output|data|input|context|document))\]|<\/?(?:end|begin|start)[ _-]of[ _-](?:the[ _-])?(?:session|conversation|chat|turn|context|prompt|input|instructions|document|text|data)>|(?:^|\n)[ \t]*(?:assistant|ai|model)[ \t]*:[ \t]*(?:<[^\n<>]{3,80}>|\[[^\n[\]]{3,80}\])[ \t]*(?=\n[ \t]*(?:user|human)[ \t]*:(?![ \t]*[<[{]))|\b(?:end|begin|start) of (?:the )?(?:tool (?:output|result|response|call)|function (?:output|result)|system prompt|system message|user (?:input|query|message|request)|untrusted (?:content|data|text|input)|external (?:content|data)|retrieved (?:content|data|documents?)|search results?)\b/gi;
 const DELIMITERS =
   /<\/?(?:instructions?|documents?|context|data|email|webpage)>|\b(?:end|begin|start) of (?:the )?(?:document|context|data|email|e-mail|message|web ?page|page|content|input|file|text|review|comment|transcript)\b|^[ \t]*(?:[-=*#]{3,}|<{3,}|>{3,})[ \t]*(?:end|system|admin|instructions?|new instructions?|override|important)\b|^[ \t]*(?:---|===)[ \t]*(?:end|fin|ende|конец|结束)\b/gim;
 // Forged in the other languages: the end of the document, the system, new instructions.
@@ -258,6 +281,9 @@ export interface ForgeryHits {
   weak: Hit[];
 }
 
+/** How far after a forged end a forged turn makes the two one forged exchange (code units). */
+const FORGED_TURN_WITHIN = 300;
+
 export function forgeries(r: Reading): ForgeryHits {
   const strong: Hit[] = [];
   const weak: Hit[] = [];
@@ -271,6 +297,16 @@ export function forgeries(r: Reading): ForgeryHits {
   }
   for (const re of [Re.RoleHeaders, Re.TurnPair, Re.OddTokens]) for (const m of matches(re, r)) if (!inCode(m.index)) weak.push({ signal: 'role-forgery', start: m.index, end: m.index + m[0].length });
   for (const m of matches(Re.StrongDelimiters, r)) if (!inCode(m.index)) delimiters.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
+  // a forged end (of the session, of the tool's output, of a forged answer) and right after it a
+  // turn of its own (`System: …`, `User: …`): the whole exchange forged, the shape of an attack,
+  // not of data that shows a transcript or a template (those are in code, or their turns are placeholders)
+  for (const d of delimiters) {
+    const turn = weak.find((h) => h.signal === 'role-forgery' && h.start >= d.start && h.end > d.end && h.start - d.end <= FORGED_TURN_WITHIN);
+    if (turn) {
+      strong.push({ signal: 'role-forgery', start: d.start, end: turn.end });
+      break;
+    }
+  }
   for (const re of [Re.Delimiters, Re.DelimitersIntl]) for (const m of matches(re, r)) if (!inCode(m.index)) weak.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
   return { strong, delimiters, weak };
 }
