@@ -136,9 +136,43 @@ function union(a: Hit[], b: Hit[]): Hit[] {
 
 /** Text addressed to the model, in the text as written and as folded (homoglyphs, zero-width characters and the like undone). */
 /** The addressed-to-model hits of the text as written and as folded, and whether one of them sets the reader's instructions aside (each read in its own text). */
+/**
+ * A verb that sets instructions aside glued to the word before it (`USAIgnore your previous…`,
+ * `Read moreIgnore all…`: text taken out of HTML without a space between two elements; a name
+ * joined with `_`: `External_Ignore…`). The
+ * regexes start at a word's boundary in the lowercased text, which has none there; the capital
+ * after a letter marks one (case-sensitive: `signore` is a word). In the languages whose verbs
+ * the regexes know, English's, German's, French's, Spanish's and Russian's.
+ */
+const GLUED = /(?<=[\p{L}\p{N}_])(?:Ignore|IGNORE|Disregard|DISREGARD|Forget|FORGET|Ignoriere|Vergiss|Ignorez|Oubliez|Oublie|Ignora|Olvida|Игнорируй|Забудь)(?= )/gu;
+/** How much of the text after a glued verb its phrase may take, and how many glued verbs a text is read at. */
+const GLUED_SPAN = 200;
+const GLUED_MAX = 8;
+
+/** The phrases addressed to the model that start at a glued verb (GLUED), in the text's positions. */
+function gluedHits(t: Reading): { hits: Hit[]; override: boolean } {
+  const hits: Hit[] = [];
+  let override = false;
+  GLUED.lastIndex = 0;
+  for (let m = GLUED.exec(t.text), n = 0; m !== null && n < GLUED_MAX; m = GLUED.exec(t.text), n++) {
+    const r = readForSignals(t.text.slice(m.index, m.index + GLUED_SPAN));
+    for (const h of addressed(r)) {
+      if (h.start !== 0) continue;
+      hits.push({ signal: h.signal, start: h.start + m.index, end: h.end + m.index });
+      override ||= isOverride(r, h);
+    }
+  }
+  return { hits, override };
+}
+
 function addressedBoth(t: Reading, f: Folded | null, fr: Reading | null): { hits: Hit[]; override: boolean } {
-  const raw = addressed(t);
+  let raw = addressed(t);
   let override = raw.some((h) => isOverride(t, h));
+  if (GLUED.test(t.text)) {
+    const g = gluedHits(t);
+    raw = union(raw, g.hits);
+    override ||= g.override;
+  }
   if (!f || !fr) return { hits: raw, override };
   const folded = addressed(fr);
   override ||= folded.some((h) => isOverride(fr, h));
