@@ -22,7 +22,7 @@ import { leetTexts, spacedTexts, splatTexts } from './guesses.js';
 import { base64Texts, enclosedTexts, type Hidden, hexTexts, hiddenHtml, percentTexts, selectorRuns, speltLetters, tagRuns, zeroWidthRuns } from './hidden.js';
 import { exfilImages } from './images.js';
 import { toolPoisoning } from './poisoning.js';
-import { addressed, citing, discussion, exfiltration, type ForgeryHits, forgeries, type Hit, isOverride, quotation, type Reading, readForSignals } from './signals.js';
+import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, quotation, type Reading, readForSignals } from './signals.js';
 import { type Folded, foldForSignals } from './fold.js';
 import { MODEL } from './weights.js';
 
@@ -43,7 +43,6 @@ export const INJECTION_SIGNALS = [
   'homoglyph',
   'hidden-html',
   'markdown-exfil-image',
-  'exfiltration',
   'tool-poisoning',
   'classifier',
 ] as const;
@@ -240,10 +239,6 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
   // setting the reader's instructions aside (`ignore all previous instructions`) reads as an attack
   // whatever else the text says, unless it is quoted or written about (the discount below)
   if (said.override) logit = Math.max(logit, MODEL.offset + OVERRIDE_FLOOR);
-  // an order to send a secret or the user's data to an address written out: the same floor
-  const sent = foldedRead ? union(exfiltration(raw), unfold(exfiltration(foldedRead), folded!)) : exfiltration(raw);
-  for (const h of sent) mark('exfiltration', h.start, h.end);
-  if (sent.length > 0) logit = Math.max(logit, MODEL.offset + OVERRIDE_FLOOR);
 
   const forged = forgeriesBoth(raw, folded, foldedRead);
   for (const h of forged.strong) mark(h.signal as InjectionSignal, h.start, h.end);
