@@ -22,7 +22,7 @@ import { leetTexts, spacedTexts, splatTexts } from './guesses.js';
 import { base64Texts, enclosedTexts, type Hidden, hexTexts, hiddenHtml, percentTexts, selectorRuns, speltLetters, tagRuns, zeroWidthRuns } from './hidden.js';
 import { exfilImages } from './images.js';
 import { toolPoisoning } from './poisoning.js';
-import { addressed, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, quotation, type Reading, readForSignals } from './signals.js';
+import { addressed, addressedWeakly, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, quotation, type Reading, readForSignals } from './signals.js';
 import { type Folded, foldForSignals } from './fold.js';
 import { MODEL } from './weights.js';
 
@@ -81,6 +81,10 @@ export interface DetectOptions {
 // Logit units (the classifier's). Tuned on the validation split, not the held-out one.
 const BONUS = {
   addressed: 3.5,
+  /** Addressed to software as people also write (signals.ts: WEAKLY_ADDRESSED). */
+  addressedWeakly: 1,
+  /** A forged end with a forged turn right after it, beside the delimiter's own. */
+  exchange: 2.5,
   forgery: 1.5,
   delimiter: 3,
   homoglyph: 2,
@@ -135,16 +139,17 @@ function union(a: Hit[], b: Hit[]): Hit[] {
 }
 
 /** Text addressed to the model, in the text as written and as folded (homoglyphs, zero-width characters and the like undone). */
-/** The addressed-to-model hits of the text as written and as folded, and whether one of them sets the reader's instructions aside (each read in its own text). */
 /**
  * A verb that sets instructions aside glued to the word before it (`USAIgnore your previous…`,
- * `Read moreIgnore all…`: text taken out of HTML without a space between two elements; a name
- * joined with `_`: `External_Ignore…`). The
+ * `Read moreIgnore all…`: text taken out of HTML without a space between two elements; not a
+ * name joined with `_`, as a configuration's `Config_Ignore previous rules…`). The
  * regexes start at a word's boundary in the lowercased text, which has none there; the capital
- * after a letter marks one (case-sensitive: `signore` is a word). In the languages whose verbs
- * the regexes know, English's, German's, French's, Spanish's and Russian's.
+ * after a letter marks one (case-sensitive: `signore` is a word), the verb capitalised or all in
+ * capitals. In the languages whose verbs the regexes know, English's, German's, French's, Spanish's
+ * and Russian's.
  */
-const GLUED = /(?<=[\p{L}\p{N}_])(?:Ignore|IGNORE|Disregard|DISREGARD|Forget|FORGET|Ignoriere|Vergiss|Ignorez|Oubliez|Oublie|Ignora|Olvida|Игнорируй|Забудь)(?= )/gu;
+const GLUED =
+  /(?<=[\p{L}\p{N}])(?:Ignore|IGNORE|Disregard|DISREGARD|Forget|FORGET|Override|OVERRIDE|Bypass|BYPASS|Ignoriere|IGNORIERE|Vergiss|VERGISS|Missachte|MISSACHTE|Ignorez|IGNOREZ|Oubliez|OUBLIEZ|Oublie|OUBLIE|Ignora|IGNORA|Olvida|OLVIDA|Игнорируй|ИГНОРИРУЙ|Забудь|ЗАБУДЬ)(?= )/gu;
 /** How much of the text after a glued verb its phrase may take, and how many glued verbs a text is read at. */
 const GLUED_SPAN = 200;
 const GLUED_MAX = 8;
@@ -165,6 +170,7 @@ function gluedHits(t: Reading): { hits: Hit[]; override: boolean } {
   return { hits, override };
 }
 
+/** The addressed-to-model hits of the text as written and as folded, and whether one of them sets the reader's instructions aside (each read in its own text). */
 function addressedBoth(t: Reading, f: Folded | null, fr: Reading | null): { hits: Hit[]; override: boolean } {
   let raw = addressed(t);
   let override = raw.some((h) => isOverride(t, h));
@@ -183,7 +189,12 @@ function forgeriesBoth(t: Reading, f: Folded | null, fr: Reading | null): Forger
   const raw = forgeries(t);
   if (!f || !fr) return raw;
   const fo = forgeries(fr);
-  return { strong: union(raw.strong, unfold(fo.strong, f)), delimiters: union(raw.delimiters, unfold(fo.delimiters, f)), weak: union(raw.weak, unfold(fo.weak, f)) };
+  return {
+    strong: union(raw.strong, unfold(fo.strong, f)),
+    delimiters: union(raw.delimiters, unfold(fo.delimiters, f)),
+    weak: union(raw.weak, unfold(fo.weak, f)),
+    exchanges: raw.exchanges.length > 0 ? raw.exchanges : unfold(fo.exchanges, f),
+  };
 }
 
 /** The classifier's logit of a hidden text with the bonus for hiding, and whether it reads as an instruction. */
@@ -236,6 +247,11 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
   const said = addressedBoth(raw, folded, foldedRead);
   for (const h of said.hits) mark('addressed-to-model', h.start, h.end);
   if (said.hits.length > 0) logit += BONUS.addressed;
+  else {
+    const weakly = foldedRead ? union(addressedWeakly(raw), unfold(addressedWeakly(foldedRead), folded!)) : addressedWeakly(raw);
+    for (const h of weakly) mark('addressed-to-model', h.start, h.end);
+    if (weakly.length > 0) logit += BONUS.addressedWeakly;
+  }
   // setting the reader's instructions aside (`ignore all previous instructions`) reads as an attack
   // whatever else the text says, unless it is quoted or written about (the discount below)
   if (said.override) logit = Math.max(logit, MODEL.offset + OVERRIDE_FLOOR);
@@ -244,8 +260,9 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
   for (const h of forged.strong) mark(h.signal as InjectionSignal, h.start, h.end);
   for (const h of forged.delimiters) mark(h.signal as InjectionSignal, h.start, h.end);
   for (const h of forged.weak) mark(h.signal as InjectionSignal, h.start, h.end);
+  for (const h of forged.exchanges) mark(h.signal as InjectionSignal, h.start, h.end);
   if (forged.strong.length > 0) conclusive = true;
-  else if (forged.delimiters.length > 0) logit += BONUS.delimiter;
+  else if (forged.delimiters.length > 0) logit += BONUS.delimiter + (forged.exchanges.length > 0 ? BONUS.exchange : 0);
   else if (forged.weak.length > 0) logit += BONUS.forgery;
 
   if (cls.splitWords >= SPLIT_WORDS) {
