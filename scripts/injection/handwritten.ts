@@ -40,3 +40,13 @@ export const handDev2 = () => read('dev2.jsonl');
  * verbs): held out as a whole, never trained on nor used for a setting.
  */
 export const handAuthors = (root?: string) => read('heldout-authors.jsonl.gz', root);
+/**
+ * A second read's sets (2026-11-29), written to probe the signals of that day: 274 legitimate texts
+ * deliberately close to them in six languages (colleagues' and helpdesks' requests with addresses,
+ * out-of-office replies, bank notices, READMEs, chat exports, a friend called Claude), and 294
+ * attacks of the same classes (AgentDojo's and garak's frames paraphrased, other model names,
+ * forged turns and session ends, mistyped and glued phrases, orders to send codes or the mail) in
+ * carriers a tool returns. They chose how the signals were tightened: like dev.jsonl, not held out.
+ */
+export const secondReadBenign = () => read('second-read-benign.jsonl');
+export const secondReadAttacks = () => read('second-read-attacks.jsonl.gz') as (Hand & { kind: string })[];

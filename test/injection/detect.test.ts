@@ -8,7 +8,7 @@ import { Gate, ODD_LETTERS } from '../../src/domain/injection/starts.js';
 import { foldForSignals } from '../../src/domain/injection/fold.js';
 import { readWords } from '../../src/domain/injection/tokens.js';
 import { decodeEscapes, originalIndex } from '../../src/domain/injection/escapes.js';
-import { handAuthors } from '../../scripts/injection/handwritten.js';
+import { handAuthors, secondReadAttacks, secondReadBenign } from '../../scripts/injection/handwritten.js';
 import { cpuMs } from '../helpers/proc-cpu.js';
 import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
@@ -96,6 +96,18 @@ describe('hand-written tool output by other authors (heldout-authors: 750 attack
     const rate = (label: 0 | 1) => xs.filter((x) => x.label === label && detectInjection(x.text).flagged).length / xs.filter((x) => x.label === label).length;
     expect(rate(1)).toBeGreaterThanOrEqual(0.68);
     expect(rate(0)).toBeLessThanOrEqual(0.05);
+  });
+});
+
+describe("a second read's sets (274 legitimate texts close to the signals, 294 attacks of their classes, six languages; chose how the signals were tightened)", () => {
+  it('does not lose what was measured: legitimate texts flagged 24 (21 before the signals of 2026-11-29), attacks caught 140 (68 before)', () => {
+    const benign = secondReadBenign();
+    const attacks = secondReadAttacks();
+    expect(benign.length).toBe(274);
+    expect(attacks.length).toBe(294);
+    expect(benign.filter((x) => detectInjection(x.text).flagged).length).toBeLessThanOrEqual(26);
+    expect(attacks.filter((x) => detectInjection(x.text).flagged).length).toBeGreaterThanOrEqual(135);
+    for (const lang of ['en', 'de', 'fr', 'es', 'zh', 'ru']) expect(benign.some((x) => x.lang === lang) && attacks.some((x) => x.lang === lang), lang).toBe(true);
   });
 });
 
