@@ -79,8 +79,18 @@ describe.skipIf(haproxyAbsent())('three panel replicas behind HAProxy, five runt
     // The replicas answer the balancer's name (the page and the runtimes reach them through it).
     writeFileSync(panelConfig, `allowed_hosts: ["127.0.0.1:${lbPort}"]\n`);
     for (const name of REPLICAS) {
-      const port = await freePort();
-      replicas.set(name, { port, proc: await startReplica(port) });
+      // a port another file's server took between freePort and the replica's listen: another port
+      for (let tries = 1; ; tries++) {
+        const port = await freePort();
+        const proc = await startReplica(port).catch((e: Error) => {
+          if (tries < 3 && /already in use/.test(e.message)) return null;
+          throw e;
+        });
+        if (proc) {
+          replicas.set(name, { port, proc });
+          break;
+        }
+      }
     }
     lb = await startHaproxy({ port: lbPort, backends: REPLICAS.map((name) => ({ port: replicas.get(name)!.port, name })), checkPath: '/readyz', balance: 'roundrobin' });
     await lb.waitUp().catch((e: Error) => {
