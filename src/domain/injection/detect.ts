@@ -19,7 +19,7 @@ import { SEEN_ENCLOSED, SEEN_FOLDABLE, SEEN_ZERO_WIDTH_RUN } from './fold-tables
 import { decodeEscapes, originalIndex } from './escapes.js';
 import { withoutHarness } from './harness.js';
 import { leetTexts, spacedTexts, splatTexts } from './guesses.js';
-import { base64Texts, enclosedTexts, type Hidden, hexTexts, hiddenHtml, percentTexts, selectorRuns, speltLetters, tagRuns, zeroWidthRuns } from './hidden.js';
+import { base64Texts, binaryTexts, enclosedTexts, type Hidden, hexTexts, hiddenHtml, percentTexts, selectorRuns, speltLetters, tagRuns, zeroWidthRuns } from './hidden.js';
 import { exfilImages } from './images.js';
 import { toolPoisoning } from './poisoning.js';
 import { addressed, addressedWeakly, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, quotation, type Reading, readForSignals } from './signals.js';
@@ -287,6 +287,7 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
     ...((cls.seen & SEEN_ZERO_WIDTH_RUN) !== 0 ? zeroWidthRuns(t) : []),
     ...base64Texts(t),
     ...hexTexts(t),
+    ...binaryTexts(t),
     ...percentTexts(t),
     ...((cls.seen & SEEN_ENCLOSED) !== 0 ? enclosedTexts(t) : []),
     ...(guess && cls.digitSpans && cls.digitWords >= LEET_TRIGGER ? leetTexts(t, cls.digitSpans) : []),

@@ -1,6 +1,6 @@
 // Text a reader does not see but a model reads: Unicode tag characters, variation selectors
 // carrying bytes, runs of zero-width characters encoding bits, base64 (whole or broken into
-// lines), hex, percent-encoding, letters in circles or squares, and HTML a browser hides. Each
+// lines), hex, binary, percent-encoding, letters in circles or squares, and HTML a browser hides. Each
 // finder returns the hidden text (decoded) with where it was, so the detector can read it as it
 // reads the rest. (Images whose address carries data out: images.ts.)
 import type { Unescaped } from './escapes.js';
@@ -367,19 +367,49 @@ const HEX_RUN = /(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Za-z])|(?:\\x[0
  * stretch of hex digits and separators around it is read with the regex.
  */
 export function hexTexts(text: string): Hidden[] {
+  return spelledBytes(text, HEXISH, HEX_RUN, 'hex-instruction', (run) => Buffer.from(run.replace(/\\x| /g, ''), 'hex'));
+}
+
+/**
+ * The runs of `re` in the stretches `table` takes (every 24th code unit looked at, a run covers
+ * one; the stretch read with a code unit either side, for the lookarounds) whose bytes, as
+ * `bytesOf` reads them, are readable UTF-8 text with spaces in it (words).
+ */
+function spelledBytes(text: string, table: Uint8Array, re: RegExp, signal: Hidden['signal'], bytesOf: (run: string) => Uint8Array): Hidden[] {
   const out: Hidden[] = [];
-  for (const { start, end } of stretches(text, HEXISH)) {
-    // with a code unit either side, for the lookarounds (that one is no hex digit nor separator)
+  for (const { start, end } of stretches(text, table)) {
     const from = Math.max(0, start - 1);
     const stretch = text.slice(from, Math.min(text.length, end + 1));
-    HEX_RUN.lastIndex = 0;
-    for (let m = HEX_RUN.exec(stretch); m !== null; m = HEX_RUN.exec(stretch)) {
-      const txt = bytesAsText(Buffer.from(m[0].replace(/\\x| /g, ''), 'hex'));
+    re.lastIndex = 0;
+    for (let m = re.exec(stretch); m !== null; m = re.exec(stretch)) {
+      const txt = bytesAsText(bytesOf(m[0]));
       if (txt === null || !/\s\S+\s/.test(txt)) continue;
-      keep(out, { signal: 'hex-instruction', start: from + m.index, end: from + m.index + m[0].length, text: txt });
+      keep(out, { signal, start: from + m.index, end: from + m.index + m[0].length, text: txt });
     }
   }
   return out;
+}
+
+// ---------- binary ----------
+
+/** Binary digits and the spaces between bytes. */
+const BITISH = new Uint8Array(0x80);
+for (const c of '01 ') BITISH[c.charCodeAt(0)] = 1;
+/** 8 or more bytes written as 8 binary digits each, apart by one space or together. */
+const BIT_RUN = /(?<![0-9A-Za-z])(?:[01]{8} ){7,}[01]{8}(?![0-9A-Za-z])|(?<![0-9A-Za-z])(?:[01]{8}){8,}(?![0-9A-Za-z])/g;
+
+/**
+ * Bytes written in binary (`01001001 01100111 01101110…`) that decode to readable UTF-8 text with
+ * words: an instruction spelt so to pass a filter that reads words (CyberSecEval's token
+ * smuggling). A bitmap, a mask or a flag field decodes to no text. Read as `encoded-instruction`.
+ */
+export function binaryTexts(text: string): Hidden[] {
+  return spelledBytes(text, BITISH, BIT_RUN, 'encoded-instruction', (run) => {
+    const bits = run.replace(/ /g, '');
+    const bytes = new Uint8Array(bits.length / 8);
+    for (let k = 0; k < bytes.length; k++) bytes[k] = Number.parseInt(bits.slice(k * 8, k * 8 + 8), 2);
+    return bytes;
+  });
 }
 
 // ---------- letters spelt as escapes or references ----------
