@@ -109,8 +109,10 @@ export class WsHub {
     } catch (e) {
       return reject(e instanceof MissingTokenError ? new MissingTokenError('a token is required: /ws?token=<token>') : e);
     }
+    // digits only, as every list route reads its numbers (queryInt): `1e3`, `0x10` or an empty
+    // `after=` are no sequence number, whatever Number() makes of them
     const afterParam = url.searchParams.get('after');
-    const after = afterParam === null ? null : Number(afterParam);
+    const after = afterParam === null ? null : /^\d{1,15}$/.test(afterParam) ? Number(afterParam) : Number.NaN;
     if (after !== null && (!Number.isInteger(after) || after < 0)) {
       if (principal instanceof Promise) principal.catch(() => {});
       return reject(new IronCageError('invalid_request', 400, 'after must be a whole number 0 or more'));

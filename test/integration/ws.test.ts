@@ -42,6 +42,23 @@ async function snapshotOf(probe: WsProbe): Promise<any> {
   return snap;
 }
 
+describe('WebSocket query', () => {
+  it('refuses an `after` that is not digits (400), as the list routes do', async () => {
+    t = await startTestRuntime();
+    const status = (query: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(wsUrl(t!, query));
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once('open', () => {
+          ws.close();
+          resolve(101);
+        });
+      });
+    for (const bad of ['1e3', '0x10', '', '-1', '1.5', ' 7']) expect(await status(`&after=${encodeURIComponent(bad)}`), bad).toBe(400);
+    expect(await status('&after=0')).toBe(101);
+  });
+});
+
 describe('WebSocket snapshot', () => {
   it('holds the last 200 events, or with after up to 10,000 flagged truncated; the rest follows from its last seq', async () => {
     t = await startTestRuntime();
