@@ -153,7 +153,8 @@ export function pageOf<T extends { itemId: string }>(rows: T[], url: string | un
   const q = new URL(url ?? '/', 'http://gateway').searchParams;
   // Each of these read once; `include[]` may repeat (the SDKs send an array so).
   for (const name of ['after', 'limit', 'order']) if (q.getAll(name).length > 1) throw new GatewayError('invalid_request', `Duplicate query parameter '${name}': give it once.`, false);
-  const limit = q.has('limit') ? Number(q.get('limit')) : 20;
+  // digits only (Number() reads `1e1` as 10 and `0x14` as 20)
+  const limit = q.has('limit') ? (/^\d{1,4}$/.test(q.get('limit')!) ? Number(q.get('limit')) : Number.NaN) : 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new GatewayError('invalid_request', `Invalid 'limit': ${q.get('limit')}. Expected an integer from 1 to 100.`, false);
   const order = q.get('order') ?? 'desc';
   if (order !== 'asc' && order !== 'desc') throw new GatewayError('invalid_request', `Invalid value for 'order': '${order}'. Supported values are: 'asc' and 'desc'.`, false);

@@ -161,8 +161,11 @@ describe('the stored-response routes as OpenAI answers them', () => {
     expect(body).toMatchObject({ object: 'list', has_more: true, first_id: page.data[0]!.id, last_id: page.data[1]!.id });
     const rest = await client.responses.inputItems.list(r.id, { order: 'asc', after: page.data[1]!.id });
     expect(rest.data.map((i) => i.id)).toEqual([all.data[0]!.id]);
-    const bad = await fetch(`${t.rt.url}/v1/responses/${r.id}/input_items?limit=500`, { headers: { authorization: `Bearer ${me.token}` } });
-    expect(bad.status).toBe(400);
+    // out of range, or not digits (Number() would read `1e1` as 10 and `0x2` as 2)
+    for (const limit of ['500', '1e1', '0x2', '', '2.0']) {
+      const bad = await fetch(`${t.rt.url}/v1/responses/${r.id}/input_items?limit=${limit}`, { headers: { authorization: `Bearer ${me.token}` } });
+      expect(bad.status, limit).toBe(400);
+    }
 
     expect(await client.responses.delete(r.id)).toEqual({ id: r.id, object: 'response.deleted', deleted: true });
     const again = await fetch(`${t.rt.url}/v1/responses/${r.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${me.token}` } });
