@@ -263,7 +263,7 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
   for (const h of forged.exchanges) mark(h.signal as InjectionSignal, h.start, h.end);
   if (forged.strong.length > 0) conclusive = true;
   else if (forged.delimiters.length > 0) logit += BONUS.delimiter + (forged.exchanges.length > 0 ? BONUS.exchange : 0);
-  else if (forged.weak.length > 0) logit += BONUS.forgery;
+  else if (forged.weak.length > 0) logit += BONUS.forgery + (forged.exchanges.length > 0 ? BONUS.exchange : 0);
 
   if (cls.splitWords >= SPLIT_WORDS) {
     // zero-width spaces inside several words: text made to slip past a filter, read like hidden text
