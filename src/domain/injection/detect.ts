@@ -138,7 +138,6 @@ function union(a: Hit[], b: Hit[]): Hit[] {
   return [...a, ...b.filter((h) => !starts.has(h.start))];
 }
 
-/** Text addressed to the model, in the text as written and as folded (homoglyphs, zero-width characters and the like undone). */
 /**
  * A verb that sets instructions aside glued to the word before it (`USAIgnore your previous…`,
  * `Read moreIgnore all…`: text taken out of HTML without a space between two elements; not a
@@ -167,6 +166,7 @@ function gluedHits(t: Reading): { hits: Hit[]; override: boolean } {
       override ||= isOverride(r, h);
     }
   }
+  GLUED.lastIndex = 0;
   return { hits, override };
 }
 
@@ -174,6 +174,8 @@ function gluedHits(t: Reading): { hits: Hit[]; override: boolean } {
 function addressedBoth(t: Reading, f: Folded | null, fr: Reading | null): { hits: Hit[]; override: boolean } {
   let raw = addressed(t);
   let override = raw.some((h) => isOverride(t, h));
+  // (the regex is global: each text is searched from its start, whatever the last one left)
+  GLUED.lastIndex = 0;
   if (GLUED.test(t.text)) {
     const g = gluedHits(t);
     raw = union(raw, g.hits);
