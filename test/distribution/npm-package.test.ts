@@ -46,7 +46,10 @@ beforeAll(async () => {
     'build/Release/better_sqlite3.node',
   ]);
   if (tar.code !== 0) throw new Error(tar.stderr);
-  // npm's own settings only: none of the clone's, nothing of the test run's. The packages' metadata
+  // npm's own settings only: none of the clone's, nothing of the test run's, but the machine's and
+  // the user's npmrc, which a user's `npm install --global` reads too. `--prefix` would move the
+  // global one to `<prefix>/etc/npmrc` (absent): on a machine whose egress proxy's certificate is
+  // named there (`cafile`), every fetch failed with SELF_SIGNED_CERT_IN_CHAIN. The packages' metadata
   // is fetched from the registry (`npm ci` cached their tarballs, not it), beside the coding agents'
   // installs of hundreds of megabytes on a fresh machine: a fetch that stalls is given up after 30 s
   // and retried (npm waits 5 minutes by default, past this test's time).
@@ -59,6 +62,10 @@ beforeAll(async () => {
     npm_config_fetch_timeout: '30000',
   };
   for (const name of Object.keys(process.env)) if (name.startsWith('npm_') && !(name in npmEnv)) npmEnv[name] = undefined;
+  for (const file of ['globalconfig', 'userconfig']) {
+    const where = await run('npm', ['config', 'get', file], { cwd: place.dir, env: npmEnv });
+    if (where.code === 0 && where.stdout.trim()) npmEnv[`npm_config_${file}`] = where.stdout.trim();
+  }
 }, 120_000);
 
 afterAll(() => place?.cleanup());
