@@ -148,25 +148,41 @@ function union(a: Hit[], b: Hit[]): Hit[] {
  * and Russian's.
  */
 const GLUED =
-  /(?<=[\p{L}\p{N}])(?:Ignore|IGNORE|Disregard|DISREGARD|Forget|FORGET|Override|OVERRIDE|Bypass|BYPASS|Ignoriere|IGNORIERE|Vergiss|VERGISS|Missachte|MISSACHTE|Ignorez|IGNOREZ|Oubliez|OUBLIEZ|Oublie|OUBLIE|Ignora|IGNORA|Olvida|OLVIDA|Игнорируй|ИГНОРИРУЙ|Забудь|ЗАБУДЬ)(?= )/gu;
+  /(?:Ignore|IGNORE|Disregard|DISREGARD|Forget|FORGET|Override|OVERRIDE|Bypass|BYPASS|Ignoriere|IGNORIERE|Vergiss|VERGISS|Missachte|MISSACHTE|Ignorez|IGNOREZ|Oubliez|OUBLIEZ|Oublie|OUBLIE|Ignora|IGNORA|Olvida|OLVIDA|Игнорируй|ИГНОРИРУЙ|Забудь|ЗАБУДЬ)(?= )/g;
+/**
+ * Whether the code point before `at` is a letter or a digit. Asked of each GLUED match rather than
+ * written into the regex as a lookbehind: one before the verbs kept V8 from skipping ahead to
+ * their first letters, and tried a Unicode class at every position of the text (a tenth of the
+ * detector's time on mixed tool output, ~30× the search without it).
+ */
+const AFTER_LETTER = /[\p{L}\p{N}]$/u;
+const gluedAt = (text: string, at: number) => at > 0 && AFTER_LETTER.test(text.slice(Math.max(0, at - 2), at));
 /** How much of the text after a glued verb its phrase may take, and how many glued verbs a text is read at. */
 const GLUED_SPAN = 200;
 const GLUED_MAX = 8;
 
+/** Where the text's first GLUED_MAX glued verbs start. */
+function gluedVerbs(text: string): number[] {
+  const at: number[] = [];
+  // (the regex is global: each text is searched from its start, whatever the last one left)
+  GLUED.lastIndex = 0;
+  for (let m = GLUED.exec(text); m !== null && at.length < GLUED_MAX; m = GLUED.exec(text)) if (gluedAt(text, m.index)) at.push(m.index);
+  GLUED.lastIndex = 0;
+  return at;
+}
+
 /** The phrases addressed to the model that start at a glued verb (GLUED), in the text's positions. */
-function gluedHits(t: Reading): { hits: Hit[]; override: boolean } {
+function gluedHits(t: Reading, verbs: number[]): { hits: Hit[]; override: boolean } {
   const hits: Hit[] = [];
   let override = false;
-  GLUED.lastIndex = 0;
-  for (let m = GLUED.exec(t.text), n = 0; m !== null && n < GLUED_MAX; m = GLUED.exec(t.text), n++) {
-    const r = readForSignals(t.text.slice(m.index, m.index + GLUED_SPAN));
+  for (const at of verbs) {
+    const r = readForSignals(t.text.slice(at, at + GLUED_SPAN));
     for (const h of addressed(r)) {
       if (h.start !== 0) continue;
-      hits.push({ signal: h.signal, start: h.start + m.index, end: h.end + m.index });
+      hits.push({ signal: h.signal, start: h.start + at, end: h.end + at });
       override ||= isOverride(r, h);
     }
   }
-  GLUED.lastIndex = 0;
   return { hits, override };
 }
 
@@ -174,10 +190,9 @@ function gluedHits(t: Reading): { hits: Hit[]; override: boolean } {
 function addressedBoth(t: Reading, f: Folded | null, fr: Reading | null): { hits: Hit[]; override: boolean } {
   let raw = addressed(t);
   let override = raw.some((h) => isOverride(t, h));
-  // (the regex is global: each text is searched from its start, whatever the last one left)
-  GLUED.lastIndex = 0;
-  if (GLUED.test(t.text)) {
-    const g = gluedHits(t);
+  const verbs = gluedVerbs(t.text);
+  if (verbs.length > 0) {
+    const g = gluedHits(t, verbs);
     raw = union(raw, g.hits);
     override ||= g.override;
   }
