@@ -196,7 +196,7 @@ type Item =
   | { kind: 'assertion'; boundary?: boolean; anchor?: boolean } // takes nothing: \b, \B, ^, $, a lookaround
   | { kind: 'chars'; chars: string[] } // one of these (characters, or a run of plain ones)
   | { kind: 'any' } // one character, of unknown value
-  | { kind: 'group'; leads: Lead[] } // what each of its alternatives begins with
+  | { kind: 'group'; leads: Lead[]; noWord: boolean } // what each of its alternatives begins with; whether it takes no word character (noWordCharacters)
   | { kind: 'unknown' };
 
 function item(src: string, i: number): { item: Item; end: number } {
@@ -225,7 +225,7 @@ function item(src: string, i: number): { item: Item; end: number } {
     if (src.startsWith('?=', body) || src.startsWith('?!', body) || src.startsWith('?<!', body)) return { item: { kind: 'assertion' }, end: close + 1 };
     if (src.startsWith('?:', body)) body += 2;
     else if (src.startsWith('?<', body)) body = src.indexOf('>', body) + 1; // a named group
-    return { item: { kind: 'group', leads: alternatives(src, body, close).flatMap(lead) }, end: close + 1 };
+    return { item: { kind: 'group', leads: alternatives(src, body, close).flatMap(lead), noWord: noWordCharacters(src.slice(body, close)) }, end: close + 1 };
   }
   if (c === ')' || c === '|') return { item: { kind: 'unknown' }, end: i + 1 };
   // a run of plain characters, read at once (but its last when a quantifier follows it)
@@ -269,12 +269,17 @@ function lead(src: string): Lead[] {
       words = q.min === 0 ? [...words, ...more] : more;
       if (q.many) return stop(); // `x+`: one at least, then unknown
     } else if (it.kind === 'any') {
-      // before the words, a character of unknown value widens where a match may start
+      // before the words, a character of unknown value widens where a match may start (and what
+      // was said of the code unit before the words no longer is)
       if (!atStart() || q.many) return stop();
       pre += 1;
+      boundary = false;
     } else if (it.kind === 'group') {
       const leads = it.leads;
       if (leads.every(complete) && !(q.min === 0 && q.many)) {
+        // a group the words begin with, each of its alternatives at a boundary (`(?:\bai|人工智能)`:
+        // a boundary is said of words that begin with an ASCII word character only)
+        if (atStart() && pre === 0 && q.min > 0) boundary ||= leads.every((g) => g.boundary || g.words.every((w) => !/^[a-z0-9_]/.test(w)));
         const more = cross(
           words,
           leads.flatMap((g) => g.words),
@@ -284,10 +289,14 @@ function lead(src: string): Lead[] {
         if (q.many) return stop();
       } else if (q.min === 0) return stop();
       else if (atStart() && !anchor) {
-        // `(?:^|[\s(])`: a character at most before the words
-        if (!q.many && leads.every((g) => g.end && g.words.every((w) => w === ''))) pre = Math.max(pre, ...leads.map((g) => g.pre + pre));
+        // `(?:^|[\s(])`: a character at most before the words; one of no word (or none, at a line's
+        // start) puts them at a boundary, as \b does (`(?:^|[\s(])ai` is never tried inside `mail`)
+        if (!q.many && leads.every((g) => g.end && g.words.every((w) => w === ''))) {
+          pre = Math.max(pre, ...leads.map((g) => g.pre + pre));
+          boundary = it.noWord;
+        }
         // a group the words start with: what its alternatives begin with
-        else return leads.map((g) => ({ ...g, pre: g.pre + pre, boundary: pre === 0 && (g.boundary || boundary), end: false }));
+        else return leads.map((g) => ({ ...g, pre: g.pre + pre, boundary: g.boundary || (g.pre === 0 && boundary), end: false }));
       } else {
         // after words: one of its alternatives' words each, where they start right away
         const more = cross(
@@ -315,7 +324,7 @@ export function headsOf(re: RegExp): { heads: Head[]; atZero: boolean } | null {
   for (const alt of alternatives(re.source, 0, re.source.length)) {
     for (const l of lead(alt)) {
       if (l.words.every((w) => w !== '')) {
-        for (const word of l.words) heads.push({ word, lo: -l.pre, hi: 0, boundary: l.boundary && l.pre === 0 && /^[a-z0-9_]/.test(word) });
+        for (const word of l.words) heads.push({ word, lo: -l.pre, hi: 0, boundary: l.boundary && /^[a-z0-9_]/.test(word) });
       } else if (l.anchor) {
         // at the text's start, and with the m flag at each line's
         atZero = true;
