@@ -821,17 +821,7 @@ describe('the gate before the signal regexes (starts.ts)', () => {
     );
     expect(ascii.some((re, k) => re.source !== SIGNAL_REGEXES[k]!.source)).toBe(true);
     const bundled = new Gate(ascii);
-    for (const t of samples) {
-      const lower = t.toLowerCase();
-      const starts = gate.scan(lower, t);
-      expectEqual(bundled.scan(lower, t), starts, t.slice(0, 80));
-      // and tries the same alternatives at each place (Gate.byFirst splits the phrases' regex by what its matches begin with)
-      expectEqual(
-        bundled.matches(0, lower, starts, true).map((m) => [m.index, m[0]]),
-        gate.matches(0, lower, starts, true).map((m) => [m.index, m[0]]),
-        t.slice(0, 80),
-      );
-    }
+    for (const t of samples) expectEqual(bundled.scan(t.toLowerCase(), t), gate.scan(t.toLowerCase(), t), t.slice(0, 80));
   });
 
   it('says a word is at a boundary only where every match has no word character before it', () => {

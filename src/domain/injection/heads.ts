@@ -335,23 +335,6 @@ export function headsOf(re: RegExp): { heads: Head[]; atZero: boolean } | null {
   return { heads, atZero };
 }
 
-/**
- * The alternatives of a regex (its source's top level), each with the code units its matches
- * begin with (lowercased), or null where any may begin one (something of unknown value, or a
- * line's start, before its words): the Gate tries at a position only the alternatives whose
- * matches can begin with what is there.
- */
-export function alternativeFirsts(re: RegExp): Array<{ source: string; firsts: Set<number> | null }> {
-  return alternatives(re.source, 0, re.source.length).map((source) => {
-    const firsts = new Set<number>();
-    for (const l of lead(source)) {
-      if (l.pre > 0 || l.anchor || l.words.some((w) => w === '')) return { source, firsts: null };
-      for (const w of l.words) firsts.add(w.charCodeAt(0));
-    }
-    return { source, firsts };
-  });
-}
-
 /** An alternative that starts at a line: `^` or `(?:^|\n)`, then spaces or tabs (`[ \t]*`, `[ \t]{0,3}`), then the rest. */
 const LINE_ALTERNATIVE = /^(?:\^|\(\?:\^\|\\n\))(?:\[ \\t\](?:\*|\{0,\d+\}))?/;
 

@@ -1,4 +1,4 @@
-import { alternativeFirsts, type Head, headsOf, lineFirsts, terminatorBit, WORD_LENGTH } from './heads.js';
+import { type Head, headsOf, lineFirsts, terminatorBit, WORD_LENGTH } from './heads.js';
 
 // Where a regex's matches can start. A large alternation (the phrases addressed to the model,
 // the words of writing about attacks, the forged delimiters) costs V8 a try of every
@@ -15,8 +15,6 @@ import { alternativeFirsts, type Head, headsOf, lineFirsts, terminatorBit, WORD_
 // the regexes (tokens.ts) is looked at again only around what the fold changed. Where the
 // matches start at a line (`^` with the m flag), the scan notes the line terminators once for
 // all such regexes (Starts.lines). What each regex begins with is read from its source by heads.ts.
-// A regex of many alternatives read over the lowercase is tried at a place as the alternatives
-// whose matches can begin with what is there (Gate.byFirst): the same first match, fewer tries.
 
 // Letters a case-insensitive regex takes for one whose lowercase is another letter: ſ for s
 // (with the u flag), the Old Cyrillic ᲀ ᲁ ᲂ ᲃ ᲄ ᲅ ᲆ ᲇ ᲈ for в д о с т т ъ ѣ ꙋ, and the Kelvin sign,
@@ -69,8 +67,6 @@ const setBit = (bits: Uint8Array, i: number) => {
 export class Gate {
   private readonly regexes: readonly RegExp[];
   private readonly sticky: RegExp[];
-  /** Per regex read over the lowercase, made on first use: by a match's first code unit, its alternatives that can begin with it (Gate.byFirst). */
-  private readonly byFirstOf: (ByFirst | null | undefined)[] = [];
   private readonly gated: boolean[];
   private readonly atZero: boolean[];
   /** Per regex, where it starts from a line terminator in Starts.lines (0: at it, 1: after it), or -1. */
@@ -254,36 +250,6 @@ export class Gate {
   }
 
   /**
-   * Regex k's alternatives by the first code unit of their matches (heads.ts: alternativeFirsts),
-   * each as a sticky regex of those alternatives (in their order, and the ones that may begin
-   * with anything), for a regex of many alternatives read over the lowercase: at a position only
-   * what can match there is tried (the phrases addressed to the model are ~90 alternatives, a
-   * dozen of which can begin with a `t`). The same match: the first alternative that matches at a
-   * position is among them. Null for a regex that would gain nothing (few alternatives, or one
-   * that may begin with anything among many).
-   */
-  private byFirst(k: number): ByFirst | null {
-    let table = this.byFirstOf[k];
-    if (table !== undefined) return table;
-    table = null;
-    const re = this.regexes[k]!;
-    const alts = re.flags.includes('i') ? [] : alternativeFirsts(re);
-    if (alts.length >= BY_FIRST_MIN && alts.filter((a) => a.firsts === null).length * 4 <= alts.length) {
-      const flags = `${re.flags.replace('g', '')}y`;
-      const regexOf = (c: number) => {
-        const sources = alts.filter((a) => a.firsts === null || a.firsts.has(c)).map((a) => a.source);
-        return sources.length === 0 ? null : new RegExp(sources.join('|'), flags);
-      };
-      const firsts = new Set(alts.flatMap((a) => [...(a.firsts ?? [])]));
-      const t: ByFirst = { byUnit: new Map(), rest: regexOf(-1) };
-      for (const c of firsts) t.byUnit.set(c, regexOf(c));
-      table = t;
-    }
-    this.byFirstOf[k] = table;
-    return table;
-  }
-
-  /**
    * The matches of regex k in `target`, the same as target.matchAll(regex): `target` is the string
    * scanned (`scanned`), or the text it is the lowercase of.
    */
@@ -300,7 +266,6 @@ export class Gate {
       return out;
     }
     const sticky = this.sticky[k]!;
-    const byFirst = scanned ? this.byFirst(k) : null;
     const r = starts.ranges[k]!;
     const lineAt = this.lineAt[k]!;
     const lineMask = this.lineMask[k]!;
@@ -327,11 +292,8 @@ export class Gate {
       } else break;
       for (let p = Math.max(next, from); p <= to; p++) {
         if (re.unicode && p > 0 && isTrail(target, p)) continue; // inside a surrogate pair: no search starts there
-        // (only the alternatives that can begin with what is at p, when the regex is split so)
-        const tried = byFirst === null ? sticky : (byFirst.byUnit.get(target.charCodeAt(p)) ?? byFirst.rest);
-        if (tried === null) continue;
-        tried.lastIndex = p;
-        const m = tried.exec(target);
+        sticky.lastIndex = p;
+        const m = sticky.exec(target);
         if (m === null) continue;
         out.push(m);
         if (out.length >= max) break;
@@ -345,14 +307,6 @@ export class Gate {
 }
 
 const NO_LINES: number[] = [];
-
-/** A regex split by the first code unit of its matches: the sticky regex of the alternatives for each, and of those that may begin with anything (null: none). */
-interface ByFirst {
-  byUnit: Map<number, RegExp | null>;
-  rest: RegExp | null;
-}
-/** The fewest alternatives a regex has for Gate.byFirst to split it. */
-const BY_FIRST_MIN = 16;
 
 /**
  * Whether the line starting at `at` may hold a match by what it begins with past its spaces and
