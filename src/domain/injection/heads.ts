@@ -278,8 +278,9 @@ function lead(src: string): Lead[] {
       const leads = it.leads;
       if (leads.every(complete) && !(q.min === 0 && q.many)) {
         // a group the words begin with, each of its alternatives at a boundary (`(?:\bai|人工智能)`:
-        // a boundary is said of words that begin with an ASCII word character only)
-        if (atStart() && pre === 0 && q.min > 0) boundary ||= leads.every((g) => g.boundary || g.words.every((w) => !/^[a-z0-9_]/.test(w)));
+        // a boundary is said of words that begin with an ASCII word character only; an alternative
+        // that may match nothing, `(?:\bfoo|)bar`, leaves the words after it where they are)
+        if (atStart() && pre === 0 && q.min > 0) boundary ||= leads.every((g) => g.boundary || g.words.every((w) => w !== '' && !/^[a-z0-9_]/.test(w)));
         const more = cross(
           words,
           leads.flatMap((g) => g.words),
