@@ -470,6 +470,8 @@ export function citing(r: Reading, from: number, to: number): boolean {
 
 // Opening quotation marks and the marks that close each.
 const CLOSERS: Record<string, string> = { '"': '"', '“': '”"', '„': '“”"', '«': '»', '「': '」', '『': '』', '”': '”' };
+/** CLOSERS by the opening mark's code unit: the closing marks' code units (read a code unit at a time, no string made per character). */
+const CLOSING = new Map(Object.entries(CLOSERS).map(([open, close]) => [open.charCodeAt(0), [...close].map((c) => c.charCodeAt(0))]));
 
 export interface Quotation {
   /** The share of [start, end) inside quotation marks. */
@@ -490,19 +492,19 @@ export function quotation(text: string, start: number, end: number): Quotation {
   // where a search for each kind of closing mark last failed (a line's end or `to`): an opening
   // mark of that kind before it has no closer either, and is not searched again (a line of
   // 30,000 unclosed `“` was searched to its end from each: minutes for 1 MiB)
-  const failed: Record<string, number> = {};
+  const failed = new Map<number[], number>();
   for (let i = from; i < to; i++) {
-    const closers = CLOSERS[text[i]!];
-    if (closers === undefined || i < (failed[closers] ?? -1)) continue;
+    const closers = CLOSING.get(text.charCodeAt(i));
+    if (closers === undefined || i < (failed.get(closers) ?? -1)) continue;
     // a JSON string's quotes (`"key": "…"`, `["…"`) are not a quotation
     let k = i - 1;
     while (k >= 0 && (text[k] === ' ' || text[k] === '\t')) k--;
     const before = k >= 0 ? text[k]! : '\n';
     if (text[i] === '"' && (before === ':' || before === ',' || before === '[' || before === '{')) continue;
     let j = i + 1;
-    while (j < to && !closers.includes(text[j]!) && text[j] !== '\n') j++;
+    for (let c = text.charCodeAt(j); j < to && c !== 10 && !closers.includes(c); c = text.charCodeAt(++j));
     if (j >= to || text[j] === '\n') {
-      failed[closers] = j;
+      failed.set(closers, j);
       continue;
     }
     const a = Math.max(start, i);
