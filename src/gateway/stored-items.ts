@@ -1,6 +1,8 @@
 import { createSecretKey, type KeyObject, randomFillSync } from 'node:crypto';
+import * as z from 'zod';
 import type { Logger } from '../core/logger.js';
 import { formatCount } from '../core/money.js';
+import { queryInt } from '../core/validation.js';
 import { openSealedValue, sealValue } from '../domain/pii/index.js';
 import { GatewayError } from './errors.js';
 
@@ -148,14 +150,19 @@ export function listed(itemId: string, item: Body): Body {
   return out;
 }
 
+/** A list route's `limit`. */
+const LIMIT = queryInt(z.number().min(1).max(100));
+
 /** `after`, `limit` (1-100, 20 by default) and `order` (`asc` or `desc`, newest first by default) of a list route. */
 export function pageOf<T extends { itemId: string }>(rows: T[], url: string | undefined): { page: T[]; hasMore: boolean } {
   const q = new URL(url ?? '/', 'http://gateway').searchParams;
   // Each of these read once; `include[]` may repeat (the SDKs send an array so).
   for (const name of ['after', 'limit', 'order']) if (q.getAll(name).length > 1) throw new GatewayError('invalid_request', `Duplicate query parameter '${name}': give it once.`, false);
-  // digits only (Number() reads `1e1` as 10 and `0x14` as 20)
-  const limit = q.has('limit') ? (/^\d{1,4}$/.test(q.get('limit')!) ? Number(q.get('limit')) : Number.NaN) : 20;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new GatewayError('invalid_request', `Invalid 'limit': ${q.get('limit')}. Expected an integer from 1 to 100.`, false);
+  // in digits (Number() reads `1e1` as 10 and `0x14` as 20)
+  const limitParam = q.get('limit');
+  const parsed = limitParam === null ? null : LIMIT.safeParse(limitParam);
+  if (parsed !== null && !parsed.success) throw new GatewayError('invalid_request', `Invalid 'limit': ${limitParam}. Expected an integer from 1 to 100.`, false);
+  const limit = parsed?.data ?? 20;
   const order = q.get('order') ?? 'desc';
   if (order !== 'asc' && order !== 'desc') throw new GatewayError('invalid_request', `Invalid value for 'order': '${order}'. Supported values are: 'asc' and 'desc'.`, false);
   let out = order === 'desc' ? [...rows].reverse() : rows;

@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
+import * as z from 'zod';
 import type { Principal, Role } from '../core/roles.js';
 import { IronCageError, MissingTokenError, NotFoundError, UnauthorizedError, UnavailableError } from '../core/errors.js';
+import { queryInt } from '../core/validation.js';
 import type { Authenticator, FeedSource } from './context.js';
 import { upgradeRefusal } from './errors.js';
 
@@ -41,6 +43,9 @@ export const WS_REVOKED = 4401;
 const stopping = () => new UnavailableError('this server is stopping: connect again', 1);
 
 export const WS_TOO_MANY = 4429;
+/** `?after=`: the last sequence number a client has, 0 or more. */
+const AFTER = queryInt(z.number().min(0));
+
 /** Close code for "too far behind": try again later (with ?after=). */
 export const WS_TRY_LATER = 1013;
 
@@ -109,11 +114,12 @@ export class WsHub {
     } catch (e) {
       return reject(e instanceof MissingTokenError ? new MissingTokenError('a token is required: /ws?token=<token>') : e);
     }
-    // digits only, as every list route reads its numbers (queryInt): `1e3`, `0x10` or an empty
-    // `after=` are no sequence number, whatever Number() makes of them
+    // in digits, as every list route reads its numbers: `1e3`, `0x10` or an empty `after=` are no
+    // sequence number, whatever Number() makes of them
     const afterParam = url.searchParams.get('after');
-    const after = afterParam === null ? null : /^\d{1,15}$/.test(afterParam) ? Number(afterParam) : Number.NaN;
-    if (after !== null && (!Number.isInteger(after) || after < 0)) {
+    const parsedAfter = afterParam === null ? null : AFTER.safeParse(afterParam);
+    const after = parsedAfter?.success ? parsedAfter.data : null;
+    if (parsedAfter !== null && !parsedAfter.success) {
       if (principal instanceof Promise) principal.catch(() => {});
       return reject(new IronCageError('invalid_request', 400, 'after must be a whole number 0 or more'));
     }
