@@ -852,6 +852,10 @@ describe('the gate before the signal regexes (starts.ts)', () => {
     expect(at(/(?:\bai|人工)x/)).toEqual({ aix: [0, true], 人工x: [0, false] });
     expect(at(/(?:\bai|bx)y/)).toEqual({ aiy: [0, false], bxy: [0, false] });
     expect(at(/(?:\bai)?x/)).toEqual({ x: [0, false], aix: [0, false] });
+    // after a lookbehind that refuses every ASCII word character; not one a digit or a capital may pass
+    expect(at(/(?<![\wà-ÿ])ai:/)).toEqual({ 'ai:': [0, true] });
+    expect(at(/(?<!\w)ai:/)).toEqual({ 'ai:': [0, true] });
+    for (const re of [/(?<![a-zà-ÿ])ai:/, /(?<![a-z0-9_])ai:/, /(?<![^\w])ai:/, /(?<![\w]x)ai:/, /(?<!\s)ai:/]) expect(at(re)['ai:'], re.source).toEqual([0, false]);
     // nor one whose alternatives may match nothing (what follows may then be inside a word)
     for (const re of [/(?:\bfoo|)bar/, /(?:\bfoo|-?)bar/, /(?:\bfoo|\B)bar/, /(?:\bfoo|(?=b))bar/]) expect(at(re).bar, re.source).toEqual([0, false]);
   });

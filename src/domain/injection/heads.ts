@@ -191,6 +191,30 @@ function noWordCharacters(src: string): boolean {
   return !after.test('a');
 }
 
+/**
+ * Whether a negative lookbehind of the regex source `src` refuses every ASCII word character
+ * before the position: it is `\w`, or one class without negation that takes each of them (`[\wà-ÿ]`; not
+ * `[a-zäöü]`, after which a digit may stand, nor `[a-z]` read without the i flag, after which a capital).
+ */
+function notAfterWord(src: string): boolean {
+  if (src === '\\w') return true;
+  if (!/^\[[^^]/.test(src)) return false;
+  let end = 1;
+  while (end < src.length && src[end] !== ']') end += src[end] === '\\' ? 2 : 1;
+  if (end !== src.length - 1) return false;
+  let re: RegExp | null = null;
+  for (const flags of ['u', '']) {
+    try {
+      re ??= new RegExp(`^${src}$`, flags);
+    } catch {
+      // (an escape one mode takes and the other refuses: the other is tried)
+    }
+  }
+  if (re === null) return false;
+  for (let c = 0; c < 0x80; c++) if (isWordUnit(String.fromCharCode(c)) && !re.test(String.fromCharCode(c))) return false;
+  return true;
+}
+
 /** One item of a regex source: what it matches, and where the next begins (a quantifier is read apart). */
 type Item =
   | { kind: 'assertion'; boundary?: boolean; anchor?: boolean } // takes nothing: \b, \B, ^, $, a lookaround
@@ -222,7 +246,9 @@ function item(src: string, i: number): { item: Item; end: number } {
     let body = i + 1;
     // a lookbehind that reads only characters of no word (`(?<=(?:^|[\n.:])[ \t]{0,3})`): a boundary, as \b is
     if (src.startsWith('?<=', body)) return { item: { kind: 'assertion', boundary: noWordCharacters(src.slice(body + 3, close)) }, end: close + 1 };
-    if (src.startsWith('?=', body) || src.startsWith('?!', body) || src.startsWith('?<!', body)) return { item: { kind: 'assertion' }, end: close + 1 };
+    // a lookbehind that no ASCII word character may be before (`(?<![\wà-ÿ])`): a boundary, as \b is
+    if (src.startsWith('?<!', body)) return { item: { kind: 'assertion', boundary: notAfterWord(src.slice(body + 3, close)) }, end: close + 1 };
+    if (src.startsWith('?=', body) || src.startsWith('?!', body)) return { item: { kind: 'assertion' }, end: close + 1 };
     if (src.startsWith('?:', body)) body += 2;
     else if (src.startsWith('?<', body)) body = src.indexOf('>', body) + 1; // a named group
     return { item: { kind: 'group', leads: alternatives(src, body, close).flatMap(lead), noWord: noWordCharacters(src.slice(body, close)) }, end: close + 1 };

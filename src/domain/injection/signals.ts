@@ -108,9 +108,9 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:ignore|disregard|don't follow|do not follow|stop following) (?:what |whatever )?(?:the user|the human|your user)(?:'s)?\b`,
   // what the user asked set aside: `Forget what the user asked you` (people write `the instructions you were given earlier no longer apply`)
   String.raw`(?<!(?:not|never|n't) )\bforget (?:what|everything) (?:the user|your user) (?:asked|told|said|wanted)\b`,
-  String.raw`(?<![a-zäöüß])(?:vergiss|ignoriere|missachte|vergessen sie|ignorieren sie)(?![a-zäöüß]),? (?:was|alles,? was) (?:der|dein|ihr) (?:nutzer|benutzer|anwender)\w*`,
-  String.raw`(?<![a-zà-öø-ÿ])(?:oublie|ignore|oubliez|ignorez) (?:ce que|tout ce que) (?:l['’]utilisat(?:eur|rice)|ton utilisateur|votre utilisateur)`,
-  String.raw`(?<![a-záéíóúñü])(?:olvida|ignora|olvide|ignore) (?:lo que|todo lo que) (?:el|tu|su) usuario`,
+  String.raw`(?<![\wäöüß])(?:vergiss|ignoriere|missachte|vergessen sie|ignorieren sie)(?![a-zäöüß]),? (?:was|alles,? was) (?:der|dein|ihr) (?:nutzer|benutzer|anwender)\w*`,
+  String.raw`(?<![\wà-öø-ÿ])(?:oublie|ignore|oubliez|ignorez) (?:ce que|tout ce que) (?:l['’]utilisat(?:eur|rice)|ton utilisateur|votre utilisateur)`,
+  String.raw`(?<![\wáéíóúñü])(?:olvida|ignora|olvide|ignore) (?:lo que|todo lo que) (?:el|tu|su) usuario`,
   String.raw`(?<![а-яё])(?:забудь|игнорируй|забудьте|игнорируйте),? (?:что|всё,? что|то,? что|о том,? что)[^.\n]{0,20}?пользовател`,
   String.raw`(?:忘记|忽略|别管|不要理会|无视)(?:用户)(?:让你|要求你|叫你|交给你)`,
   String.raw`\b(?:without|don't|do not|never) (?:telling|informing|alerting|notifying|asking|tell|inform|alert|notify|ask) (?:the user|the human|your user|the operator)\b`,

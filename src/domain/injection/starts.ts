@@ -1,4 +1,4 @@
-import { type Head, headsOf, lineFirsts, terminatorBit, WORD_LENGTH } from './heads.js';
+import { headsOf, lineFirsts, terminatorBit, WORD_LENGTH } from './heads.js';
 
 // Where a regex's matches can start. A large alternation (the phrases addressed to the model,
 // the words of writing about attacks, the forged delimiters) costs V8 a try of every
@@ -40,28 +40,112 @@ export interface Starts {
 const LOOK = 1; // a word starts with it, or it is an ODD letter: the scan looks closer
 const WANTS_BOUNDARY = 2; // every word starting with it wants a boundary before it
 const IS_ODD = 4;
-const LENGTH_1 = 8; // a word of this one code unit
-const LENGTH_2 = 16; // a word of two code units starts with it
-const LENGTH_3 = 32; // a longer word starts with it
 const WORD_CHARACTER = 64; // [A-Za-z0-9_]: no boundary after it (WORD_CHARACTER >>> 5 is WANTS_BOUNDARY)
 const LINE = 128; // a line terminator a regex starts at or after: noted in Starts.lines
 
+// WordIndex.starts' flags per code unit
+const LENGTH_1 = 1; // a word of this one code unit
+const LENGTH_2 = 2; // a word of two code units starts with it
+const LENGTH_3 = 4; // a longer word starts with it
+
 const isWordChar = (b: number) => (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x5f || (b >= 0x41 && b <= 0x5a);
 
-/** A word's first two code units, hashed to a bit of Gate.pairs. */
+/** A word's first two code units, hashed to a bit of WordIndex.pairs. */
 const pairOf = (c0: number, c1: number) => (c0 * 31 + c1) & 0xffff;
 
-/** The slot of a word by its first three code units (-1 for those it does not have). */
+/** The slot of a word of three code units or more by its first three. */
 const slotOf = (c0: number, c1: number, c2: number) => (Math.imul(c0, 0x9e3779b1) ^ Math.imul(c1 + 1, 0x85ebca6b) ^ Math.imul(c2 + 1, 0xc2b2ae35)) >>> 16;
 
 /** A hash of a word's code units: the scan compares it with the text's there rather than the words themselves. */
 const hashOf = (h: number, c: number) => Math.imul(h ^ c, 0x01000193);
 const HASH = 0x811c9dc5;
 
+/** Where a word of `length` code units hashed to `h` is looked up in a WordIndex's table (`shift`: 32 less the table's bits). */
+const keySlot = (h: number, length: number, shift: number) => Math.imul(h ^ Math.imul(length, 0x27d4eb2d), 0x9e3779b1) >>> shift;
+
 const hasBit = (bits: Uint8Array, i: number) => (bits[i >>> 3]! & (1 << (i & 7))) !== 0;
 const setBit = (bits: Uint8Array, i: number) => {
   bits[i >>> 3] = bits[i >>> 3]! | (1 << (i & 7));
 };
+
+/** A word a regex begins with: its first WORD_LENGTH code units, its regex, and where a match starts and ends around it. */
+interface Word {
+  word: string;
+  re: number;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Words looked up at a position by their hash: the words of each length that may start there
+ * (a word of three code units or more by its first three's slot) are one probe each of a table
+ * keyed by the hash of the text's code units there and the length, whatever their number.
+ */
+class WordIndex {
+  /** Per code unit, LENGTH_1 | LENGTH_2 | LENGTH_3. */
+  readonly starts = new Uint8Array(0x10000);
+  /** One bit per pairOf: whether a word of two code units or more starts so (the test most places fail). */
+  readonly pairs = new Uint8Array(0x2000);
+  /** Per slotOf, the lengths (bit L - 3 for L from 3 to WORD_LENGTH) of the words of three code units or more with it. */
+  readonly lengths = new Uint8Array(0x10000);
+  /** The table: per key, the hash of its words' code units (and their length, 0 for none), and its words in [keyFrom, keyTo). */
+  readonly keyHash: Int32Array;
+  readonly keyLength: Uint8Array;
+  readonly keyFrom: Int32Array;
+  readonly keyTo: Int32Array;
+  readonly mask: number;
+  readonly shift: number;
+  /** The words, a key's together. */
+  readonly wordRe: Int32Array;
+  readonly wordLo: Int32Array;
+  readonly wordHi: Int32Array;
+
+  constructor(words: readonly Word[]) {
+    const byKey = new Map<string, { h: number; length: number; words: Word[] }>();
+    for (const w of words) {
+      const c = w.word.charCodeAt(0);
+      const length = w.word.length;
+      this.starts[c] = this.starts[c]! | (length === 1 ? LENGTH_1 : length === 2 ? LENGTH_2 : LENGTH_3);
+      if (length > 1) setBit(this.pairs, pairOf(c, w.word.charCodeAt(1)));
+      if (length > 2) {
+        const slot = slotOf(c, w.word.charCodeAt(1), w.word.charCodeAt(2));
+        this.lengths[slot] = this.lengths[slot]! | (1 << (length - 3));
+      }
+      let h = HASH;
+      for (let k = 0; k < length; k++) h = hashOf(h, w.word.charCodeAt(k));
+      const id = `${h}:${length}`;
+      const key = byKey.get(id) ?? { h, length, words: [] };
+      key.words.push(w);
+      byKey.set(id, key);
+    }
+    let bits = 4;
+    while (1 << bits < 4 * byKey.size) bits++;
+    this.mask = (1 << bits) - 1;
+    this.shift = 32 - bits;
+    this.keyHash = new Int32Array(1 << bits);
+    this.keyLength = new Uint8Array(1 << bits);
+    this.keyFrom = new Int32Array(1 << bits);
+    this.keyTo = new Int32Array(1 << bits);
+    this.wordRe = new Int32Array(words.length);
+    this.wordLo = new Int32Array(words.length);
+    this.wordHi = new Int32Array(words.length);
+    let e = 0;
+    for (const { h, length, words: ws } of byKey.values()) {
+      let i = keySlot(h, length, this.shift);
+      while (this.keyLength[i] !== 0) i = (i + 1) & this.mask;
+      this.keyHash[i] = h;
+      this.keyLength[i] = length;
+      this.keyFrom[i] = e;
+      for (const w of ws) {
+        this.wordRe[e] = w.re;
+        this.wordLo[e] = w.lo;
+        this.wordHi[e] = w.hi;
+        e++;
+      }
+      this.keyTo[i] = e;
+    }
+  }
+}
 
 /** The literal words of several global regexes, looked for in one scan of a text. */
 export class Gate {
@@ -77,18 +161,9 @@ export class Gate {
   private readonly lineFirst: (Uint8Array | null)[];
   /** Per code unit, the flags above. */
   private readonly first = new Uint8Array(0x10000);
-  /** One bit per pairOf: whether a word of two code units or more starts so (the test most places fail). */
-  private readonly pairs = new Uint8Array(0x2000);
-  /** One bit per slot: whether a word has it. */
-  private readonly used = new Uint8Array(0x2000);
-  /** The words by slot: slot s's are words[slotStart[s] .. slotStart[s + 1]) (a slot is a hash: others may share it). */
-  private readonly slotStart = new Int32Array(0x10001);
-  private readonly wordHash: Int32Array;
-  private readonly wordLength: Int32Array;
-  private readonly wordRe: Int32Array;
-  private readonly wordLo: Int32Array;
-  private readonly wordHi: Int32Array;
-  private readonly wordBoundary: Uint8Array;
+  /** Every word, looked up where no word character is before the position; those that want no boundary, where one is. */
+  private readonly every: WordIndex;
+  private readonly free: WordIndex;
   /** here[k]: the hash of the k code units at the position scanned. */
   private readonly here = new Int32Array(WORD_LENGTH + 1);
 
@@ -100,8 +175,9 @@ export class Gate {
     this.lineAt = [];
     this.lineMask = [];
     this.lineFirst = [];
-    const all: { head: Head; re: number; slot: number }[] = [];
-    const free = new Uint8Array(0x10000); // a word starting with it wants no boundary
+    const all: Word[] = [];
+    const free: Word[] = []; // the words that want no boundary
+    const unbound = new Uint8Array(0x10000); // a word starting with it wants no boundary
     regexes.forEach((re, k) => {
       const h = headsOf(re);
       this.gated.push(h !== null);
@@ -126,45 +202,27 @@ export class Gate {
           this.first[c] = this.first[c]! | LINE;
           continue;
         }
-        this.first[c] = this.first[c]! | LOOK | (w.length === 1 ? LENGTH_1 : w.length === 2 ? LENGTH_2 : LENGTH_3);
-        if (!head.boundary) free[c] = 1;
-        if (w.length > 1) setBit(this.pairs, pairOf(c, w.charCodeAt(1)));
-        const slot = slotOf(c, w.length > 1 ? w.charCodeAt(1) : -1, w.length > 2 ? w.charCodeAt(2) : -1);
-        setBit(this.used, slot);
-        all.push({ head, re: k, slot });
+        this.first[c] = this.first[c]! | LOOK;
+        const word = { word: w, re: k, lo: head.lo, hi: head.hi };
+        all.push(word);
+        if (!head.boundary) {
+          unbound[c] = 1;
+          free.push(word);
+        }
       }
     });
     regexes.forEach((re, k) => {
       if (this.lineAt[k]! >= 0) this.lineFirst[k] = lineFirsts(re);
     });
-    for (const { head } of all) {
-      const c = head.word.charCodeAt(0);
-      if (free[c] === 0) this.first[c] = this.first[c]! | WANTS_BOUNDARY;
+    for (const { word } of all) {
+      const c = word.charCodeAt(0);
+      if (unbound[c] === 0) this.first[c] = this.first[c]! | WANTS_BOUNDARY;
     }
     // (an ODD letter is always looked at: the scan notes it, whatever is before it)
     for (const odd of ODD_LETTERS) this.first[odd.charCodeAt(0)] = (this.first[odd.charCodeAt(0)]! | IS_ODD | LOOK) & ~WANTS_BOUNDARY;
     for (let c = 0; c < 0x80; c++) if (isWordChar(c)) this.first[c] = this.first[c]! | WORD_CHARACTER;
-    all.sort((a, b) => a.slot - b.slot);
-    this.wordHash = new Int32Array(all.length);
-    this.wordLength = new Int32Array(all.length);
-    this.wordRe = new Int32Array(all.length);
-    this.wordLo = new Int32Array(all.length);
-    this.wordHi = new Int32Array(all.length);
-    this.wordBoundary = new Uint8Array(all.length);
-    let previous = -1; // the slot of the word before
-    all.forEach(({ head, re, slot }, i) => {
-      let h = HASH;
-      for (let k = 0; k < head.word.length; k++) h = hashOf(h, head.word.charCodeAt(k));
-      this.wordHash[i] = h;
-      this.wordLength[i] = head.word.length;
-      this.wordRe[i] = re;
-      this.wordLo[i] = head.lo;
-      this.wordHi[i] = head.hi;
-      this.wordBoundary[i] = head.boundary ? 1 : 0;
-      if (slot !== previous) this.slotStart.fill(i, previous + 1, slot + 1); // the slots up to this one start here
-      previous = slot;
-    });
-    this.slotStart.fill(all.length, previous + 1);
+    this.every = new WordIndex(all);
+    this.free = new WordIndex(free);
   }
 
   /** Whether regex k is gated: every alternative of it begins with a known word. */
@@ -208,7 +266,7 @@ export class Gate {
   /** Looks for the words starting at p in [from, to), adding their ranges and the line terminators; whether it saw an ODD letter. */
   private scanRange(lower: string, from: number, to: number, ranges: number[][], lines: number[]): boolean {
     const n = lower.length;
-    const { first, pairs, used, slotStart, wordHash, wordLength, wordRe, wordLo, wordHi, wordBoundary, here } = this;
+    const { first, here } = this;
     let odd = false;
     let before = from > 0 ? first[lower.charCodeAt(from - 1)]! : 0; // the flags of the code unit before p
     for (let p = from; p < to; p++) {
@@ -218,26 +276,29 @@ export class Gate {
       before = f;
       if ((f & LINE) !== 0) lines.push(p);
       if ((f & LOOK) === 0 || (f & (b >>> 5) & WANTS_BOUNDARY) !== 0) continue; // no word starts here, or none without a boundary
-      if (f & IS_ODD) {
-        odd = true;
-        if ((f & (LENGTH_1 | LENGTH_2 | LENGTH_3)) === 0) continue;
-      }
-      const afterWord = (b & WORD_CHARACTER) !== 0; // no boundary before p
+      if (f & IS_ODD) odd = true;
+      // after a word character only the words that want no boundary can start here
+      const index = (b & WORD_CHARACTER) !== 0 ? this.free : this.every;
+      const lengths = index.starts[c]!;
+      if (lengths === 0) continue;
       const c1 = p + 1 < n ? lower.charCodeAt(p + 1) : -1;
-      if ((f & LENGTH_1) === 0 && !hasBit(pairs, pairOf(c, c1))) continue;
-      // the words that start here: of three code units or more, of two, of one
-      const c2 = p + 2 < n ? lower.charCodeAt(p + 2) : -1;
-      let hashed = 0; // here[1..hashed] hold the hashes at p
-      for (let length = 3; length >= 1; length--) {
-        if ((f & (length === 3 ? LENGTH_3 : length === 2 ? LENGTH_2 : LENGTH_1)) === 0) continue;
-        const slot = slotOf(c, length > 1 ? c1 : -1, length > 2 ? c2 : -1);
-        if (!hasBit(used, slot)) continue;
-        for (let e = slotStart[slot]!, end = slotStart[slot + 1]!; e < end; e++) {
-          if (wordBoundary[e] === 1 && afterWord) continue;
-          const length = wordLength[e]!;
-          for (; hashed < length; hashed++) here[hashed + 1] = hashOf(hashed === 0 ? HASH : here[hashed]!, p + hashed < n ? lower.charCodeAt(p + hashed) : -1);
-          // (slots and hashes may collide: a false start would only cost a try)
-          if (here[length] !== wordHash[e]) continue;
+      if ((lengths & LENGTH_1) === 0 && !hasBit(index.pairs, pairOf(c, c1))) continue;
+      // the lengths of the words that may start here: of three code units or more (by the slot of the first three), two, one
+      let wanted = (lengths & LENGTH_1) | (lengths & LENGTH_2);
+      if ((lengths & LENGTH_3) !== 0 && p + 2 < n) wanted |= index.lengths[slotOf(c, c1, lower.charCodeAt(p + 2))]! << 2;
+      if (wanted === 0) continue;
+      const longest = 31 - Math.clz32(wanted) + 1;
+      let h = HASH;
+      for (let k = 0; k < longest; k++) here[k + 1] = h = hashOf(h, p + k < n ? lower.charCodeAt(p + k) : -1);
+      const { keyHash, keyLength, keyFrom, keyTo, mask, shift, wordRe, wordLo, wordHi } = index;
+      for (let length = 1; length <= longest; length++) {
+        if ((wanted & (1 << (length - 1))) === 0) continue;
+        const hash = here[length]!;
+        // (hashes may collide: a false start would only cost a try)
+        let i = keySlot(hash, length, shift);
+        while (keyLength[i] !== 0 && (keyLength[i] !== length || keyHash[i] !== hash)) i = (i + 1) & mask;
+        if (keyLength[i] === 0) continue;
+        for (let e = keyFrom[i]!, end = keyTo[i]!; e < end; e++) {
           const r = ranges[wordRe[e]!]!;
           const start = Math.max(0, p + wordLo[e]!);
           // in increasing `from`: a range that starts earlier than the last ones widens them (by a code unit or two)
