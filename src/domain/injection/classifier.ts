@@ -43,11 +43,11 @@ export interface WindowScore {
   end: number;
   /** Words that mixed Latin with Cyrillic or Greek look-alikes. */
   mixedWords: number;
-  /** Words that mixed Latin letters with digits, and the longest run of one-letter words (tokens.ts: Words). */
+  /** Words that mixed Latin letters with digits, and the runs of one-letter words (tokens.ts: Words). */
   digitWords: number;
   /** Where the first of those stand, in pairs (a copy, when there are three or more: hidden.ts reads them for leetspeak). */
   digitSpans: Int32Array | null;
-  singleLetters: number;
+  spacedRuns: readonly number[];
   /** Words with a zero-width space or the like inside them, and where the first starts (-1: none). */
   splitWords: number;
   firstSplit: number;
@@ -115,7 +115,7 @@ export function classify(text: string, window = MODEL.window, bias = MODEL.bias)
     mixedWords: words.mixedWords,
     digitWords: words.digitWords,
     digitSpans: words.digitWords >= 3 ? words.digitSpans.slice() : null,
-    singleLetters: words.singleLetters,
+    spacedRuns: words.spacedRuns,
     splitWords: words.splitWords,
     firstSplit: words.firstSplit,
     lastSplit: words.lastSplit,

@@ -113,8 +113,6 @@ const MIN_CLASSIFIED_WORDS = 12;
 const SPLIT_WORDS = 3;
 /** Words mixing letters and digits before the lines are read for leetspeak (hidden.ts: leetTexts). */
 const LEET_TRIGGER = 3;
-/** One-letter words in a row before the text is read for letters spaced out (hidden.ts: spacedTexts). */
-const SPACED_TRIGGER = 8;
 /** A hidden text or a base64 run is an instruction when its own logit is within this of the offset. */
 const HIDDEN_MARGIN = 1;
 /** How far (code units) around the classifier's window words about attacks make a quotation of one an example. */
@@ -308,7 +306,7 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
     ...percentTexts(t),
     ...((cls.seen & SEEN_ENCLOSED) !== 0 ? enclosedTexts(t) : []),
     ...(guess && cls.digitSpans && cls.digitWords >= LEET_TRIGGER ? leetTexts(t, cls.digitSpans) : []),
-    ...(guess && cls.singleLetters >= SPACED_TRIGGER ? spacedTexts(t) : []),
+    ...(guess && cls.spacedRuns.length > 0 ? spacedTexts(t, cls.spacedRuns) : []),
     ...(guess && ASTERISK.test(t) ? splatTexts(t) : []),
     ...hiddenHtml(t),
   ];

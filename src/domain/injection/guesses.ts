@@ -182,12 +182,27 @@ const SPACED_WORD_MAX = 64;
 /**
  * Letters spaced out (`I g n o r e   a l l   p r e v i o u s`), read as the words they spell: the
  * most common gap of a run is between letters, any other (or ` / `, ` | `) between words; a word in
- * leetspeak among them read as such. Asked only when the word reader met eight one-letter words in
- * a row (`singleLetters`).
+ * leetspeak among them read as such. Read on the lines of the runs the word reader met of eight
+ * one-letter words or more (`spacedRuns`, pairs of from and to): a run of spaced letters is inside a
+ * line (no gap of it is a line break), and the rest of a long text is not read again for it.
  */
-export function spacedTexts(text: string): Hidden[] {
+export function spacedTexts(text: string, runs: readonly number[]): Hidden[] {
   const out: Hidden[] = [];
-  for (const m of text.matchAll(SPACED)) {
+  let read = 0; // the text up to here was read
+  for (let r = 0; r < runs.length && out.length < GUESSES; r += 2) {
+    const from = Math.max(read, text.lastIndexOf('\n', runs[r]! - 1) + 1);
+    const next = text.indexOf('\n', runs[r + 1]!);
+    const to = next < 0 ? text.length : next;
+    if (to <= from) continue;
+    read = to;
+    spacedIn(text.slice(from, to), from, out);
+  }
+  return out;
+}
+
+/** spacedTexts in `lines` (whole lines of the text, from its code unit `at`). */
+function spacedIn(lines: string, at: number, out: Hidden[]): void {
+  for (const m of lines.matchAll(SPACED)) {
     // a long run is read in pieces of LINE_MAX (each a guess of its own)
     for (let from = 0; from < m[0].length && out.length < GUESSES; from += LINE_MAX) {
       const run = m[0].slice(from, from + LINE_MAX);
@@ -224,9 +239,8 @@ export function spacedTexts(text: string): Hidden[] {
       // words, not letters listed (`a  b  c`: most a letter long) nor a run with no gap between words (one long "word")
       const letters = words.reduce((n, w) => n + w.length, 0);
       if (words.length < 2 || words.length * 2 > letters || words.some((w) => w.length > SPACED_WORD_MAX)) continue;
-      guess(out, m.index + from, m.index + from + run.length, words.map((w) => (isLeet(w) ? unleet(w) : w)).join(' '));
+      guess(out, at + m.index + from, at + m.index + from + run.length, words.map((w) => (isLeet(w) ? unleet(w) : w)).join(' '));
     }
     if (out.length >= GUESSES) break;
   }
-  return out;
 }

@@ -63,8 +63,11 @@ export interface Words {
   digitWords: number;
   /** Where those start and end, in pairs (code units). */
   digitSpans: Int32Array;
-  /** The longest run of one-character words (Latin letters, digits) in a row: letters spaced out (`I g n o r e`) make a long one. */
-  singleLetters: number;
+  /**
+   * Where SPACED_RUN or more one-character words (Latin letters, digits) stand in a row, in pairs
+   * (the run's first word's start, its last word's end; code units): letters spaced out (`I g n o r e`).
+   */
+  spacedRuns: readonly number[];
   /** Words with a zero-width space, word joiner or BOM inside them (not the joiners ZWJ and ZWNJ, which scripts and emoji use): hiding them from a filter. */
   splitWords: number;
   /** Where the first of those starts and the last ends (code units), -1 for none. */
@@ -73,6 +76,10 @@ export interface Words {
   /** What else the text holds: SEEN_FOLDABLE, SEEN_ZERO_WIDTH, SEEN_ZERO_WIDTH_RUN bits. */
   seen: number;
 }
+
+/** One-character words in a row that make a run for Words.spacedRuns: a text is read for letters spaced out (guesses.ts: spacedTexts) only there. */
+export const SPACED_RUN = 8;
+const NO_RUNS: readonly number[] = [];
 
 const words: Words = {
   count: 0,
@@ -86,7 +93,7 @@ const words: Words = {
   mixedWords: 0,
   digitWords: 0,
   digitSpans: new Int32Array(0),
-  singleLetters: 0,
+  spacedRuns: [],
   splitWords: 0,
   firstSplit: -1,
   lastSplit: -1,
@@ -204,7 +211,8 @@ export function readWords(text: string): Words {
   let mixedWords = 0;
   let digitWords = 0;
   let singles = 0; // one-letter Latin words in a row, up to the last word read
-  let singleLetters = 0;
+  let singlesFrom = 0; // where the first of them starts
+  let spacedRuns: number[] | null = null;
   let splitWords = 0;
   let firstSplit = -1;
   let lastSplit = -1;
@@ -349,7 +357,9 @@ export function readWords(text: string): Words {
           digitWords++;
         }
         if (len === 1 && (scripts === LATIN_LETTER || scripts === DIGIT_OR_LETTER)) {
-          if (++singles > singleLetters) singleLetters = singles;
+          if (singles++ === 0) singlesFrom = start;
+          if (singles === SPACED_RUN) (spacedRuns ??= []).push(singlesFrom, end);
+          else if (singles > SPACED_RUN) spacedRuns![spacedRuns!.length - 1] = end;
         } else singles = 0;
         if (count === cap) {
           grow();
@@ -423,7 +433,7 @@ export function readWords(text: string): Words {
   words.mixedWords = mixedWords;
   words.digitWords = digitWords;
   words.digitSpans = digitSpans.subarray(0, 2 * digitWords);
-  words.singleLetters = singleLetters;
+  words.spacedRuns = spacedRuns ?? NO_RUNS;
   words.splitWords = splitWords;
   words.firstSplit = firstSplit;
   words.lastSplit = lastSplit;
