@@ -32,18 +32,22 @@ const INSTRUCTIONS_MISTYPED = String.raw`(?!introd|injunct|interact|infract|infl
 const IGNORE = String.raw`(?:ignore|ingore|ignroe|igonre|ignoer|igore|inore)`;
 const PREVIOUS = String.raw`(?:previous|pervious|previos|prevous|previuos|preivous)`;
 /**
- * A negation of the verb that would set instructions aside: `do not ignore`, `Vergiss die vorherigen
- * Anweisungen nicht`, `N'oubliez pas`, `No olvide`, `Не забудьте`, `不要忘记` ask to keep them, as
- * notices and colleagues' e-mails do every day. Before the verb (in German also closing its clause,
- * up to a comma or `und`: `…, die dir nicht gefallen` and `… und sag nicht` leave the order as it is).
+ * The verb that would set instructions aside giving no order: negated (`do not ignore`, `Vergiss die
+ * vorherigen Anweisungen nicht`, `N'oubliez pas`, `No olvide`, `Не забудьте`, `不要忘记` ask to keep
+ * them, as notices and colleagues' e-mails do every day), or with its subject in a condition, a
+ * question or a relative clause (`if you ignore the previous instructions, the build fails`, `users
+ * who ignore…`, `did you ignore…?`, `si vous ignorez…`, `如果你忽略…`). Read before the verb (in German
+ * a negation also closing its clause, up to a comma or `und`: `…, die dir nicht gefallen` and `… und
+ * sag nicht` leave the order as it is; its conditions put the verb last, where no phrase reads it).
  */
-const NOT_EN = String.raw`(?<!(?:\bnot|\bnever|n't) (?:(?:ever|just|simply|blindly|completely|entirely) )?)`;
+const SUBJECT_EN = String.raw`(?:you|they|we|he|she|i|users|people|someone|anyone|employees|staff|customers|students)`;
+const NOT_EN = String.raw`(?<!(?:\bnot|\bnever|n't) (?:(?:ever|just|simply|blindly|completely|entirely) )?)(?<!\b(?:(?:if|when|whenever|unless|once|because) ${SUBJECT_EN}|(?:did|do|does|should) ${SUBJECT_EN}|who|which) )`;
 const NOT_DE = String.raw`(?<!\b(?:nicht|nie|niemals|keinesfalls) )`;
 const NOT_DE_AFTER = String.raw`(?!(?:(?!\b(?:und|oder|dann|aber|sondern)\b)[^.\n,;:!?]){0,60}?\b(?:nicht|nie|niemals|keine[nmrs]?)\b)`;
-const NOT_FR = String.raw`(?<!\bn['’]|\bne (?:(?:pas|jamais|plus) )?)`;
+const NOT_FR = String.raw`(?<!\bn['’]|\bne (?:(?:pas|jamais|plus) )?|\bsi (?:vous|tu|on) |\bqui )`;
 const NOT_ES = String.raw`(?<!\b(?:no|nunca|jamás|jamas) (?:(?:se|te|os) )?)`;
 const NOT_RU = String.raw`(?<!(?:^|[^а-яё])(?:не|никогда не) )`;
-const NOT_ZH = String.raw`(?<!不要|不|别|勿|不能|不可|不得|不应|不会|没|未)`;
+const NOT_ZH = String.raw`(?<!不要|不|别|勿|不能|不可|不得|不应|不会|没|未|如果你|如果您|要是你|假如你|若你|当你|当您)`;
 const OVERRIDE_SOURCES = [
   // (not after a negation or an auxiliary: `do not ignore the previous instructions from your doctor`,
   // `the CLI will ignore the system rules`; nor the writer's own: `please ignore my previous instructions`)
