@@ -46,7 +46,7 @@ const NOT_DE = String.raw`(?<!\b(?:nicht|nie|niemals|keinesfalls) )`;
 const NOT_DE_AFTER = String.raw`(?!(?:(?!\b(?:und|oder|dann|aber|sondern)\b)[^.\n,;:!?]){0,60}?\b(?:nicht|nie|niemals|keine[nmrs]?)\b)`;
 const NOT_FR = String.raw`(?<!\bn['’]|\bne (?:(?:pas|jamais|plus) )?|\bsi (?:vous|tu|on) |\bqui )`;
 const NOT_ES = String.raw`(?<!\b(?:no|nunca|jamás|jamas) (?:(?:se|te|os) )?)`;
-const NOT_RU = String.raw`(?<!(?:^|[^а-яё])(?:не|никогда не) )`;
+const NOT_RU = String.raw`(?<!(?:^|[^а-яё])(?:не|никогда не) )(?<!(?:^|[^а-яё])(?:распорядил|попросил|просил|сказал|велел|приказал|потребовал|требовал|рекомендовал|посоветовал|предложил)[а-яё]{0,3} )`;
 const NOT_ZH = String.raw`(?<!不要|不|别|勿|不能|不可|不得|不应|不会|没|未|如果你|如果您|要是你|假如你|若你|当你|当您)`;
 const OVERRIDE_SOURCES = [
   // (not after a negation or an auxiliary: `do not ignore the previous instructions from your doctor`,
@@ -57,11 +57,11 @@ const OVERRIDE_SOURCES = [
   String.raw`${NOT_DE}\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte)\b${NOT_DE_AFTER} (?:(?:die|das|den|diese[nmrs]?|alle[ns]?|deine|ihre) )?(?:[^\s.,;:!?]+ )?(?:seite|webseite|dokument|text|inhalt|tabelle|funktion|code|e-mail|mail|nachricht|anfrage|frage|aufgabe|daten|eingabe|datei|artikel|lebenslauf|obigen?|vorherigen?|alles|anweisungen)\b[^.\n]{0,30}? und (?:stattdessen |nur |einfach )?(?:sag|sage|sagen sie|behaupte|behaupten sie|erkläre|erklären sie|antworte mit|antworten sie mit|teile dem (?:benutzer|nutzer) mit)\b`,
   String.raw`${NOT_FR}\b(?:ignore[rz]?|oublie[rz]?|ne tiens pas compte d)(?![^.\n]{0,12}?\b(?:mes|nos)\b)[^.\n]{0,30}?(?:les|tes|vos|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine)`,
   String.raw`${NOT_FR}\b(?:ignore[rz]?|oublie[rz]?)\b (?:(?:la|le|les|l[’']|ce|cette|ces|tout|tous les|toutes les) ?)?(?:[^\s.,;:!?]+ )?(?:page|site|document|texte|contenu|tableau|fonction|code|e-mail|courriel|message|question|demande|tâche|données|fichier|article|cv|ci-dessus|précédent\w*|instructions|consignes)\b[^.\n]{0,30}? et (?:plutôt |simplement |seulement )?(?:dis|dites|indique[rz]?|affirme[rz]?|déclare[rz]?|réponds|répondez|annonce[rz]?)\b`,
-  String.raw`${NOT_ES}\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar|omite|descarta)\b(?![^.\n]{0,12}?\b(?:mis|nuestras)\b)[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+(?:instrucciones|intrucciones|instruciones|instrucions|instruccines)\s+(?:anteriores|previas|originales|de arriba|iniciales)`,
-  String.raw`${NOT_ES}\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar)\b (?:(?:la|el|los|las|este|esta|estos|estas|todo|toda|todos los|todas las) )?(?:[^\s.,;:!?]+ )?(?:página|pagina|sitio|documento|texto|contenido|tabla|función|funcion|código|codigo|correo|mensaje|pregunta|solicitud|tarea|datos|archivo|artículo|articulo|cv|anterior(?:es)?|instrucciones)\b[^.\n]{0,30}? y (?:en su lugar |solo |simplemente )?(?:di|diga|declara|declare|indica|indique|afirma|afirme|responde|responda|anuncia|anuncie)\b`,
-  String.raw`${NOT_ZH}(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守)(?:之前|以前|先前|上面|上述|前面|以上|所有|你的|原来|原有)[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)`,
+  String.raw`${NOT_ES}\b(?:ignora|ignore|ignoren|ignorad|ignorar|olvida|olvide|olviden|olvidad|olvidar|omite|omita|omitan|descarta|descarte|descarten)\b(?![^.\n]{0,12}?\b(?:mis|nuestras)\b)[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+(?:instrucciones|intrucciones|instruciones|instrucions|instruccines)\s+(?:anteriores|previas|originales|de arriba|iniciales)`,
+  String.raw`${NOT_ES}\b(?:ignora|ignore|ignoren|ignorad|ignorar|olvida|olvide|olviden|olvidad|olvidar)\b (?:(?:la|el|los|las|este|esta|estos|estas|todo|toda|todos los|todas las) )?(?:[^\s.,;:!?]+ )?(?:página|pagina|sitio|documento|texto|contenido|tabla|función|funcion|código|codigo|correo|mensaje|pregunta|solicitud|tarea|datos|archivo|artículo|articulo|cv|anterior(?:es)?|instrucciones)\b[^.\n]{0,30}? y (?:en su lugar |solo |simplemente )?(?:di|diga|declara|declare|indica|indique|afirma|afirme|responde|responda|anuncia|anuncie)\b`,
+  String.raw`${NOT_ZH}(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守)(?:之前|以前|先前|上面|上述|前面|以上|所有|你的|原来|原有)[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)(?!的)`,
   String.raw`${NOT_ZH}(?:忽略|无视|忽视|忘记|忘掉|不要理会)(?:上面|以上|上述|前面|之前|这个|这份|这篇|该|此|本|所有)?的?(?:网页|页面|网站|文档|文件|文本|内容|表格|函数|代码|邮件|消息|问题|请求|任务|数据|文章|简历|指令|说明)[^。\n]{0,10}?[，,]?\s*(?:并且?|然后)\s*(?:改为|转而|直接|只)?(?:说|声称|宣称|表示|回答|告诉用户|声明|指出)`,
-  String.raw`${NOT_RU}(?:игнорируй|проигнорируй|забудь|не обращай внимания на|отбрось|отмени)(?:те)?[^.\n]{0,30}?(?:предыдущие|прежние|вышеуказанные|вышеизложенные|все|свои|ранее данные|исходные)\s+(?:инструкции|иструкции|инструции|интрукции|инстукции|указания|команды|правила|задания|установки)`,
+  String.raw`${NOT_RU}(?:(?:игнорируй|проигнорируй|забудь|не обращай внимания на|отбрось|отмени)(?:те)?|игнорировать|проигнорировать|забыть|отбросить)[^.\n]{0,30}?(?:предыдущие|прежние|вышеуказанные|вышеизложенные|все|свои|ранее данные|исходные)\s+(?:инструкции|иструкции|инструции|интрукции|инстукции|указания|команды|правила|задания|установки)`,
   String.raw`${NOT_RU}(?:игнорируй|проигнорируй|забудь|не обращай внимания на)(?:те)? (?:(?:эту|этот|это|эти|все|всё|весь|предыдущ[^\s]*|вышеуказанн[^\s]*) )?(?:страниц[^\s]*|сайт[^\s]*|документ[^\s]*|текст[^\s]*|содержимо[^\s]*|таблиц[^\s]*|функци[^\s]*|код[^\s]*|письм[^\s]*|сообщени[^\s]*|вопрос[^\s]*|запрос[^\s]*|задач[^\s]*|данны[^\s]*|файл[^\s]*|стать[^\s]*|резюме|инструкци[^\s]*)[^.\n]{0,30}? и (?:вместо этого |просто |только )?(?:скажи|сообщи|заяви|ответь|укажи)(?:те)?`,
 ];
 
@@ -84,6 +84,21 @@ const NAMED_MODEL = String.raw`${VERSIONED_MODEL}|gpt|chatgpt|claude|gemini|copi
 /** Where a reader's name ends a phrase: a mark or the line's end (`to you, the assistant manager` is a person's title). */
 const PHRASE_END = String.raw`[ \t]*(?:[.,:;!?\n]|$)`;
 
+/**
+ * An order to stop following the reader's instructions, which sets them aside as `ignore` does:
+ * `do not follow your previous instructions`, `Befolge deine bisherigen Anweisungen nicht mehr`,
+ * `Ne suis plus tes instructions précédentes`, `No sigas las instrucciones anteriores`, `不要执行你之前的
+ * 指令`, `Не выполняй свои предыдущие инструкции` (not `never stop following…`, nor `I no longer follow…`).
+ */
+const UNFOLLOW_SOURCES = [
+  String.raw`(?<!(?:\bnot|\bnever|n['’]t|\bi|\bwe|\bthey|\bhe|\bshe|\bwho) )\b(?:do not|don['’]t|dont|stop|no longer|never again) (?:follow(?:ing)?|obey(?:ing)?|execut(?:e|ing)|comply(?:ing)? with|adher(?:e|ing) to)\b(?![^.\n]{0,12}?\b(?:my|our)\b)[^.\n]{0,20}?\b(?:${PREVIOUS}|prior|earlier|above|original|initial|system)\b[^.\n]{0,20}?\b(?:instructions|prompts?|rules|guidelines|directives)\b`,
+  String.raw`(?<![\wà-öø-ÿ])(?<!\b(?:warum|wieso|weshalb|ob|wenn|falls|dass) )(?:befolge|befolgen sie|folge|folgen sie|gehorche)\b(?![^.\n]{0,12}?\b(?:meinen|unseren)\b)[^.\n,;:!?]{0,40}?(?:vorherigen|bisherigen|früheren|ursprünglichen|obigen)\s+(?:anweisungen|instruktionen|befehle|regeln|vorgaben)\b[^.\n,;:!?]{0,10}?\bnicht\b`,
+  String.raw`(?:\bne |\bn['’])(?:suis|suivez|respecte|respectez|applique|appliquez|exécute|exécutez|obéis|obéissez) (?:plus|pas)\b(?![^.\n]{0,12}?\b(?:mes|nos)\b)[^.\n]{0,30}?(?:les|tes|vos|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine)`,
+  String.raw`\b(?:no|ya no|deja de|dejen de) (?:sigas|siga|sigan|obedezcas|obedezca|obedezcan|cumplas|cumpla|cumplan|ejecutes|ejecute|ejecuten|seguir|obedecer|cumplir|ejecutar)\b(?![^.\n]{0,12}?\b(?:mis|nuestras)\b)[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+(?:instrucciones|indicaciones|reglas|directrices)\s+(?:anteriores|previas|originales|iniciales|de arriba)`,
+  String.raw`(?:不要|别|不再|停止)(?:执行|遵循|遵照|听从|服从|按照|理睬)(?:你|您)?(?:之前|以前|先前|上面|上述|前面|原来|原有|所有)的?[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)(?!的)`,
+  String.raw`${NOT_RU}(?<![а-яё])(?:не|больше не|перестань|перестаньте) (?:выполняй|выполняйте|следуй|следуйте|подчиняйся|подчиняйтесь|выполнять|следовать|подчиняться)[^.\n]{0,20}?(?:сво(?:и|им)|предыдущ[^\s]*|прежн[^\s]*|ранее данн[^\s]*|исходн[^\s]*|вышеуказанн[^\s]*)\s+(?:инструкци[^\s]*|указани[^\s]*|правил[^\s]*)`,
+];
+
 // Text addressed to the model, or overriding its instructions, in English, German, French,
 // Spanish, Chinese and Russian (and their common variants). One alternation per idea.
 const ADDRESSED_SOURCES = [
@@ -92,6 +107,8 @@ const ADDRESSED_SOURCES = [
   // (as a heading too: `*** NEW IMPORTANT INSTRUCTIONS ***`, `## Updated system instructions ##`)
   String.raw`\b(?:new|updated|revised|real|actual|additional|important|urgent|hidden|priority|override|admin) (?:system )?(?:instructions?|directives?|task|orders|commands?)\s*:`,
   String.raw`\b(?:new|updated|revised|real|actual|additional|important|urgent|hidden|priority|override|admin)(?: (?:new|important|urgent|updated|additional))? (?:system )?(?:instructions?|directives?|orders)[ \t]*(?:\*{2,}|#{2,}|={2,}|!{2,}|-{3,})`,
+  // stop following them
+  ...UNFOLLOW_SOURCES,
   // set aside what is being read and put words in the reader's mouth instead: `ignore the page and state that…`
   OVERRIDE_SOURCES[1]!,
   // a vocative anywhere (a model by its name and version too: `Dear GPT-4,`); `to the assistant` followed by a
@@ -368,6 +385,7 @@ const OVERRIDE = new RegExp(
     // answer's strings read one after the other count; two bounded gaps, no nested repeat: linear)
     String.raw`${NOT_EN}(?<!(?:\bnot|\bnever|n't|\bwill|\bwould|\bcan|\bcannot|\bcould|\bto|\bdoes|\bdid|\bmay|\bmight) )\b(?:${IGNORE}|disregard|forget)\b[^.\n]{1,40}?\b(?:${PREVIOUS}|prior|above|earlier|preceding|original|initial)\b[^.\n]{1,24}?\b(?:instructions|prompts?|directives|guidelines|rules|${INSTRUCTIONS_MISTYPED})\b`,
     ...OVERRIDE_SOURCES.slice(1),
+    ...UNFOLLOW_SOURCES,
   ]),
   'y',
 );
