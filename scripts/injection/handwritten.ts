@@ -50,3 +50,15 @@ export const handAuthors = (root?: string) => read('heldout-authors.jsonl.gz', r
  */
 export const secondReadBenign = () => read('second-read-benign.jsonl');
 export const secondReadAttacks = () => read('second-read-attacks.jsonl.gz') as (Hand & { kind: string })[];
+/**
+ * A third read's sets (2026-11-29, late morning), written by two helpers to find the classes of
+ * phrasing the signals misread: 262 legitimate texts in six languages that use an attack's words in
+ * their own sense (superseded policies, corrections, reported speech, negations and questions, job
+ * titles, transcripts, contracts, security trainings quoting attacks), and 210 attacks in tool
+ * output phrased every way (questions, conditions, passive voice, third person, polite forms, fake
+ * notices, self-corrections, addressees named by what they read). They chose which classes were
+ * read (negated orders, subjects, stopping to follow, addressees by adjective or clause): like
+ * dev.jsonl, not held out. Each line has its `class`.
+ */
+export const thirdReadBenign = () => read('third-read-benign.jsonl') as (Hand & { class: string })[];
+export const thirdReadAttacks = () => read('third-read-attacks.jsonl.gz') as (Hand & { class: string })[];

@@ -116,6 +116,11 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:hey|dear|hello|hi) (?:the |any |all |every )?(?:ai|a\.i\.|llm|${NAMED_MODEL}|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[,:!]`,
   String.raw`\b(?:to|for|attention|note to|message (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:to|for|attention|note to|message (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*,`,
+  // an assistant a machine is by its adjective (`To the digital assistant:`, `for automated accounting assistants:`), or
+  // an AI by the clause that says what it reads (`to the AI that reads Prof. Smith's inbox:`; not a person's
+  // `to the assistant who helped me:`)
+  String.raw`\b(?:to|for|attention|note to|message (?:to|for)|question (?:to|for)) (?:the |any |all |every )?(?:digital|virtual|automated|automatic|intelligent|ai-powered) (?:[a-z-]+ )?(?:assistants?|agents?|helpers?|secretar(?:y|ies))\b\s*[:!]`,
+  String.raw`\b(?:to|for|attention|note to|message (?:to|for)|question (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|(?:large )?language models?|ai models?|ai assistants?|ai agents?|chatbots?|bots?),? (?:that|which|who) [^\n:!?]{1,60}?:`,
   // a message to the reader by a model's version or kind (`This is an important message from me, Emma, to you, GPT-4.`;
   // the name ends the phrase), or from whoever an agent obeys
   String.raw`\b(?:to|for) you,? (?:the |dear |my |our |your )?(?:${VERSIONED_MODEL}|ai (?:language model|assistant|agent))(?=${PHRASE_END})`,
@@ -154,6 +159,8 @@ const ADDRESSED_SOURCES = [
   OVERRIDE_SOURCES[3]!,
   String.raw`\b(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell)\b\s*,`,
+  String.raw`\b(?:an|für) (?:(?:die|den|das|alle) )?(?:digitale[nr]?|virtuelle[nr]?|automatisierte[nr]?|automatische[nr]?|intelligente[nr]?) (?:[a-zäöüß-]*assistent(?:en)?|[a-zäöüß-]*agent(?:en)?|helfer)\b\s*[:!]`,
+  String.raw`\b(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell|chatbot), (?:die|der|das|welche[rs]?) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:liebe|lieber|hallo|achtung|hinweis für die|hinweis an die)\s+(?:ki|ki-assistent|assistent|sprachmodell)\b`,
   String.raw`\bwenn (?:du|sie) (?:eine ki|ein ki-|ein sprachmodell|ein assistent|ein ki-assistent|ein chatbot|ein llm)`,
   String.raw`\b(?:sag|sage|erzähl|erzähle|verrate|sagen sie|erzählen sie|verraten sie)\b[^.\n]{0,20}?(?:dem|den) (?:benutzer|nutzer|anwender)\w* (?:nichts|nicht davon)`,
@@ -168,6 +175,8 @@ const ADDRESSED_SOURCES = [
   OVERRIDE_SOURCES[5]!,
   String.raw`(?:^|[\s(])(?:à|a) l[’'](?:ia|assistant|agent|intelligence artificielle)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:à|a) l[’'](?:ia|assistant|agent|intelligence artificielle)\b\s*,`,
+  String.raw`(?:^|[\s(])(?:(?:à|a|pour) l[’']|(?:aux|pour les|à tous les) )(?:assistants?|agents?) (?:numériques?|virtuels?|automatisés?|automatiques?|intelligents?|ia)\b\s*[:!]`,
+  String.raw`(?:^|[\s(])(?:à|a|pour) l[’'](?:ia|intelligence artificielle|assistant ia|agent ia),? (?:qui|que) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:cher|chère) (?:assistant|ia|agent|modèle)\b`,
   String.raw`\bsi (?:tu es|vous êtes) (?:une ia|un assistant|un modèle de langage|un agent|une intelligence artificielle)`,
   String.raw`\b(?:ne (?:le |l[’'])?(?:dis|dites|mentionne|mentionnez|signale|signalez|révèle|révélez)|n[’']en (?:parle|parlez) pas|sans (?:le )?dire|sans informer|sans prévenir)\b[^.\n]{0,25}?l[’']utilisat(?:eur|rice)`,
@@ -180,6 +189,8 @@ const ADDRESSED_SOURCES = [
   OVERRIDE_SOURCES[7]!,
   String.raw`\b(?:al|para el|atención) (?:asistente|modelo de lenguaje|agente de ia|agente|ia)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:al|para el|atención) (?:asistente|modelo de lenguaje|agente de ia|agente|ia)\b\s*,`,
+  String.raw`\b(?:al|para el|a los|para los|para|atención) (?:asistentes?|agentes?) (?:de [a-záéíóúñ]+ )?(?:digital(?:es)?|virtual(?:es)?|automatizados?|automáticos?|inteligentes?|de ia)\b\s*[:!]`,
+  String.raw`\b(?:a|para) la ia,? (?:que|quien) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:querido|estimado) (?:asistente|modelo|agente)\b`,
   String.raw`\bsi (?:eres|usted es) (?:una ia|un asistente|un modelo de lenguaje|un agente|una inteligencia artificial)`,
   String.raw`\bno (?:le |se lo )?(?:digas|menciones|informes|comentes|avises|diga|mencione|informe|comente|avise)\b[^.\n]{0,15}?al usuario`,
@@ -193,6 +204,9 @@ const ADDRESSED_SOURCES = [
   OVERRIDE_SOURCES[9]!,
   String.raw`(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[:：！!]`,
   String.raw`(?<=(?:^|[\n。！？!?：:])\s{0,2})(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[，,]`,
+  String.raw`(?:致|给)(?:所有)?(?:数字|虚拟|自动化?|智能)[^\s，,。：:]{0,6}?(?:助手|助理|代理)(?:的[^\s，,。：:]{0,6})?\s*[:：]`,
+  String.raw`(?:AI|ai|人工智能|助手|智能体)\s*请注意\s*[:：]`,
+  String.raw`(?:处理|管理|读取|阅读|总结|查看)[^\s，,。：:]{0,12}?的\s*(?:AI|ai|人工智能|助手|智能体|代理)\s*[:：]`,
   String.raw`如果你是(?:一个|一名)?(?:AI|ai|人工智能|语言模型|大模型|助手|智能体)`,
   String.raw`(?:不要|别|切勿)(?:告诉|通知|提醒|让)用户`,
   String.raw`(?:不要|别|切勿|无需|不必)(?:向|对)用户(?:提及|透露|说明|提起)`,
@@ -205,6 +219,8 @@ const ADDRESSED_SOURCES = [
   OVERRIDE_SOURCES[11]!,
   String.raw`(?:^|[\s(])(?:ии|ai|ии-ассистенту|ассистенту|модели|агенту|боту|нейросети)\s*[:!]`,
   String.raw`${SENTENCE}(?:ии|ai|ии-ассистенту|ассистенту|модели|агенту|боту|нейросети)\s*,`,
+  String.raw`(?:^|[^а-яё])(?:(?:цифровому|виртуальному|автоматическому|автоматизированному|умному) (?:помощнику|ассистенту|агенту)|(?:цифровым|виртуальным|автоматическим|автоматизированным|умным) (?:помощникам|ассистентам|агентам))\s*[:!]`,
+  String.raw`(?:^|[^а-яё])(?:к|для) (?:ии|ии-ассистенту|ассистенту ии|нейросети|чат-боту), (?:который|которая|что) [^\n:!?]{1,60}?:`,
   String.raw`(?:дорогой|уважаемый|внимание,?) (?:ии|ассистент|помощник|бот|агент)`,
   String.raw`если (?:ты|вы) (?:ии|языковая модель|ассистент|бот|нейросеть|ии-ассистент|ии-агент|агент|чат-бот)`,
   String.raw`не (?:говори|сообщай|рассказывай|упоминай)(?:те)?[^.\n]{0,15}?пользовател`,
