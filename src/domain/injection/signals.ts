@@ -92,7 +92,7 @@ const PHRASE_END = String.raw`[ \t]*(?:[.,:;!?\n]|$)`;
  */
 const UNFOLLOW_SOURCES = [
   String.raw`(?<!(?:\bnot|\bnever|n['’]t|\bi|\bwe|\bthey|\bhe|\bshe|\bwho) )\b(?:do not|don['’]t|dont|stop|no longer|never again) (?:follow(?:ing)?|obey(?:ing)?|execut(?:e|ing)|comply(?:ing)? with|adher(?:e|ing) to)\b(?![^.\n]{0,12}?\b(?:my|our)\b)[^.\n]{0,20}?\b(?:${PREVIOUS}|prior|earlier|above|original|initial|system)\b[^.\n]{0,20}?\b(?:instructions|prompts?|rules|guidelines|directives)\b`,
-  String.raw`(?<![\wà-öø-ÿ])(?<!\b(?:warum|wieso|weshalb|ob|wenn|falls|dass) )(?:befolge|befolgen sie|folge|folgen sie|gehorche)\b(?![^.\n]{0,12}?\b(?:meinen|unseren)\b)[^.\n,;:!?]{0,40}?(?:vorherigen|bisherigen|früheren|ursprünglichen|obigen)\s+(?:anweisungen|instruktionen|befehle|regeln|vorgaben)\b[^.\n,;:!?]{0,10}?\bnicht\b`,
+  String.raw`(?<![\wà-öø-ÿ])(?<!\b(?:warum|wieso|weshalb|ob|wenn|falls|dass) )(?:befolge|befolgen sie|gehorche)\b(?![^.\n]{0,12}?\b(?:meinen|unseren)\b)[^.\n,;:!?]{0,40}?(?:vorherigen|bisherigen|früheren|ursprünglichen|obigen)\s+(?:anweisungen|instruktionen|befehle|regeln|vorgaben)\b[^.\n,;:!?]{0,10}?\bnicht\b`,
   String.raw`(?:\bne |\bn['’])(?:suis|suivez|respecte|respectez|applique|appliquez|exécute|exécutez|obéis|obéissez) (?:plus|pas)\b(?![^.\n]{0,12}?\b(?:mes|nos)\b)[^.\n]{0,30}?(?:les|tes|vos|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine)`,
   String.raw`\b(?:no|ya no|deja de|dejen de) (?:sigas|siga|sigan|obedezcas|obedezca|obedezcan|cumplas|cumpla|cumplan|ejecutes|ejecute|ejecuten|seguir|obedecer|cumplir|ejecutar)\b(?![^.\n]{0,12}?\b(?:mis|nuestras)\b)[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+(?:instrucciones|indicaciones|reglas|directrices)\s+(?:anteriores|previas|originales|iniciales|de arriba)`,
   String.raw`(?:不要|别|不再|停止)(?:执行|遵循|遵照|听从|服从|按照|理睬)(?:你|您)?(?:之前|以前|先前|上面|上述|前面|原来|原有|所有)的?[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)(?!的)`,
@@ -119,8 +119,8 @@ const ADDRESSED_SOURCES = [
   // an assistant a machine is by its adjective (`To the digital assistant:`, `for automated accounting assistants:`), or
   // an AI by the clause that says what it reads (`to the AI that reads Prof. Smith's inbox:`; not a person's
   // `to the assistant who helped me:`)
-  String.raw`\b(?:to|for|attention|note to|message (?:to|for)|question (?:to|for)) (?:the |any |all |every )?(?:digital|virtual|automated|automatic|intelligent|ai-powered) (?:[a-z-]+ )?(?:assistants?|agents?|helpers?|secretar(?:y|ies))\b\s*[:!]`,
-  String.raw`\b(?:to|for|attention|note to|message (?:to|for)|question (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|(?:large )?language models?|ai models?|ai assistants?|ai agents?|chatbots?|bots?),? (?:that|which|who) [^\n:!?]{1,60}?:`,
+  String.raw`(?<=\b(?:to|for|attention|note to|message (?:to|for)|question (?:to|for)) )\b(?:the |any |all |every )?(?:digital|virtual|automated|automatic|intelligent|ai-powered) (?:[a-z-]+ )?(?:assistants?|agents?|helpers?|secretar(?:y|ies))\b\s*[:!]`,
+  String.raw`(?<=\b(?:to|for|attention|note to|message (?:to|for)|question (?:to|for)) )\b(?:the |any |all |every )?(?:ai|a\.i\.|llm|(?:large )?language models?|ai models?|ai assistants?|ai agents?|chatbots?|bots?),? (?:that|which|who) [^\n:!?]{1,60}?:`,
   // a message to the reader by a model's version or kind (`This is an important message from me, Emma, to you, GPT-4.`;
   // the name ends the phrase), or from whoever an agent obeys
   String.raw`\b(?:to|for) you,? (?:the |dear |my |our |your )?(?:${VERSIONED_MODEL}|ai (?:language model|assistant|agent))(?=${PHRASE_END})`,
@@ -139,11 +139,11 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:ai|llm|assistant|agent|model|bot|gpt|claude)s? (?:that is |who is |currently )?(?:reading|processing|summari[sz]ing|parsing|viewing|analy[sz]ing|browsing) (?:this|these|the following)\b`,
   // the text speaking of its own reading by a machine (`If this document is processed by an AI agent, …`), and
   // the user's new orders where a tool's answer stands (`Updated instructions from the user:`)
-  String.raw`\b(?:if|when|once|whenever|in case) (?:this|the) (?:document|page|e-?mail|message|file|text|content|website|site|record|ticket) is (?:being )?(?:processed|read|summari[sz]ed|analy[sz]ed|parsed|handled|viewed|ingested) by (?:an? |any |the )?(?:ai|llm|(?:large )?language model|agent|assistant|bot|automated)`,
-  String.raw`\b(?:new|updated|revised|latest|changed) instructions? from (?:the|your) (?:user|owner)\b(?! (?:manual|guide|group|community|forum|interface|research))`,
+  String.raw`(?<=\b(?:if|when|once|whenever|in case) (?:this|the) (?:document|page|e-?mail|message|file|text|content|website|site|record|ticket) is (?:being )?)\b(?:processed|read|summari[sz]ed|analy[sz]ed|parsed|handled|viewed|ingested) by (?:an? |any |the )?(?:ai|llm|(?:large )?language model|agent|assistant|bot|automated)`,
+  String.raw`(?<=\b(?:new|updated|revised|latest|changed) )\binstructions? from (?:the|your) (?:user|owner)\b(?! (?:manual|guide|group|community|forum|interface|research))`,
   // a message that sets itself above the reader's instructions (`[SYSTEM NOTICE] … This message overrides all previous instructions`;
   // not a memo's, whose instructions have a topic: `… supersedes all previous instructions on parking`)
-  String.raw`\b(?:this|the following) (?:message|notice|note|instruction|update|notification|directive) (?:overrides|supersedes|takes precedence over|has priority over|replaces|cancels|invalidates) (?:all |any )?(?:the )?(?:previous|prior|earlier|other|existing|original) (?:instructions|directives|prompts|rules|guidelines)\b(?! (?:on|about|regarding|concerning|for|in|of|related to) (?!(?:this|the current|your) (?:session|task|conversation|chat|context)\b))`,
+  String.raw`(?<=\b(?:this|the following) (?:message|notice|note|instruction|update|notification|directive) )\b(?:overrides|supersedes|takes precedence over|has priority over|replaces|cancels|invalidates) (?:all |any )?(?:the )?(?:previous|prior|earlier|other|existing|original) (?:instructions|directives|prompts|rules|guidelines)\b(?! (?:on|about|regarding|concerning|for|in|of|related to) (?!(?:this|the current|your) (?:session|task|conversation|chat|context)\b))`,
   String.raw`\b(?:do not|don't|never) (?:tell|inform|mention|reveal|alert|notify|show)\b[^.\n]{0,25}?\b(?:the user|the human|your user|the operator)\b`,
   String.raw`\byou (?:are now|must now|will now|should now|now have to|have been (?:reprogrammed|updated|granted))\b`,
   String.raw`\bfrom now on,? you\b`,
@@ -160,79 +160,84 @@ const ADDRESSED_SOURCES = [
   String.raw`(?<![а-яё])(?:забудь|игнорируй|забудьте|игнорируйте),? (?:что|всё,? что|то,? что|о том,? что)[^.\n]{0,20}?пользовател`,
   String.raw`(?:忘记|忽略|别管|不要理会|无视)(?:用户)(?:让你|要求你|叫你|交给你)`,
   String.raw`\b(?:without|don't|do not|never) (?:telling|informing|alerting|notifying|asking|tell|inform|alert|notify|ask) (?:the user|the human|your user|the operator)\b`,
-  // German
+];
+const ADDRESSED_DE_SOURCES = [
   OVERRIDE_SOURCES[2]!,
   String.raw`\bneue (?:anweisungen|instruktionen|aufgabe|befehle)\s*:`,
   OVERRIDE_SOURCES[3]!,
   String.raw`\b(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell)\b\s*,`,
-  String.raw`\b(?:an|für) (?:(?:die|den|das|alle) )?(?:digitale[nr]?|virtuelle[nr]?|automatisierte[nr]?|automatische[nr]?|intelligente[nr]?) (?:[a-zäöüß-]*assistent(?:en)?|[a-zäöüß-]*agent(?:en)?|helfer)\b\s*[:!]`,
-  String.raw`\b(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell|chatbot), (?:die|der|das|welche[rs]?) [^\n:!?]{1,60}?:`,
+  String.raw`(?<=\b(?:an|für) (?:(?:die|den|das|alle) )?)\b(?:digitale[nr]?|virtuelle[nr]?|automatisierte[nr]?|automatische[nr]?|intelligente[nr]?) (?:[a-zäöüß-]*assistent(?:en)?|[a-zäöüß-]*agent(?:en)?|helfer)\b\s*[:!]`,
+  String.raw`(?<=\b(?:an|für) (?:die|den|das) )\b(?:ki|ki-assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell|chatbot), (?:die|der|das|welche[rs]?) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:liebe|lieber|hallo|achtung|hinweis für die|hinweis an die)\s+(?:ki|ki-assistent|assistent|sprachmodell)\b`,
   String.raw`\bwenn (?:du|sie) (?:eine ki|ein ki-|ein sprachmodell|ein assistent|ein ki-assistent|ein chatbot|ein llm)`,
-  String.raw`\b(?:wenn|falls|sofern|sobald) (?:dieses|das|diese|die) (?:dokument|schreiben|e-mail|mail|nachricht|datei|seite|text)\b[^\n.]{0,20}? von (?:einer|einem) (?:ki|ki-agenten|ki-assistenten|agenten|assistenten|sprachmodell|bot)\b[^\n.]{0,40}? (?:verarbeitet|gelesen|zusammengefasst|analysiert|ausgewertet) wird`,
-  String.raw`\b(?:neue|aktualisierte|geänderte) (?:anweisungen|instruktionen) (?:vom|des) (?:nutzer|benutzer|anwender)s?\b`,
-  String.raw`\b(?:diese|die folgende) (?:meldung|nachricht|mitteilung|anweisung|notiz) (?:hat vorrang vor|ersetzt|überschreibt|hebt) (?:(?:allen?|sämtlichen?|alle|sämtliche) )?(?:bisherigen|vorherigen|früheren|anderen) (?:anweisungen|instruktionen|vorgaben|regeln)\b(?! (?:zur?|zum|über|bezüglich|betreffend|für|im|in|hinsichtlich) )`,
+  String.raw`(?<=\b(?:wenn|falls|sofern|sobald) (?:dieses|das|diese|die) (?:dokument|schreiben|e-mail|mail|nachricht|datei|seite|text)\b[^\n.]{0,20}? von (?:einer|einem) )\b(?:ki|ki-agenten|ki-assistenten|agenten|assistenten|sprachmodell|bot)\b[^\n.]{0,40}? (?:verarbeitet|gelesen|zusammengefasst|analysiert|ausgewertet) wird`,
+  String.raw`(?<=\b(?:neue|aktualisierte|geänderte) )\b(?:anweisungen|instruktionen) (?:vom|des) (?:nutzer|benutzer|anwender)s?\b`,
+  String.raw`(?<=\b(?:diese|die folgende) (?:meldung|nachricht|mitteilung|anweisung|notiz) )\b(?:hat vorrang vor|ersetzt|überschreibt|hebt) (?:(?:allen?|sämtlichen?|alle|sämtliche) )?(?:bisherigen|vorherigen|früheren|anderen) (?:anweisungen|instruktionen|vorgaben|regeln)\b(?! (?:zur?|zum|über|bezüglich|betreffend|für|im|in|hinsichtlich) )`,
   String.raw`\b(?:sag|sage|erzähl|erzähle|verrate|sagen sie|erzählen sie|verraten sie)\b[^.\n]{0,20}?(?:dem|den) (?:benutzer|nutzer|anwender)\w* (?:nichts|nicht davon)`,
   String.raw`\b(?:erwähne|erwähnen sie)\b[^.\n]{0,25}?(?:dem|den|gegenüber dem) (?:benutzer|nutzer|anwender)\w*(?: gegenüber)? nicht\b`,
   String.raw`\b(?:ohne|nicht) (?:den|dem) (?:benutzer|nutzer|anwender)\w* (?:zu )?(?:informieren|fragen|benachrichtigen|warnen)`,
   String.raw`\b(?:deine|ihre) (?:neue|eigentliche|wahre|wirkliche) (?:aufgabe|anweisung|mission)\b`,
   String.raw`\b(?:ki|ki-\w+|sprachmodell(?:e)?|llms?|chatbots?)(?:,? die [^.\n]{0,40}?,)? (?:muss|müssen|soll|sollen|darf|dürfen)\b`,
   String.raw`\b(?:anweisungen?|hinweis|nachricht) (?:an|für) (?:die|den|das|jede[ns]?) (?:ki|sprachmodell|ki-\w+|llm|chatbot)\b`,
-  // French
+];
+const ADDRESSED_FR_SOURCES = [
   OVERRIDE_SOURCES[4]!,
   String.raw`\bnouvelles? (?:instructions|consignes|directives|tâche)\s*:`,
   OVERRIDE_SOURCES[5]!,
   String.raw`(?:^|[\s(])(?:à|a) l[’'](?:ia|assistant|agent|intelligence artificielle)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:à|a) l[’'](?:ia|assistant|agent|intelligence artificielle)\b\s*,`,
-  String.raw`(?:^|[\s(])(?:(?:à|a|pour) l[’']|(?:aux|pour les|à tous les) )(?:assistants?|agents?) (?:numériques?|virtuels?|automatisés?|automatiques?|intelligents?|ia)\b\s*[:!]`,
-  String.raw`(?:^|[\s(])(?:à|a|pour) l[’'](?:ia|intelligence artificielle|assistant ia|agent ia),? (?:qui|que) [^\n:!?]{1,60}?:`,
+  String.raw`(?<=(?:^|[\s(])(?:(?:à|a|pour) l[’']|(?:aux|pour les|à tous les) ))\b(?:assistants?|agents?) (?:numériques?|virtuels?|automatisés?|automatiques?|intelligents?|ia)\b\s*[:!]`,
+  String.raw`(?<=(?:^|[\s(])(?:à|a|pour) )\bl[’'](?:ia|intelligence artificielle|assistant ia|agent ia),? (?:qui|que) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:cher|chère) (?:assistant|ia|agent|modèle)\b`,
   String.raw`\bsi (?:tu es|vous êtes) (?:une ia|un assistant|un modèle de langage|un agent|une intelligence artificielle)`,
-  String.raw`\b(?:si|lorsque|quand|dans l['’]hypothèse où) (?:ce|le|cette|la) (?:document|message|courriel|e-mail|fichier|texte|contenu|site|page)\b[^\n.]{0,20}? (?:est|serait|sera) (?:traitée?|lue?|résumée?|analysée?) par (?:une? )?(?:ia|intelligence artificielle|agent|assistant|modèle de langage|bot)\b`,
-  String.raw`\b(?:nouvelles|dernières) (?:instructions|consignes) de l['’]utilisat(?:eur|rice)\b`,
-  String.raw`\b(?:ce|le présent) (?:message|avis|note|instruction) (?:remplace|annule|prime sur|a priorité sur|l['’]emporte sur) (?:(?:toutes|tous) )?(?:les )?(?:instructions|consignes|directives|règles) (?:précédentes|antérieures)\b(?! (?:concernant|sur|relatives?|pour|de la|du|des|en matière de|au sujet de|à propos de) )`,
+  String.raw`(?<=\b(?:si|lorsque|quand|dans l['’]hypothèse où) (?:ce|le|cette|la) (?:document|message|courriel|e-mail|fichier|texte|contenu|site|page)\b[^\n.]{0,20}? (?:est|serait|sera) )\b(?:traitée?|lue?|résumée?|analysée?) par (?:une? )?(?:ia|intelligence artificielle|agent|assistant|modèle de langage|bot)\b`,
+  String.raw`(?<=\b(?:nouvelles|dernières) )\b(?:instructions|consignes) de l['’]utilisat(?:eur|rice)\b`,
+  String.raw`(?<=\b(?:ce|le présent) (?:message|avis|note|instruction) )\b(?:remplace|annule|prime sur|a priorité sur|l['’]emporte sur) (?:(?:toutes|tous) )?(?:les )?(?:instructions|consignes|directives|règles) (?:précédentes|antérieures)\b(?! (?:concernant|sur|relatives?|pour|de la|du|des|en matière de|au sujet de|à propos de) )`,
   String.raw`\b(?:ne (?:le |l[’'])?(?:dis|dites|mentionne|mentionnez|signale|signalez|révèle|révélez)|n[’']en (?:parle|parlez) pas|sans (?:le )?dire|sans informer|sans prévenir)\b[^.\n]{0,25}?l[’']utilisat(?:eur|rice)`,
   String.raw`\b(?:ta|votre) (?:nouvelle|vraie|véritable|seule) (?:tâche|mission|consigne|instruction)\b`,
   String.raw`\b(?:l[’']ia|les ia|modèles? de langage|llms?|chatbots?|assistants? ia|agents? ia)(?: qui [^.\n]{0,40}?)? (?:doi(?:t|vent)|devr(?:a|ont|ait|aient))\b`,
   String.raw`\b(?:instructions?|consignes?|message|note) (?:pour|à|destinée?s? à) (?:l[’']ia|l[’']assistant|l[’']agent|le modèle de langage|tout assistant|toute ia)\b`,
-  // Spanish
+];
+const ADDRESSED_ES_SOURCES = [
   OVERRIDE_SOURCES[6]!,
   String.raw`\bnuevas? (?:instrucciones|tarea|órdenes|directivas)\s*:`,
   OVERRIDE_SOURCES[7]!,
   String.raw`\b(?:al|para el|atención) (?:asistente|modelo de lenguaje|agente de ia|agente|ia)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:al|para el|atención) (?:asistente|modelo de lenguaje|agente de ia|agente|ia)\b\s*,`,
-  String.raw`\b(?:al|para el|a los|para los|para|atención) (?:asistentes?|agentes?) (?:de [a-záéíóúñ]+ )?(?:digital(?:es)?|virtual(?:es)?|automatizados?|automáticos?|inteligentes?|de ia)\b\s*[:!]`,
-  String.raw`\b(?:a|para) la ia,? (?:que|quien) [^\n:!?]{1,60}?:`,
+  String.raw`(?<=\b(?:al|para el|a los|para los|para|atención) )\b(?:asistentes?|agentes?) (?:de [a-záéíóúñ]+ )?(?:digital(?:es)?|virtual(?:es)?|automatizados?|automáticos?|inteligentes?|de ia)\b\s*[:!]`,
+  String.raw`(?<=\b(?:a|para) )\bla ia,? (?:que|quien) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:querido|estimado) (?:asistente|modelo|agente)\b`,
   String.raw`\bsi (?:eres|usted es) (?:una ia|un asistente|un modelo de lenguaje|un agente|una inteligencia artificial)`,
-  String.raw`\b(?:si|cuando|en caso de que) (?:este|el|esta|la) (?:documento|mensaje|correo|archivo|texto|contenido|sitio|página|pagina)\b[^\n.]{0,20}? (?:es|sea|fuera|está siendo) (?:procesad[oa]|leíd[oa]|leid[oa]|resumid[oa]|analizad[oa]) por (?:una? )?(?:ia|inteligencia artificial|agente|asistente|modelo de lenguaje|bot)\b`,
-  String.raw`\b(?:nuevas|últimas|ultimas) instrucciones del usuario\b`,
-  String.raw`\b(?:este|el presente|el siguiente) (?:mensaje|aviso|nota|instrucción|instruccion) (?:anula|reemplaza|sustituye|tiene prioridad sobre|prevalece sobre) (?:todas )?(?:las )?(?:instrucciones|indicaciones|reglas|directrices) (?:anteriores|previas)\b(?! (?:sobre|acerca de|relativas?|para|de la|del|en materia de|respecto a|con respecto a) )`,
+  String.raw`(?<=\b(?:si|cuando|en caso de que) (?:este|el|esta|la) (?:documento|mensaje|correo|archivo|texto|contenido|sitio|página|pagina)\b[^\n.]{0,20}? (?:es|sea|fuera|está siendo) )\b(?:procesad[oa]|leíd[oa]|leid[oa]|resumid[oa]|analizad[oa]) por (?:una? )?(?:ia|inteligencia artificial|agente|asistente|modelo de lenguaje|bot)\b`,
+  String.raw`(?<=\b(?:nuevas|últimas|ultimas) )\binstrucciones del usuario\b`,
+  String.raw`(?<=\b(?:este|el presente|el siguiente) (?:mensaje|aviso|nota|instrucción|instruccion) )\b(?:anula|reemplaza|sustituye|tiene prioridad sobre|prevalece sobre) (?:todas )?(?:las )?(?:instrucciones|indicaciones|reglas|directrices) (?:anteriores|previas)\b(?! (?:sobre|acerca de|relativas?|para|de la|del|en materia de|respecto a|con respecto a) )`,
   String.raw`\bno (?:le |se lo )?(?:digas|menciones|informes|comentes|avises|diga|mencione|informe|comente|avise)\b[^.\n]{0,15}?al usuario`,
   String.raw`\btu (?:nueva|verdadera|única|real) (?:tarea|misión|instrucción|función)\b`,
   String.raw`\b(?:la ia|las ias|modelos? de lenguaje|llms?|chatbots?|asistentes? de ia|agentes? de ia)(?: que [^.\n]{0,40}?)? (?:debe(?:n|rá|rán|ría|rían)?|tiene(?:n)? que)\b`,
   String.raw`\b(?:instrucciones|mensaje|nota|aviso) (?:para|a) (?:la ia|el asistente|el agente|el modelo de lenguaje|cualquier (?:ia|asistente))\b`,
   String.raw`\bsin (?:decírselo|avisar|informar|preguntar)(?: al)? usuario`,
-  // Chinese
+];
+const ADDRESSED_ZH_SOURCES = [
   OVERRIDE_SOURCES[8]!,
   String.raw`新的?(?:指令|指示|任务)\s*[:：]`,
   OVERRIDE_SOURCES[9]!,
   String.raw`(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[:：！!]`,
   String.raw`(?<=(?:^|[\n。！？!?：:])\s{0,2})(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[，,]`,
   String.raw`(?:致|给)(?:所有)?(?:数字|虚拟|自动化?|智能)[^\s，,。：:]{0,6}?(?:助手|助理|代理)(?:的[^\s，,。：:]{0,6})?\s*[:：]`,
-  String.raw`(?:AI|ai|人工智能|助手|智能体)\s*请注意\s*[:：]`,
-  String.raw`(?:处理|管理|读取|阅读|总结|查看)[^\s，,。：:]{0,12}?的\s*(?:AI|ai|人工智能|助手|智能体|代理)\s*[:：]`,
+  String.raw`(?:\bai|人工智能|助手|智能体)\s*请注意\s*[:：]`,
+  String.raw`(?<=(?:处理|管理|读取|阅读|总结|查看)[^\s，,。：:]{0,12}?的\s*)(?:\bai|人工智能|助手|智能体|代理)\s*[:：]`,
   String.raw`如果你是(?:一个|一名)?(?:AI|ai|人工智能|语言模型|大模型|助手|智能体)`,
   String.raw`(?:如果|若|倘若|假如|当)(?:本|此|这份|该)(?:文件|文档|邮件|消息|网页|页面|内容)(?:被|由)[^，,。\n]{0,12}?(?:AI|ai|人工智能|代理|助手|智能体|模型)[^，,。\n]{0,6}?(?:处理|读取|阅读|总结|分析)`,
-  String.raw`(?:用户|使用者)(?:的)?(?:新|最新|更新的?)(?:指令|指示)`,
+  String.raw`(?<=(?:用户|使用者)的?)(?:新|最新|更新的?)(?:指令|指示)`,
   String.raw`(?:此|本|该|这条)(?:消息|通知|指令|说明|信息)(?:优先于|覆盖|取代|替代)(?:之前|以前|先前|此前)(?:的)?(?:所有)?(?:指令|指示|说明|规则)`,
   String.raw`(?:不要|别|切勿)(?:告诉|通知|提醒|让)用户`,
   String.raw`(?:不要|别|切勿|无需|不必)(?:向|对)用户(?:提及|透露|说明|提起)`,
   String.raw`你(?:真正|新|唯一|现在)的(?:任务|目标|指令|工作)是`,
   String.raw`(?:\bai(?:助手|代理)?(?![a-z0-9_])|人工智能|大模型|语言模型|智能体|聊天机器人)[^。\n]{0,20}?(?:必须|应当|应该|务必|需要)`,
   String.raw`(?:给|致|对)(?:所有|任何)?(?:AI|ai|人工智能|大模型|语言模型|智能体)的(?:指令|指示|说明|消息)`,
-  // Russian
+];
+const ADDRESSED_RU_SOURCES = [
   OVERRIDE_SOURCES[10]!,
   String.raw`(?:новые|обновлённые|обновленные) (?:инструкции|указания|задание|команды)\s*:`,
   OVERRIDE_SOURCES[11]!,
@@ -242,7 +247,7 @@ const ADDRESSED_SOURCES = [
   String.raw`(?:^|[^а-яё])(?:к|для) (?:ии|ии-ассистенту|ассистенту ии|нейросети|чат-боту), (?:который|которая|что) [^\n:!?]{1,60}?:`,
   String.raw`(?:дорогой|уважаемый|внимание,?) (?:ии|ассистент|помощник|бот|агент)`,
   String.raw`если (?:ты|вы) (?:ии|языковая модель|ассистент|бот|нейросеть|ии-ассистент|ии-агент|агент|чат-бот)`,
-  String.raw`(?:если|в случае если|когда) (?:этот|данный|это|данное) (?:документ|текст|файл|письмо|сообщение|контент)[^.\n]{0,20}? (?:обрабатывается|читается|будет обработан|анализируется|обрабатывают)[^.\n]{0,10}? (?:ии|агентом|ассистентом|нейросетью|языковой моделью|ботом)`,
+  String.raw`(?<=(?:если|в случае если|когда) (?:этот|данный|это|данное) (?:документ|текст|файл|письмо|сообщение|контент)[^.\n]{0,20}? )(?:обрабатывается|читается|будет обработан|анализируется|обрабатывают)[^.\n]{0,10}? (?:ии|агентом|ассистентом|нейросетью|языковой моделью|ботом)`,
   String.raw`(?:новые|обновлённые|обновленные) (?:инструкции|указания) (?:от )?пользователя`,
   String.raw`(?:это|данное) (?:сообщение|уведомление|указание|распоряжение) (?:имеет приоритет над|отменяет|заменяет|важнее) (?:(?:всеми|все) )?(?:предыдущими|предыдущие|прежними|прежние|ранее данными|ранее данные) (?:инструкциями|инструкции|указаниями|указания)(?! (?:по|о|об|касательно|относительно) )`,
   String.raw`не (?:говори|сообщай|рассказывай|упоминай)(?:те)?[^.\n]{0,15}?пользовател`,
@@ -280,7 +285,13 @@ function lowered(sources: readonly string[]): string {
 
 // Read over the text lowercased (same length for the scripts here), without the `i` and `u`
 // flags: V8 runs this alternation several times faster so.
-const ADDRESSED = new RegExp(lowered(ADDRESSED_SOURCES), 'g');
+/**
+ * One regex per language (the first English and what every language shares): V8 tries a large
+ * alternation superlinearly, so the 128 alternatives as one regex cost 7.4-7.8 µs a try where six
+ * regexes of them cost 0.8-1.1 µs all tried (91 alternatives as one: 2.1-2.5), and the gate tries
+ * each only where one of its own words begins.
+ */
+const ADDRESSED = [ADDRESSED_SOURCES, ADDRESSED_DE_SOURCES, ADDRESSED_FR_SOURCES, ADDRESSED_ES_SOURCES, ADDRESSED_ZH_SOURCES, ADDRESSED_RU_SOURCES].map((sources) => new RegExp(lowered(sources), 'g'));
 const WEAKLY_ADDRESSED = new RegExp(lowered(WEAKLY_ADDRESSED_SOURCES), 'g');
 
 // Special tokens of chat templates: never in data a tool returns, except documentation of them.
@@ -448,10 +459,11 @@ export function addressedWeakly(r: Reading): Hit[] {
 }
 
 export function addressed(r: Reading): Hit[] {
-  // read over the lowercase (as long as the text: readForSignals)
-  return GATE()
-    .matches(Re.Addressed, r.lower, r.starts, true)
-    .map((m) => ({ signal: 'addressed-to-model', start: m.index, end: m.index + m[0].length }));
+  // read over the lowercase (as long as the text: readForSignals), each language's regex in turn
+  const hits: Hit[] = [];
+  for (let k = 0; k < ADDRESSED.length; k++)
+    for (const m of GATE().matches(Re.Addressed + k, r.lower, r.starts, true)) hits.push({ signal: 'addressed-to-model', start: m.index, end: m.index + m[0].length });
+  return ADDRESSED.length > 1 ? hits.sort((a, b) => a.start - b.start || a.end - b.end) : hits;
 }
 
 // Writing about prompt injection (an article, a security advisory, a paper) quotes attacks;
@@ -475,23 +487,24 @@ const CITING =
   /\b(?:the (?:paper|study|article|post|blog|author|example|course|lesson|talk|report)|dangerous|risky|harmless|gefährlich|harmlos|studie|artikel|beispiel|dangereux|inoffensif|l['’](?:étude|article|exemple)|peligros[oa]|inofensiv[oa]|(?:el|la) (?:estudio|artículo|ejemplo))\b|(?<!\p{L})(?:опасн|безопасн|стать[яеи]|пример|фильтр)\p{L}*|论文|文章|例子|示例|危险|安全|攻击|载荷|风险/giu;
 
 /** The regexes above, in the order of Re; the first reads the text lowercased, the others as written. */
-export const SIGNAL_REGEXES: readonly RegExp[] = [ADDRESSED, ROLE_TOKENS, ROLE_HEADERS, TURN_PAIR, ODD_TOKENS, STRONG_DELIMITERS, DELIMITERS, DELIMITERS_INTL, DISCUSSION, CITING, WEAKLY_ADDRESSED];
+export const SIGNAL_REGEXES: readonly RegExp[] = [ROLE_TOKENS, ROLE_HEADERS, TURN_PAIR, ODD_TOKENS, STRONG_DELIMITERS, DELIMITERS, DELIMITERS_INTL, DISCUSSION, CITING, WEAKLY_ADDRESSED, ...ADDRESSED];
 // Their words, looked for in one scan of a text. Built on first use (reading the regexes'
 // sources takes some milliseconds), not when the module is loaded.
 let gate: Gate | undefined;
 const GATE = () => (gate ??= new Gate(SIGNAL_REGEXES));
 const enum Re {
-  Addressed = 0,
-  RoleTokens = 1,
-  RoleHeaders = 2,
-  TurnPair = 3,
-  OddTokens = 4,
-  StrongDelimiters = 5,
-  Delimiters = 6,
-  DelimitersIntl = 7,
-  Discussion = 8,
-  Citing = 9,
-  WeaklyAddressed = 10,
+  RoleTokens = 0,
+  RoleHeaders = 1,
+  TurnPair = 2,
+  OddTokens = 3,
+  StrongDelimiters = 4,
+  Delimiters = 5,
+  DelimitersIntl = 6,
+  Discussion = 7,
+  Citing = 8,
+  WeaklyAddressed = 9,
+  /** The first of ADDRESSED's regexes, one per language. */
+  Addressed = 10,
 }
 
 /** A text as the regexes read it: lowercased (ADDRESSED reads that), and where their matches can start. */
