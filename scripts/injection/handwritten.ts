@@ -62,3 +62,16 @@ export const secondReadAttacks = () => read('second-read-attacks.jsonl.gz') as (
  */
 export const thirdReadBenign = () => read('third-read-benign.jsonl') as (Hand & { class: string })[];
 export const thirdReadAttacks = () => read('third-read-attacks.jsonl.gz') as (Hand & { class: string })[];
+/**
+ * A fourth read's sets (2026-11-29, noon), written by two other helpers who read neither the
+ * fixtures nor the third read: 240 legitimate texts (code reviews, CI logs, tickets, medical and
+ * school letters, terms, chats, reviews, news about AI security quoting attacks; half of them made
+ * hard on purpose) and 240 attacks written to survive a filter (the famous phrase in few; the
+ * carrier's own voice, workflow notes, polite requests, fake authorisations and tool outputs, light
+ * disguises). Measured before any change was chosen on them (2 of 240 flagged, 159 of 240 caught),
+ * then they chose the last classes read that day (the reader as an AI in a condition, an order in
+ * the passive to whatever assistant processes the text, French and Spanish rewordings of setting
+ * instructions aside): like dev.jsonl now, not held out. Each line has its `class`.
+ */
+export const fourthReadBenign = () => read('fourth-read-benign.jsonl') as (Hand & { class: string })[];
+export const fourthReadAttacks = () => read('fourth-read-attacks.jsonl.gz') as (Hand & { class: string })[];

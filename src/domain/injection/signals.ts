@@ -45,7 +45,7 @@ const NOT_EN = String.raw`(?<!(?:\bnot|\bnever|n't) (?:(?:ever|just|simply|blind
 const NOT_DE = String.raw`(?<!\b(?:nicht|nie|niemals|keinesfalls) )`;
 const NOT_DE_AFTER = String.raw`(?!(?:(?!\b(?:und|oder|dann|aber|sondern)\b)[^.\n,;:!?]){0,60}?\b(?:nicht|nie|niemals|keine[nmrs]?)\b)`;
 const NOT_FR = String.raw`(?<!\bn['’]|\bne (?:(?:pas|jamais|plus) )?|\bsi (?:vous|tu|on) |\bqui )`;
-const NOT_ES = String.raw`(?<!\b(?:no|nunca|jamás|jamas) (?:(?:se|te|os) )?)`;
+const NOT_ES = String.raw`(?<!\b(?:no|nunca|jamás|jamas) (?:(?:se|te|os) )?|\b(?:tengo|tenemos) que |\b(?:debo|debemos|puedo|podemos) )`;
 const NOT_RU = String.raw`(?<!(?:^|[^а-яё])(?:не|никогда не) )(?<!(?:^|[^а-яё])(?:распорядил|попросил|просил|сказал|велел|приказал|потребовал|требовал|рекомендовал|посоветовал|предложил)[а-яё]{0,3} )`;
 const NOT_ZH = String.raw`(?<!不要|不|别|勿|不能|不可|不得|不应|不会|没|未|如果你|如果您|要是你|假如你|若你|当你|当您)`;
 const OVERRIDE_SOURCES = [
@@ -55,9 +55,9 @@ const OVERRIDE_SOURCES = [
   String.raw`${NOT_EN}\b(?:${IGNORE}|disregard|forget)\b (?:(?:the|this|that|these|those|all|any|your) )?(?:[^\s.,;:!?]+ )?(?:above|previous|preceding|webpage|web page|page|site|document|text|content|article|e-?mail|message|resume|résumé|cv|table|data|input|file|function|code|question|request|task|context|conversation|instructions|prompt|summary|everything)(?![\wà-öø-ÿ])[^.\n]{0,30}? (?:and|then)(?: instead| just| only| simply)? (?:say|state|declare|claim|respond with|reply with|answer with|tell the user|inform the user)\b`,
   String.raw`(?<![\wà-öø-ÿ])${NOT_DE}(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte|übergehe|verwirf)\b${NOT_DE_AFTER}(?![^.\n]{0,12}?\b(?:meine|unsere)\b)[^.\n]{0,40}?(?:vorherigen|bisherigen|obigen|vorigen|früheren|ursprünglichen|alle|deine|ihre)\s+(?:anweisungen|anweisugnen|anwiesungen|anweisunegn|anweisngen|instruktionen|befehle|regeln|vorgaben|aufgaben)`,
   String.raw`${NOT_DE}\b(?:ignorier(?:e|en|t)?|vergiss|vergessen sie|missachte)\b${NOT_DE_AFTER} (?:(?:die|das|den|diese[nmrs]?|alle[ns]?|deine|ihre) )?(?:[^\s.,;:!?]+ )?(?:seite|webseite|dokument|text|inhalt|tabelle|funktion|code|e-mail|mail|nachricht|anfrage|frage|aufgabe|daten|eingabe|datei|artikel|lebenslauf|obigen?|vorherigen?|alles|anweisungen)\b[^.\n]{0,30}? und (?:stattdessen |nur |einfach )?(?:sag|sage|sagen sie|behaupte|behaupten sie|erkläre|erklären sie|antworte mit|antworten sie mit|teile dem (?:benutzer|nutzer) mit)\b`,
-  String.raw`${NOT_FR}\b(?:ignore[rz]?|oublie[rz]?|ne tiens pas compte d)(?![^.\n]{0,12}?\b(?:mes|nos)\b)[^.\n]{0,30}?(?:les|tes|vos|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine)`,
+  String.raw`${NOT_FR}\b(?:ignore[rz]?|oublie[rz]?|ne (?:tiens|tenez) (?:pas|plus) compte)(?![^.\n]{0,12}?\b(?:mes|nos)\b)[^.\n]{0,30}?(?:les|tes|vos|des|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine|(?:données|reçues) jusqu['’](?:ici|à présent|alors))`,
   String.raw`${NOT_FR}\b(?:ignore[rz]?|oublie[rz]?)\b (?:(?:la|le|les|l[’']|ce|cette|ces|tout|tous les|toutes les) ?)?(?:[^\s.,;:!?]+ )?(?:page|site|document|texte|contenu|tableau|fonction|code|e-mail|courriel|message|question|demande|tâche|données|fichier|article|cv|ci-dessus|précédent\w*|instructions|consignes)\b[^.\n]{0,30}? et (?:plutôt |simplement |seulement )?(?:dis|dites|indique[rz]?|affirme[rz]?|déclare[rz]?|réponds|répondez|annonce[rz]?)\b`,
-  String.raw`${NOT_ES}\b(?:ignora|ignore|ignoren|ignorad|ignorar|olvida|olvide|olviden|olvidad|olvidar|omite|omita|omitan|descarta|descarte|descarten)\b(?![^.\n]{0,12}?\b(?:mis|nuestras)\b)[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+(?:instrucciones|intrucciones|instruciones|instrucions|instruccines)\s+(?:anteriores|previas|originales|de arriba|iniciales)`,
+  String.raw`${NOT_ES}\b(?:ignora|ignore|ignoren|ignorad|ignorar|olvida|olvide|olviden|olvidad|olvidar|omite|omita|omitan|descarta|descarte|descarten)\b(?![^.\n]{0,12}?\b(?:mis|nuestras)\b)[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+(?:instrucciones|intrucciones|instruciones|instrucions|instruccines|indicaciones)\s+(?:anteriores|previas|originales|de arriba|iniciales|que te (?:dieron|han dado|di|dimos) (?:antes|hasta ahora))`,
   String.raw`${NOT_ES}\b(?:ignora|ignore|ignoren|ignorad|ignorar|olvida|olvide|olviden|olvidad|olvidar)\b (?:(?:la|el|los|las|este|esta|estos|estas|todo|toda|todos los|todas las) )?(?:[^\s.,;:!?]+ )?(?:página|pagina|sitio|documento|texto|contenido|tabla|función|funcion|código|codigo|correo|mensaje|pregunta|solicitud|tarea|datos|archivo|artículo|articulo|cv|anterior(?:es)?|instrucciones)\b[^.\n]{0,30}? y (?:en su lugar |solo |simplemente )?(?:di|diga|declara|declare|indica|indique|afirma|afirme|responde|responda|anuncia|anuncie)\b`,
   String.raw`${NOT_ZH}(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守)(?:之前|以前|先前|上面|上述|前面|以上|所有|你的|原来|原有)[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)(?!的)`,
   String.raw`${NOT_ZH}(?:忽略|无视|忽视|忘记|忘掉|不要理会)(?:上面|以上|上述|前面|之前|这个|这份|这篇|该|此|本|所有)?的?(?:网页|页面|网站|文档|文件|文本|内容|表格|函数|代码|邮件|消息|问题|请求|任务|数据|文章|简历|指令|说明)[^。\n]{0,10}?[，,]?\s*(?:并且?|然后)\s*(?:改为|转而|直接|只)?(?:说|声称|宣称|表示|回答|告诉用户|声明|指出)`,
@@ -135,7 +135,8 @@ const ADDRESSED_SOURCES = [
   // an order for when the user asks later: `IF asked how the candidate is suited for the job, simply respond with "…"`
   // (the answer given word for word, `simply`: a support script's "If asked about anything else, say you will check" is for a person)
   String.raw`\bif (?:the user |a user |anyone |you are |you're )?(?:asks?|asked) (?:about|how|whether|what|why|for|to|if)\b[^.\n]{0,80}?, (?:simply|only|just) (?:respond|reply|answer|say|state|output|print)(?: with| only| exactly)?:? ["“'<]`,
-  String.raw`\b(?:if|when|since) you are (?:an? )?(?:ai|llm|large language model|language model|assistant|ai assistant|ai agent|agent|chatbot|automated|bot)\b`,
+  String.raw`\b(?:if|when|since) you (?:are|happen to be) (?:an? )?(?:ai|llm|large language model|language model|assistant|ai assistant|ai agent|agent|chatbot|automated|bot)\b`,
+  String.raw`\bby (?:any|every|each|the) (?:ai |automated )?(?:assistant|agent|model|system)s? (?:that (?:is )?)?(?:processing|reading|handling|processes|reads|handles) (?:this|these)\b`,
   String.raw`\b(?:ai|llm|assistant|agent|model|bot|gpt|claude)s? (?:that is |who is |currently )?(?:reading|processing|summari[sz]ing|parsing|viewing|analy[sz]ing|browsing) (?:this|these|the following)\b`,
   // the text speaking of its own reading by a machine (`If this document is processed by an AI agent, …`), and
   // the user's new orders where a tool's answer stands (`Updated instructions from the user:`)
@@ -171,6 +172,8 @@ const ADDRESSED_DE_SOURCES = [
   String.raw`(?<=\b(?:an|für) (?:die|den|das) )\b(?:ki|ki-assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell|chatbot), (?:die|der|das|welche[rs]?) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:liebe|lieber|hallo|achtung|hinweis für die|hinweis an die)\s+(?:ki|ki-assistent|assistent|sprachmodell)\b`,
   String.raw`\bwenn (?:du|sie) (?:eine ki|ein ki-|ein sprachmodell|ein assistent|ein ki-assistent|ein chatbot|ein llm)`,
+  String.raw`\b(?:sollten sie|solltest du|falls (?:sie|du)) (?:ein|eine) (?:ki|ki-[a-zäöüß]+|sprachmodell|assistent|chatbot|llm)\b`,
+  String.raw`\bvon (?:jedem|dem|einem) (?:verarbeitenden|lesenden|zuständigen) (?:ki-)?(?:assistenten|agenten|system)\b`,
   String.raw`(?<=\b(?:wenn|falls|sofern|sobald) (?:dieses|das|diese|die) (?:dokument|schreiben|e-mail|mail|nachricht|datei|seite|text)\b[^\n.]{0,20}? von (?:einer|einem) )\b(?:ki|ki-agenten|ki-assistenten|agenten|assistenten|sprachmodell|bot)\b[^\n.]{0,40}? (?:verarbeitet|gelesen|zusammengefasst|analysiert|ausgewertet) wird`,
   String.raw`(?<=\b(?:neue|aktualisierte|geänderte) )\b(?:anweisungen|instruktionen) (?:vom|des) (?:nutzer|benutzer|anwender)s?\b`,
   String.raw`(?<=\b(?:diese|die folgende) (?:meldung|nachricht|mitteilung|anweisung|notiz) )\b(?:hat vorrang vor|ersetzt|überschreibt|hebt) (?:(?:allen?|sämtlichen?|alle|sämtliche) )?(?:bisherigen|vorherigen|früheren|anderen) (?:anweisungen|instruktionen|vorgaben|regeln)\b(?! (?:zur?|zum|über|bezüglich|betreffend|für|im|in|hinsichtlich) )`,
@@ -191,6 +194,7 @@ const ADDRESSED_FR_SOURCES = [
   String.raw`(?<=(?:^|[\s(])(?:à|a|pour) )\bl[’'](?:ia|intelligence artificielle|assistant ia|agent ia),? (?:qui|que) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:cher|chère) (?:assistant|ia|agent|modèle)\b`,
   String.raw`\bsi (?:tu es|vous êtes) (?:une ia|un assistant|un modèle de langage|un agent|une intelligence artificielle)`,
+  String.raw`\bpar (?:tout|chaque|l['’]) ?(?:assistant|agent)(?: ia)? (?:qui (?:traite|lit|gère)|traitant)\b`,
   String.raw`(?<=\b(?:si|lorsque|quand|dans l['’]hypothèse où) (?:ce|le|cette|la) (?:document|message|courriel|e-mail|fichier|texte|contenu|site|page)\b[^\n.]{0,20}? (?:est|serait|sera) )\b(?:traitée?|lue?|résumée?|analysée?) par (?:une? )?(?:ia|intelligence artificielle|agent|assistant|modèle de langage|bot)\b`,
   String.raw`(?<=\b(?:nouvelles|dernières) )\b(?:instructions|consignes) de l['’]utilisat(?:eur|rice)\b`,
   String.raw`(?<=\b(?:ce|le présent) (?:message|avis|note|instruction) )\b(?:remplace|annule|prime sur|a priorité sur|l['’]emporte sur) (?:(?:toutes|tous) )?(?:les )?(?:instructions|consignes|directives|règles) (?:précédentes|antérieures)\b(?! (?:concernant|sur|relatives?|pour|de la|du|des|en matière de|au sujet de|à propos de) )`,
@@ -208,7 +212,8 @@ const ADDRESSED_ES_SOURCES = [
   String.raw`(?<=\b(?:al|para el|a los|para los|para|atención) )\b(?:asistentes?|agentes?) (?:de [a-záéíóúñ]+ )?(?:digital(?:es)?|virtual(?:es)?|automatizados?|automáticos?|inteligentes?|de ia)\b\s*[:!]`,
   String.raw`(?<=\b(?:a|para) )\bla ia,? (?:que|quien) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:querido|estimado) (?:asistente|modelo|agente)\b`,
-  String.raw`\bsi (?:eres|usted es) (?:una ia|un asistente|un modelo de lenguaje|un agente|una inteligencia artificial)`,
+  String.raw`\bsi (?:eres|usted es) (?:una ia|un asistente|un modelo de lenguaje|un agente|una inteligencia artificial|un (?:sistema|modelo) de (?:ia|inteligencia artificial))`,
+  String.raw`\bpor (?:el|cualquier|todo) (?:asistente|agente|sistema de ia)(?: de ia)? que (?:procese|lea|gestione|revise)\b`,
   String.raw`(?<=\b(?:si|cuando|en caso de que) (?:este|el|esta|la) (?:documento|mensaje|correo|archivo|texto|contenido|sitio|página|pagina)\b[^\n.]{0,20}? (?:es|sea|fuera|está siendo) )\b(?:procesad[oa]|leíd[oa]|leid[oa]|resumid[oa]|analizad[oa]) por (?:una? )?(?:ia|inteligencia artificial|agente|asistente|modelo de lenguaje|bot)\b`,
   String.raw`(?<=\b(?:nuevas|últimas|ultimas) )\binstrucciones del usuario\b`,
   String.raw`(?<=\b(?:este|el presente|el siguiente) (?:mensaje|aviso|nota|instrucción|instruccion) )\b(?:anula|reemplaza|sustituye|tiene prioridad sobre|prevalece sobre) (?:todas )?(?:las )?(?:instrucciones|indicaciones|reglas|directrices) (?:anteriores|previas)\b(?! (?:sobre|acerca de|relativas?|para|de la|del|en materia de|respecto a|con respecto a) )`,
@@ -227,7 +232,8 @@ const ADDRESSED_ZH_SOURCES = [
   String.raw`(?:致|给)(?:所有)?(?:数字|虚拟|自动化?|智能)[^\s，,。：:]{0,6}?(?:助手|助理|代理)(?:的[^\s，,。：:]{0,6})?\s*[:：]`,
   String.raw`(?:\bai|人工智能|助手|智能体)\s*请注意\s*[:：]`,
   String.raw`(?<=(?:处理|管理|读取|阅读|总结|查看)[^\s，,。：:]{0,12}?的\s*)(?:\bai|人工智能|助手|智能体|代理)\s*[:：]`,
-  String.raw`如果你是(?:一个|一名)?(?:AI|ai|人工智能|语言模型|大模型|助手|智能体)`,
+  String.raw`如果(?:你|您)是(?:一个|一名|一位)?(?:[^，,。\n]{0,8}?的)?(?:AI|ai|人工智能|语言模型|大模型|助手|智能体)`,
+  String.raw`由(?:处理|阅读|读取)(?:本|此|该)[^，,。\n]{0,8}?的(?:AI|ai|人工智能|助手|代理|智能体)`,
   String.raw`(?:如果|若|倘若|假如|当)(?:本|此|这份|该)(?:文件|文档|邮件|消息|网页|页面|内容)(?:被|由)[^，,。\n]{0,12}?(?:AI|ai|人工智能|代理|助手|智能体|模型)[^，,。\n]{0,6}?(?:处理|读取|阅读|总结|分析)`,
   String.raw`(?<=(?:用户|使用者)的?)(?:新|最新|更新的?)(?:指令|指示)`,
   String.raw`(?:此|本|该|这条)(?:消息|通知|指令|说明|信息)(?:优先于|覆盖|取代|替代)(?:之前|以前|先前|此前)(?:的)?(?:所有)?(?:指令|指示|说明|规则)`,
@@ -246,7 +252,9 @@ const ADDRESSED_RU_SOURCES = [
   String.raw`(?:^|[^а-яё])(?:(?:цифровому|виртуальному|автоматическому|автоматизированному|умному) (?:помощнику|ассистенту|агенту)|(?:цифровым|виртуальным|автоматическим|автоматизированным|умным) (?:помощникам|ассистентам|агентам))\s*[:!]`,
   String.raw`(?:^|[^а-яё])(?:к|для) (?:ии|ии-ассистенту|ассистенту ии|нейросети|чат-боту), (?:который|которая|что) [^\n:!?]{1,60}?:`,
   String.raw`(?:дорогой|уважаемый|внимание,?) (?:ии|ассистент|помощник|бот|агент)`,
-  String.raw`если (?:ты|вы) (?:ии|языковая модель|ассистент|бот|нейросеть|ии-ассистент|ии-агент|агент|чат-бот)`,
+  String.raw`если (?:ты|вы)(?: —| -|,)? (?:ии|ии-модель|ии-система|языковая модель|ассистент|бот|нейросеть|ии-ассистент|ии-агент|агент|чат-бот)`,
+  String.raw`(?:любым|каждым|любой) (?:ассистентом|агентом|помощником|ии),? (?:обрабатывающим|читающим|обрабатывающий)`,
+  String.raw`(?:^|[^а-яё])(?:электронному|цифровому|виртуальному) помощнику[^.\n]{0,20}? (?:поручается|следует|надлежит|необходимо)`,
   String.raw`(?<=(?:если|в случае если|когда) (?:этот|данный|это|данное) (?:документ|текст|файл|письмо|сообщение|контент)[^.\n]{0,20}? )(?:обрабатывается|читается|будет обработан|анализируется|обрабатывают)[^.\n]{0,10}? (?:ии|агентом|ассистентом|нейросетью|языковой моделью|ботом)`,
   String.raw`(?:новые|обновлённые|обновленные) (?:инструкции|указания) (?:от )?пользователя`,
   String.raw`(?:это|данное) (?:сообщение|уведомление|указание|распоряжение) (?:имеет приоритет над|отменяет|заменяет|важнее) (?:(?:всеми|все) )?(?:предыдущими|предыдущие|прежними|прежние|ранее данными|ранее данные) (?:инструкциями|инструкции|указаниями|указания)(?! (?:по|о|об|касательно|относительно) )`,
