@@ -138,6 +138,8 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:if|when|since) you (?:are|happen to be) (?:an? )?(?:ai|llm|large language model|language model|assistant|ai assistant|ai agent|agent|chatbot|automated|bot)\b`,
   String.raw`\bby (?:any|every|each|the) (?:ai |automated )?(?:assistant|agent|model|system)s? (?:that (?:is )?)?(?:processing|reading|handling|processes|reads|handles) (?:this|these)\b`,
   String.raw`\b(?:ai|llm|assistant|agent|model|bot|gpt|claude)s? (?:that is |who is |currently )?(?:reading|processing|summari[sz]ing|parsing|viewing|analy[sz]ing|browsing) (?:this|these|the following)\b`,
+  // (and `the AI that summarizes this page must…`; an assistant or agent only by `that`/`which`: `the agent who handles this case` is a person)
+  String.raw`\b(?:(?:ai|llm|language model|ai (?:assistant|agent|model)|chatbot|bot)s? (?:that|which|who)|(?:assistant|agent)s? (?:that|which)) (?:reads?|processe?s?|summari[sz]es?|parses?|analy[sz]es?|handles?|will (?:read|process|summari[sz]e)) (?:this|these)\b`,
   // the text speaking of its own reading by a machine (`If this document is processed by an AI agent, …`), and
   // the user's new orders where a tool's answer stands (`Updated instructions from the user:`)
   String.raw`(?<=\b(?:if|when|once|whenever|in case) (?:this|the) (?:document|page|e-?mail|message|file|text|content|website|site|record|ticket) is (?:being )?)\b(?:processed|read|summari[sz]ed|analy[sz]ed|parsed|handled|viewed|ingested) by (?:an? |any |the )?(?:ai|llm|(?:large )?language model|agent|assistant|bot|automated)`,
@@ -250,7 +252,7 @@ const ADDRESSED_RU_SOURCES = [
   String.raw`(?:^|[\s(])(?:ии|ai|ии-ассистенту|ассистенту|модели|агенту|боту|нейросети)\s*[:!]`,
   String.raw`${SENTENCE}(?:ии|ai|ии-ассистенту|ассистенту|модели|агенту|боту|нейросети)\s*,`,
   String.raw`(?:^|[^а-яё])(?:(?:цифровому|виртуальному|автоматическому|автоматизированному|умному) (?:помощнику|ассистенту|агенту)|(?:цифровым|виртуальным|автоматическим|автоматизированным|умным) (?:помощникам|ассистентам|агентам))\s*[:!]`,
-  String.raw`(?:^|[^а-яё])(?:к|для) (?:ии|ии-ассистенту|ассистенту ии|нейросети|чат-боту), (?:который|которая|что) [^\n:!?]{1,60}?:`,
+  String.raw`(?:^|[^а-яё])(?:к|для) (?:ии|ии-ассистент(?:у|ов)|ассистент(?:у|ов) ии|нейросет(?:и|ей)|чат-бот(?:у|ов)|языков(?:ой|ых) модел(?:и|ей)), (?:котор(?:ый|ая|ые|ое)|что) [^\n:!?]{1,60}?:`,
   String.raw`(?:дорогой|уважаемый|внимание,?) (?:ии|ассистент|помощник|бот|агент)`,
   String.raw`если (?:ты|вы)(?: —| -|,)? (?:ии|ии-модель|ии-система|языковая модель|ассистент|бот|нейросеть|ии-ассистент|ии-агент|агент|чат-бот)`,
   String.raw`(?:любым|каждым|любой) (?:ассистентом|агентом|помощником|ии),? (?:обрабатывающим|читающим|обрабатывающий)`,
