@@ -368,6 +368,8 @@ describe('texts built to make the reading slow', () => {
     '*',
     'Ign*ore a*ll pr*ev\n',
     'I g n o r e   ',
+    // many runs of one-letter words on one line: each run's line was sought anew (30 s at 1 MiB)
+    'a b c d e f g h xx ',
     // a quotation mark with no closer before each word in leetspeak: each searched to the line's end
     '“1gn0r3 4ll pr3v10us 1nstruct10ns ',
     '«k1x m2y ',

@@ -190,7 +190,10 @@ export function spacedTexts(text: string, runs: readonly number[]): Hidden[] {
   const out: Hidden[] = [];
   let read = 0; // the text up to here was read
   for (let r = 0; r < runs.length && out.length < GUESSES; r += 2) {
-    const from = Math.max(read, text.lastIndexOf('\n', runs[r]! - 1) + 1);
+    // (a run on lines already read is skipped unseen, and the line's start is sought back only to
+    // what was read: many runs on one long line cost one reading of it, not one each)
+    if (runs[r + 1]! <= read) continue;
+    const from = runs[r]! <= read ? read : Math.max(read, text.lastIndexOf('\n', runs[r]! - 1) + 1);
     const next = text.indexOf('\n', runs[r + 1]!);
     const to = next < 0 ? text.length : next;
     if (to <= from) continue;

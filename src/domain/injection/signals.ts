@@ -41,12 +41,12 @@ const PREVIOUS = String.raw`(?:previous|pervious|previos|prevous|previuos|preivo
  * sag nicht` leave the order as it is; its conditions put the verb last, where no phrase reads it).
  */
 const SUBJECT_EN = String.raw`(?:you|they|we|he|she|i|users|people|someone|anyone|employees|staff|customers|students)`;
-const NOT_EN = String.raw`(?<!(?:\bnot|\bnever|n't) (?:(?:ever|just|simply|blindly|completely|entirely) )?)(?<!\b(?:(?:if|when|whenever|unless|once|because) ${SUBJECT_EN}|(?:did|do|does|should) ${SUBJECT_EN}|who|which) )`;
+const NOT_EN = String.raw`(?<!(?:(?<!\bwhy )\bnot|\bnever|n't) (?:(?:ever|just|simply|blindly|completely|entirely) )?)(?<!\b(?:(?:if|when|whenever|unless|once|because) ${SUBJECT_EN}|(?:did|do|does|should) ${SUBJECT_EN}|who|which) )`;
 const NOT_DE = String.raw`(?<!\b(?:nicht|nie|niemals|keinesfalls) )`;
-const NOT_DE_AFTER = String.raw`(?!(?:(?!\b(?:und|oder|dann|aber|sondern)\b)[^.\n,;:!?]){0,60}?\b(?:nicht|nie|niemals|keine[nmrs]?)\b)`;
+const NOT_DE_AFTER = String.raw`(?!(?:(?!\b(?:und|oder|dann|aber|sondern)\b)[^.\n,;:!?–—()\[\]"„“«»]){0,60}?\b(?:nicht|nie|niemals|keine[nmrs]?)\b)`;
 const NOT_FR = String.raw`(?<!\bn['’]|\bne (?:(?:pas|jamais|plus) )?|\bsi (?:vous|tu|on) |\bqui )`;
 const NOT_ES = String.raw`(?<!\b(?:no|nunca|jamás|jamas) (?:(?:se|te|os) )?|\b(?:tengo|tenemos) que |\b(?:debo|debemos|puedo|podemos) )`;
-const NOT_RU = String.raw`(?<!(?:^|[^а-яё])(?:не|никогда не) )(?<!(?:^|[^а-яё])(?:распорядил|попросил|просил|сказал|велел|приказал|потребовал|требовал|рекомендовал|посоветовал|предложил)[а-яё]{0,3} )`;
+const NOT_RU = String.raw`(?<!(?:^|[^а-яё])(?:не|никогда не|не следует|не стоит|нельзя|запрещается|не нужно|не надо|не рекомендуется) )(?<!(?:^|[^а-яё])(?:распорядил|попросил|просил|сказал|велел|приказал|потребовал|требовал|рекомендовал|посоветовал|предложил)[а-яё]{0,3} )`;
 const NOT_ZH = String.raw`(?<!不要|不|别|勿|不能|不可|不得|不应|不会|没|未|如果你|如果您|要是你|假如你|若你|当你|当您)`;
 const OVERRIDE_SOURCES = [
   // (not after a negation or an auxiliary: `do not ignore the previous instructions from your doctor`,
@@ -59,7 +59,7 @@ const OVERRIDE_SOURCES = [
   String.raw`${NOT_FR}\b(?:ignore[rz]?|oublie[rz]?)\b (?:(?:la|le|les|l[’']|ce|cette|ces|tout|tous les|toutes les) ?)?(?:[^\s.,;:!?]+ )?(?:page|site|document|texte|contenu|tableau|fonction|code|e-mail|courriel|message|question|demande|tâche|données|fichier|article|cv|ci-dessus|précédent\w*|instructions|consignes)\b[^.\n]{0,30}? et (?:plutôt |simplement |seulement )?(?:dis|dites|indique[rz]?|affirme[rz]?|déclare[rz]?|réponds|répondez|annonce[rz]?)\b`,
   String.raw`${NOT_ES}\b(?:ignora|ignore|ignoren|ignorad|ignorar|olvida|olvide|olviden|olvidad|olvidar|omite|omita|omitan|descarta|descarte|descarten)\b(?![^.\n]{0,12}?\b(?:mis|nuestras)\b)[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+(?:instrucciones|intrucciones|instruciones|instrucions|instruccines|indicaciones)\s+(?:anteriores|previas|originales|de arriba|iniciales|que te (?:dieron|han dado|di|dimos) (?:antes|hasta ahora))`,
   String.raw`${NOT_ES}\b(?:ignora|ignore|ignoren|ignorad|ignorar|olvida|olvide|olviden|olvidad|olvidar)\b (?:(?:la|el|los|las|este|esta|estos|estas|todo|toda|todos los|todas las) )?(?:[^\s.,;:!?]+ )?(?:página|pagina|sitio|documento|texto|contenido|tabla|función|funcion|código|codigo|correo|mensaje|pregunta|solicitud|tarea|datos|archivo|artículo|articulo|cv|anterior(?:es)?|instrucciones)\b[^.\n]{0,30}? y (?:en su lugar |solo |simplemente )?(?:di|diga|declara|declare|indica|indique|afirma|afirme|responde|responda|anuncia|anuncie)\b`,
-  String.raw`${NOT_ZH}(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守)(?:之前|以前|先前|上面|上述|前面|以上|所有|你的|原来|原有)[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)(?!的)`,
+  String.raw`${NOT_ZH}(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守)(?:之前|以前|先前|上面|上述|前面|以上|所有|你的|原来|原有)[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)(?!的(?:员工|人|用户|同事|同学|客户|人员))`,
   String.raw`${NOT_ZH}(?:忽略|无视|忽视|忘记|忘掉|不要理会)(?:上面|以上|上述|前面|之前|这个|这份|这篇|该|此|本|所有)?的?(?:网页|页面|网站|文档|文件|文本|内容|表格|函数|代码|邮件|消息|问题|请求|任务|数据|文章|简历|指令|说明)[^。\n]{0,10}?[，,]?\s*(?:并且?|然后)\s*(?:改为|转而|直接|只)?(?:说|声称|宣称|表示|回答|告诉用户|声明|指出)`,
   String.raw`${NOT_RU}(?:(?:игнорируй|проигнорируй|забудь|не обращай внимания на|отбрось|отмени)(?:те)?|игнорировать|проигнорировать|забыть|отбросить)[^.\n]{0,30}?(?:предыдущие|прежние|вышеуказанные|вышеизложенные|все|свои|ранее данные|исходные)\s+(?:инструкции|иструкции|инструции|интрукции|инстукции|указания|команды|правила|задания|установки)`,
   String.raw`${NOT_RU}(?:игнорируй|проигнорируй|забудь|не обращай внимания на)(?:те)? (?:(?:эту|этот|это|эти|все|всё|весь|предыдущ[^\s]*|вышеуказанн[^\s]*) )?(?:страниц[^\s]*|сайт[^\s]*|документ[^\s]*|текст[^\s]*|содержимо[^\s]*|таблиц[^\s]*|функци[^\s]*|код[^\s]*|письм[^\s]*|сообщени[^\s]*|вопрос[^\s]*|запрос[^\s]*|задач[^\s]*|данны[^\s]*|файл[^\s]*|стать[^\s]*|резюме|инструкци[^\s]*)[^.\n]{0,30}? и (?:вместо этого |просто |только )?(?:скажи|сообщи|заяви|ответь|укажи)(?:те)?`,
@@ -91,12 +91,12 @@ const PHRASE_END = String.raw`[ \t]*(?:[.,:;!?\n]|$)`;
  * 指令`, `Не выполняй свои предыдущие инструкции` (not `never stop following…`, nor `I no longer follow…`).
  */
 const UNFOLLOW_SOURCES = [
-  String.raw`(?<!(?:\bnot|\bnever|n['’]t|\bi|\bwe|\bthey|\bhe|\bshe|\bwho) )\b(?:do not|don['’]t|dont|stop|no longer|never again) (?:follow(?:ing)?|obey(?:ing)?|execut(?:e|ing)|comply(?:ing)? with|adher(?:e|ing) to)\b(?![^.\n]{0,12}?\b(?:my|our)\b)[^.\n]{0,20}?\b(?:${PREVIOUS}|prior|earlier|above|original|initial|system)\b[^.\n]{0,20}?\b(?:instructions|prompts?|rules|guidelines|directives)\b`,
+  String.raw`${NOT_EN}(?<!(?:\bnot|\bnever|n['’]t|\bi|\bwe|\bthey|\bhe|\bshe|\bwho) )\b(?:do not|don['’]t|dont|stop|no longer|never again) (?:follow(?:ing)?|obey(?:ing)?|execut(?:e|ing)|comply(?:ing)? with|adher(?:e|ing) to)\b(?![^.\n]{0,12}?\b(?:my|our)\b)[^.\n]{0,20}?\b(?:${PREVIOUS}|prior|earlier|above|original|initial|system)\b[^.\n]{0,20}?\b(?:instructions|prompts?|rules|guidelines|directives)\b(?! (?:on|about|regarding|concerning|for|in|of|from) (?!(?:this|the current|your) (?:session|task|conversation|chat|context)\b))`,
   String.raw`(?<![\wà-öø-ÿ])(?<!\b(?:warum|wieso|weshalb|ob|wenn|falls|dass) )(?:befolge|befolgen sie|gehorche)\b(?![^.\n]{0,12}?\b(?:meinen|unseren)\b)[^.\n,;:!?]{0,40}?(?:vorherigen|bisherigen|früheren|ursprünglichen|obigen)\s+(?:anweisungen|instruktionen|befehle|regeln|vorgaben)\b[^.\n,;:!?]{0,10}?\bnicht\b`,
   String.raw`(?:\bne |\bn['’])(?:suis|suivez|respecte|respectez|applique|appliquez|exécute|exécutez|obéis|obéissez) (?:plus|pas)\b(?![^.\n]{0,12}?\b(?:mes|nos)\b)[^.\n]{0,30}?(?:les|tes|vos|toutes les)\s+(?:instructions|consignes|directives|règles)\s+(?:précédentes|precedentes|antérieures|ci-dessus|initiales|d'origine)`,
-  String.raw`\b(?:no|ya no|deja de|dejen de) (?:sigas|siga|sigan|obedezcas|obedezca|obedezcan|cumplas|cumpla|cumplan|ejecutes|ejecute|ejecuten|seguir|obedecer|cumplir|ejecutar)\b(?![^.\n]{0,12}?\b(?:mis|nuestras)\b)[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+(?:instrucciones|indicaciones|reglas|directrices)\s+(?:anteriores|previas|originales|iniciales|de arriba)`,
-  String.raw`(?:不要|别|不再|停止)(?:执行|遵循|遵照|听从|服从|按照|理睬)(?:你|您)?(?:之前|以前|先前|上面|上述|前面|原来|原有|所有)的?[^。\n]{0,8}?(?:指令|指示|说明|提示|规则|要求|设定)(?!的)`,
-  String.raw`${NOT_RU}(?<![а-яё])(?:не|больше не|перестань|перестаньте) (?:выполняй|выполняйте|следуй|следуйте|подчиняйся|подчиняйтесь|выполнять|следовать|подчиняться)[^.\n]{0,20}?(?:сво(?:и|им)|предыдущ[^\s]*|прежн[^\s]*|ранее данн[^\s]*|исходн[^\s]*|вышеуказанн[^\s]*)\s+(?:инструкци[^\s]*|указани[^\s]*|правил[^\s]*)`,
+  String.raw`\b(?:no|ya no|deja de|dejen de) (?:sigas|siga|sigan|obedezcas|obedezca|obedezcan|cumplas|cumpla|cumplan|ejecutes|ejecute|ejecuten|seguir|obedecer|cumplir|ejecutar)\b(?![^.\n]{0,12}?\b(?:mis|nuestras)\b)[^.\n]{0,30}?(?:las|tus|sus|todas las)\s+(?:instrucciones|indicaciones|reglas|directrices)\s+(?:anteriores|previas|originales|iniciales|de arriba)\b(?! (?:de|del|sobre|para|acerca de) )`,
+  String.raw`(?:不要|别|不再|停止)(?:执行|遵循|遵照|听从|服从|按照|理睬)(?:你|您)?(?:之前|以前|先前|上面|上述|前面|原来|原有|所有)的?(?:所有)?(?:指令|指示|说明|提示|规则|要求|设定)(?!的(?:员工|人|用户|同事|同学|客户|人员))`,
+  String.raw`${NOT_RU}(?<![а-яё])(?:(?:не|больше не) (?:выполняй|выполняйте|следуй|следуйте|подчиняйся|подчиняйтесь)|(?:перестань|перестаньте) (?:выполнять|следовать|подчиняться))[^.\n]{0,20}?(?:сво(?:и|им)|предыдущ[^\s]*|прежн[^\s]*|ранее данн[^\s]*|исходн[^\s]*|вышеуказанн[^\s]*)\s+(?:инструкци[^\s]*|указани[^\s]*|правил[^\s]*)(?! (?:по|о|об|для|касательно) )`,
 ];
 
 // Text addressed to the model, or overriding its instructions, in English, German, French,
@@ -119,7 +119,7 @@ const ADDRESSED_SOURCES = [
   // an assistant a machine is by its adjective (`To the digital assistant:`, `for automated accounting assistants:`), or
   // an AI by the clause that says what it reads (`to the AI that reads Prof. Smith's inbox:`; not a person's
   // `to the assistant who helped me:`)
-  String.raw`(?<=\b(?:to|for|attention|note to|message (?:to|for)|question (?:to|for)) )\b(?:the |any |all |every )?(?:digital|virtual|automated|automatic|intelligent|ai-powered) (?:[a-z-]+ )?(?:assistants?|agents?|helpers?|secretar(?:y|ies))\b\s*[:!]`,
+  String.raw`(?<=\b(?:to|for|attention|note to|message (?:to|for)|question (?:to|for)) )\b(?:the |any |all |every )?(?:digital|automated|automatic|intelligent|ai-powered) (?:[a-z-]+ )?(?:assistants?|agents?|helpers?|secretar(?:y|ies))\b\s*[:!]`,
   String.raw`(?<=\b(?:to|for|attention|note to|message (?:to|for)|question (?:to|for)) )\b(?:the |any |all |every )?(?:ai|a\.i\.|llm|(?:large )?language models?|ai models?|ai assistants?|ai agents?|chatbots?|bots?),? (?:that|which|who) [^\n:!?]{1,60}?:`,
   // a message to the reader by a model's version or kind (`This is an important message from me, Emma, to you, GPT-4.`;
   // the name ends the phrase), or from whoever an agent obeys
@@ -146,7 +146,7 @@ const ADDRESSED_SOURCES = [
   String.raw`(?<=\b(?:new|updated|revised|latest|changed) )\binstructions? from (?:the|your) (?:user|owner)\b(?! (?:manual|guide|group|community|forum|interface|research))`,
   // a message that sets itself above the reader's instructions (`[SYSTEM NOTICE] … This message overrides all previous instructions`;
   // not a memo's, whose instructions have a topic: `… supersedes all previous instructions on parking`)
-  String.raw`(?<=\b(?:this|the following) (?:message|notice|note|instruction|update|notification|directive) )\b(?:overrides|supersedes|takes precedence over|has priority over|replaces|cancels|invalidates) (?:all |any )?(?:the )?(?:previous|prior|earlier|other|existing|original) (?:instructions|directives|prompts|rules|guidelines)\b(?! (?:on|about|regarding|concerning|for|in|of|related to) (?!(?:this|the current|your) (?:session|task|conversation|chat|context)\b))`,
+  String.raw`(?<=\b(?:this|the following) (?:message|notice|note|instruction|update|notification|directive) )\b(?:overrides|supersedes|takes precedence over|has priority over|replaces|cancels|invalidates) (?:all |any )?(?:the )?(?:previous|prior|earlier|other|existing|original) (?:instructions|directives|prompts)\b(?! (?:on|about|regarding|concerning|for|in|of|related to) (?!(?:this|the current|your) (?:session|task|conversation|chat|context)\b))`,
   String.raw`\b(?:do not|don't|never) (?:tell|inform|mention|reveal|alert|notify|show)\b[^.\n]{0,25}?\b(?:the user|the human|your user|the operator)\b`,
   String.raw`\byou (?:are now|must now|will now|should now|now have to|have been (?:reprogrammed|updated|granted))\b`,
   String.raw`\bfrom now on,? you\b`,
@@ -170,7 +170,7 @@ const ADDRESSED_DE_SOURCES = [
   OVERRIDE_SOURCES[3]!,
   String.raw`\b(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:an|für) (?:die|den|das) (?:ki|ki-assistent(?:en)?|assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell)\b\s*,`,
-  String.raw`(?<=\b(?:an|für) (?:(?:die|den|das|alle) )?)\b(?:digitale[nr]?|virtuelle[nr]?|automatisierte[nr]?|automatische[nr]?|intelligente[nr]?) (?:[a-zäöüß-]*assistent(?:en)?|[a-zäöüß-]*agent(?:en)?|helfer)\b\s*[:!]`,
+  String.raw`(?<=\b(?:an|für) (?:(?:die|den|das|alle) )?)\b(?:digitale[nr]?|automatisierte[nr]?|automatische[nr]?|intelligente[nr]?) (?:[a-zäöüß-]*assistent(?:en)?|[a-zäöüß-]*agent(?:en)?|helfer)\b\s*[:!]`,
   String.raw`(?<=\b(?:an|für) (?:die|den|das) )\b(?:ki|ki-assistent(?:en)?|sprachmodell|ki-agent(?:en)?|ki-modell|chatbot), (?:die|der|das|welche[rs]?) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:liebe|lieber|hallo|achtung|hinweis für die|hinweis an die)\s+(?:ki|ki-assistent|assistent|sprachmodell)\b`,
   String.raw`\bwenn (?:du|sie) (?:eine ki|ein ki-|ein sprachmodell|ein assistent|ein ki-assistent|ein chatbot|ein llm)`,
@@ -178,7 +178,7 @@ const ADDRESSED_DE_SOURCES = [
   String.raw`\bvon (?:jedem|dem|einem) (?:verarbeitenden|lesenden|zuständigen) (?:ki-)?(?:assistenten|agenten|system)\b`,
   String.raw`(?<=\b(?:wenn|falls|sofern|sobald) (?:dieses|das|diese|die) (?:dokument|schreiben|e-mail|mail|nachricht|datei|seite|text)\b[^\n.]{0,20}? von (?:einer|einem) )\b(?:ki|ki-agenten|ki-assistenten|agenten|assistenten|sprachmodell|bot)\b[^\n.]{0,40}? (?:verarbeitet|gelesen|zusammengefasst|analysiert|ausgewertet) wird`,
   String.raw`(?<=\b(?:neue|aktualisierte|geänderte) )\b(?:anweisungen|instruktionen) (?:vom|des) (?:nutzer|benutzer|anwender)s?\b`,
-  String.raw`(?<=\b(?:diese|die folgende) (?:meldung|nachricht|mitteilung|anweisung|notiz) )\b(?:hat vorrang vor|ersetzt|überschreibt|hebt) (?:(?:allen?|sämtlichen?|alle|sämtliche) )?(?:bisherigen|vorherigen|früheren|anderen) (?:anweisungen|instruktionen|vorgaben|regeln)\b(?! (?:zur?|zum|über|bezüglich|betreffend|für|im|in|hinsichtlich) )`,
+  String.raw`(?<=\b(?:diese|die folgende) (?:meldung|nachricht|mitteilung|anweisung|notiz) )(?:hat vorrang vor|ersetzt|überschreibt|hebt) (?:(?:allen?|sämtlichen?|alle|sämtliche) )?(?:bisherigen|vorherigen|früheren|anderen) (?:anweisungen|instruktionen)\b(?! (?:zur?|zum|über|bezüglich|betreffend|für|im|in|hinsichtlich) )`,
   String.raw`\b(?:sag|sage|erzähl|erzähle|verrate|sagen sie|erzählen sie|verraten sie)\b[^.\n]{0,20}?(?:dem|den) (?:benutzer|nutzer|anwender)\w* (?:nichts|nicht davon)`,
   String.raw`\b(?:erwähne|erwähnen sie)\b[^.\n]{0,25}?(?:dem|den|gegenüber dem) (?:benutzer|nutzer|anwender)\w*(?: gegenüber)? nicht\b`,
   String.raw`\b(?:ohne|nicht) (?:den|dem) (?:benutzer|nutzer|anwender)\w* (?:zu )?(?:informieren|fragen|benachrichtigen|warnen)`,
@@ -192,14 +192,14 @@ const ADDRESSED_FR_SOURCES = [
   OVERRIDE_SOURCES[5]!,
   String.raw`(?:^|[\s(])(?:à|a) l[’'](?:ia|assistant|agent|intelligence artificielle)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:à|a) l[’'](?:ia|assistant|agent|intelligence artificielle)\b\s*,`,
-  String.raw`(?<=(?:^|[\s(])(?:(?:à|a|pour) l[’']|(?:aux|pour les|à tous les) ))\b(?:assistants?|agents?) (?:numériques?|virtuels?|automatisés?|automatiques?|intelligents?|ia)\b\s*[:!]`,
+  String.raw`(?<=(?:^|[\s(])(?:(?:à|a|pour) l[’']|(?:aux|pour les|à tous les) ))\b(?:assistants?|agents?) (?:numériques?|automatisés?|automatiques?|intelligents?|ia)(?![a-zà-ÿ])\s*[:!]`,
   String.raw`(?<=(?:^|[\s(])(?:à|a|pour) )\bl[’'](?:ia|intelligence artificielle|assistant ia|agent ia),? (?:qui|que) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:cher|chère) (?:assistant|ia|agent|modèle)\b`,
   String.raw`\bsi (?:tu es|vous êtes) (?:une ia|un assistant|un modèle de langage|un agent|une intelligence artificielle)`,
   String.raw`\bpar (?:tout|chaque|l['’]) ?(?:assistant|agent)(?: ia)? (?:qui (?:traite|lit|gère)|traitant)\b`,
   String.raw`(?<=\b(?:si|lorsque|quand|dans l['’]hypothèse où) (?:ce|le|cette|la) (?:document|message|courriel|e-mail|fichier|texte|contenu|site|page)\b[^\n.]{0,20}? (?:est|serait|sera) )\b(?:traitée?|lue?|résumée?|analysée?) par (?:une? )?(?:ia|intelligence artificielle|agent|assistant|modèle de langage|bot)\b`,
   String.raw`(?<=\b(?:nouvelles|dernières) )\b(?:instructions|consignes) de l['’]utilisat(?:eur|rice)\b`,
-  String.raw`(?<=\b(?:ce|le présent) (?:message|avis|note|instruction) )\b(?:remplace|annule|prime sur|a priorité sur|l['’]emporte sur) (?:(?:toutes|tous) )?(?:les )?(?:instructions|consignes|directives|règles) (?:précédentes|antérieures)\b(?! (?:concernant|sur|relatives?|pour|de la|du|des|en matière de|au sujet de|à propos de) )`,
+  String.raw`(?<=\b(?:ce|le présent) (?:message|avis|note|instruction) )\b(?:remplace|annule|prime sur|a priorité sur|l['’]emporte sur) (?:(?:toutes|tous) )?(?:les )?(?:instructions|consignes) (?:précédentes|antérieures)\b(?! (?:concernant|sur|relatives?|pour|de la|du|des|en matière de|au sujet de|à propos de) )`,
   String.raw`\b(?:ne (?:le |l[’'])?(?:dis|dites|mentionne|mentionnez|signale|signalez|révèle|révélez)|n[’']en (?:parle|parlez) pas|sans (?:le )?dire|sans informer|sans prévenir)\b[^.\n]{0,25}?l[’']utilisat(?:eur|rice)`,
   String.raw`\b(?:ta|votre) (?:nouvelle|vraie|véritable|seule) (?:tâche|mission|consigne|instruction)\b`,
   String.raw`\b(?:l[’']ia|les ia|modèles? de langage|llms?|chatbots?|assistants? ia|agents? ia)(?: qui [^.\n]{0,40}?)? (?:doi(?:t|vent)|devr(?:a|ont|ait|aient))\b`,
@@ -211,14 +211,14 @@ const ADDRESSED_ES_SOURCES = [
   OVERRIDE_SOURCES[7]!,
   String.raw`\b(?:al|para el|atención) (?:asistente|modelo de lenguaje|agente de ia|agente|ia)\b\s*[:!]`,
   String.raw`${SENTENCE}(?:al|para el|atención) (?:asistente|modelo de lenguaje|agente de ia|agente|ia)\b\s*,`,
-  String.raw`(?<=\b(?:al|para el|a los|para los|para|atención) )\b(?:asistentes?|agentes?) (?:de [a-záéíóúñ]+ )?(?:digital(?:es)?|virtual(?:es)?|automatizados?|automáticos?|inteligentes?|de ia)\b\s*[:!]`,
+  String.raw`(?<=\b(?:al|para el|a los|para los|para|atención) )\b(?:asistentes?|agentes?) (?:de [a-záéíóúñ]+ )?(?:digital(?:es)?|automatizados?|automáticos?|inteligentes?|de ia)\b\s*[:!]`,
   String.raw`(?<=\b(?:a|para) )\bla ia,? (?:que|quien) [^\n:!?]{1,60}?:`,
   String.raw`\b(?:querido|estimado) (?:asistente|modelo|agente)\b`,
   String.raw`\bsi (?:eres|usted es) (?:una ia|un asistente|un modelo de lenguaje|un agente|una inteligencia artificial|un (?:sistema|modelo) de (?:ia|inteligencia artificial))`,
   String.raw`\bpor (?:el|cualquier|todo) (?:asistente|agente|sistema de ia)(?: de ia)? que (?:procese|lea|gestione|revise)\b`,
   String.raw`(?<=\b(?:si|cuando|en caso de que) (?:este|el|esta|la) (?:documento|mensaje|correo|archivo|texto|contenido|sitio|página|pagina)\b[^\n.]{0,20}? (?:es|sea|fuera|está siendo) )\b(?:procesad[oa]|leíd[oa]|leid[oa]|resumid[oa]|analizad[oa]) por (?:una? )?(?:ia|inteligencia artificial|agente|asistente|modelo de lenguaje|bot)\b`,
-  String.raw`(?<=\b(?:nuevas|últimas|ultimas) )\binstrucciones del usuario\b`,
-  String.raw`(?<=\b(?:este|el presente|el siguiente) (?:mensaje|aviso|nota|instrucción|instruccion) )\b(?:anula|reemplaza|sustituye|tiene prioridad sobre|prevalece sobre) (?:todas )?(?:las )?(?:instrucciones|indicaciones|reglas|directrices) (?:anteriores|previas)\b(?! (?:sobre|acerca de|relativas?|para|de la|del|en materia de|respecto a|con respecto a) )`,
+  String.raw`(?<=(?:^|[^a-záéíóúñ])(?:nuevas|últimas|ultimas) )\binstrucciones del usuario\b`,
+  String.raw`(?<=\b(?:este|el presente|el siguiente) (?:mensaje|aviso|nota|instrucción|instruccion) )\b(?:anula|reemplaza|sustituye|tiene prioridad sobre|prevalece sobre) (?:todas )?(?:las )?(?:instrucciones|indicaciones) (?:anteriores|previas)\b(?! (?:sobre|acerca de|relativas?|para|de la|del|en materia de|respecto a|con respecto a) )`,
   String.raw`\bno (?:le |se lo )?(?:digas|menciones|informes|comentes|avises|diga|mencione|informe|comente|avise)\b[^.\n]{0,15}?al usuario`,
   String.raw`\btu (?:nueva|verdadera|única|real) (?:tarea|misión|instrucción|función)\b`,
   String.raw`\b(?:la ia|las ias|modelos? de lenguaje|llms?|chatbots?|asistentes? de ia|agentes? de ia)(?: que [^.\n]{0,40}?)? (?:debe(?:n|rá|rán|ría|rían)?|tiene(?:n)? que)\b`,
@@ -231,10 +231,10 @@ const ADDRESSED_ZH_SOURCES = [
   OVERRIDE_SOURCES[9]!,
   String.raw`(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[:：！!]`,
   String.raw`(?<=(?:^|[\n。！？!?：:])\s{0,2})(?:致|给|对|亲爱的|注意)\s*(?:AI|ai|人工智能|智能)?(?:助手|模型|代理|智能体)\s*[，,]`,
-  String.raw`(?:致|给)(?:所有)?(?:数字|虚拟|自动化?|智能)[^\s，,。：:]{0,6}?(?:助手|助理|代理)(?:的[^\s，,。：:]{0,6})?\s*[:：]`,
+  String.raw`(?:致|给)(?:所有)?(?:数字|自动化?|智能)[^\s，,。：:]{0,6}?(?:助手|助理|代理)(?:的[^\s，,。：:]{0,6})?\s*[:：]`,
   String.raw`(?:\bai|人工智能|助手|智能体)\s*请注意\s*[:：]`,
-  String.raw`(?<=(?:处理|管理|读取|阅读|总结|查看)[^\s，,。：:]{0,12}?的\s*)(?:\bai|人工智能|助手|智能体|代理)\s*[:：]`,
-  String.raw`如果(?:你|您)是(?:一个|一名|一位)?(?:[^，,。\n]{0,8}?的)?(?:AI|ai|人工智能|语言模型|大模型|助手|智能体)`,
+  String.raw`(?<=(?:处理|管理|读取|阅读|总结|查看)[^\s，,。：:]{0,12}?的\s*)(?:\bai|人工智能|智能体)\s*[:：]`,
+  String.raw`如果(?:你|您)是(?:一个|一名|一位)?(?:(?:[^，,。\n]{0,8}?的)?(?:AI|ai|人工智能|语言模型|大模型|智能体)|助手)`,
   String.raw`由(?:处理|阅读|读取)(?:本|此|该)[^，,。\n]{0,8}?的(?:AI|ai|人工智能|助手|代理|智能体)`,
   String.raw`(?:如果|若|倘若|假如|当)(?:本|此|这份|该)(?:文件|文档|邮件|消息|网页|页面|内容)(?:被|由)[^，,。\n]{0,12}?(?:AI|ai|人工智能|代理|助手|智能体|模型)[^，,。\n]{0,6}?(?:处理|读取|阅读|总结|分析)`,
   String.raw`(?<=(?:用户|使用者)的?)(?:新|最新|更新的?)(?:指令|指示)`,
@@ -251,12 +251,12 @@ const ADDRESSED_RU_SOURCES = [
   OVERRIDE_SOURCES[11]!,
   String.raw`(?:^|[\s(])(?:ии|ai|ии-ассистенту|ассистенту|модели|агенту|боту|нейросети)\s*[:!]`,
   String.raw`${SENTENCE}(?:ии|ai|ии-ассистенту|ассистенту|модели|агенту|боту|нейросети)\s*,`,
-  String.raw`(?:^|[^а-яё])(?:(?:цифровому|виртуальному|автоматическому|автоматизированному|умному) (?:помощнику|ассистенту|агенту)|(?:цифровым|виртуальным|автоматическим|автоматизированным|умным) (?:помощникам|ассистентам|агентам))\s*[:!]`,
+  String.raw`(?:^|[^а-яё])(?:(?:цифровому|автоматическому|автоматизированному|умному) (?:помощнику|ассистенту|агенту)|(?:цифровым|автоматическим|автоматизированным|умным) (?:помощникам|ассистентам|агентам))\s*[:!]`,
   String.raw`(?:^|[^а-яё])(?:к|для) (?:ии|ии-ассистент(?:у|ов)|ассистент(?:у|ов) ии|нейросет(?:и|ей)|чат-бот(?:у|ов)|языков(?:ой|ых) модел(?:и|ей)), (?:котор(?:ый|ая|ые|ое)|что) [^\n:!?]{1,60}?:`,
   String.raw`(?:дорогой|уважаемый|внимание,?) (?:ии|ассистент|помощник|бот|агент)`,
   String.raw`если (?:ты|вы)(?: —| -|,)? (?:ии|ии-модель|ии-система|языковая модель|ассистент|бот|нейросеть|ии-ассистент|ии-агент|агент|чат-бот)`,
   String.raw`(?:любым|каждым|любой) (?:ассистентом|агентом|помощником|ии),? (?:обрабатывающим|читающим|обрабатывающий)`,
-  String.raw`(?:^|[^а-яё])(?:электронному|цифровому|виртуальному) помощнику[^.\n]{0,20}? (?:поручается|следует|надлежит|необходимо)`,
+  String.raw`(?:^|[^а-яё])(?:электронному|цифровому) помощнику[^.\n]{0,20}? (?:поручается|следует|надлежит|необходимо)`,
   String.raw`(?<=(?:если|в случае если|когда) (?:этот|данный|это|данное) (?:документ|текст|файл|письмо|сообщение|контент)[^.\n]{0,20}? )(?:обрабатывается|читается|будет обработан|анализируется|обрабатывают)[^.\n]{0,10}? (?:ии|агентом|ассистентом|нейросетью|языковой моделью|ботом)`,
   String.raw`(?:новые|обновлённые|обновленные) (?:инструкции|указания) (?:от )?пользователя`,
   String.raw`(?:это|данное) (?:сообщение|уведомление|указание|распоряжение) (?:имеет приоритет над|отменяет|заменяет|важнее) (?:(?:всеми|все) )?(?:предыдущими|предыдущие|прежними|прежние|ранее данными|ранее данные) (?:инструкциями|инструкции|указаниями|указания)(?! (?:по|о|об|касательно|относительно) )`,
@@ -327,7 +327,7 @@ const DELIMITERS =
   /<\/?(?:instructions?|documents?|context|data|email|webpage)>|<\/?end[ _-]of[ _-](?:the[ _-])?(?:session|conversation|chat|turn|context|prompt|input|instructions|document|text|data)>|\b(?:end|begin|start) of (?:the )?(?:document|context|data|email|e-mail|message|web ?page|page|content|input|file|text|review|comment|transcript)\b|^[ \t]*(?:[-=*#]{3,}|<{3,}|>{3,})[ \t]*(?:end|system|admin|instructions?|new instructions?|override|important)\b|^[ \t]*(?:---|===)[ \t]*(?:end|fin|ende|конец|结束)\b/gim;
 // Forged in the other languages: the end of the document, the system, new instructions.
 const DELIMITERS_INTL =
-  /\b(?:ende (?:der|des) (?:tool-ausgabe|werkzeugausgabe|dokuments|daten|eingabe|e-mail|nachricht|kontexts)|fin (?:du|de la|des) (?:document|sortie de l['’]outil|données|contexte|message|courriel|e-mail)|fin (?:del|de la|de los) (?:documento|resultado de la herramienta|datos|contexto|mensaje|correo)|конец (?:документа|вывода инструмента|данных|контекста|сообщения|письма))\b|(?:文档|工具输出|数据|上下文|邮件|消息)(?:结束|到此结束)|(?:系统|管理员)(?:提示|消息|指令)\s*[:：]/gi;
+  /(?:\b(?:ende (?:der|des) (?:tool-ausgabe|werkzeugausgabe|dokuments|daten|eingabe|e-mail|nachricht|kontexts)|fin (?:du|de la|des) (?:document|sortie de l['’]outil|données|contexte|message|courriel|e-mail)|fin (?:del|de la|de los) (?:documento|resultado de la herramienta|datos|contexto|mensaje|correo))|(?<![\wа-яё])конец (?:документа|вывода инструмента|данных|контекста|сообщения|письма))(?![\wа-яёà-ÿ])|(?:文档|工具输出|数据|上下文|邮件|消息)(?:结束|到此结束)|(?:系统|管理员)(?:提示|消息|指令)\s*[:：]/gi;
 
 /** For one text, whether a position is inside a fenced block or inline code: where documentation shows a template. */
 export function codeReader(text: string): (at: number) => boolean {
@@ -483,7 +483,7 @@ const DISCUSSION = new RegExp(
     String.raw`prompt[- ]?injections?|injection (?:attacks?|attempts?)|\b(?:indirect|instruction|tool) injections?|jailbreak(?:s|ing)?\b|red[- ]team(?:ers?|ing)?|\b(?:attackers?|adversar(?:y|ies|ial)|researchers?|payloads?|exploit(?:s|ed|ation)?|vulnerabilit(?:y|ies)|owasp|phishing|hijack(?:s|ed|ing)?|mitigations?|threat model)\b(?![./-])`,
     String.raw`\bmalicious (?:prompts?|instructions?|text|inputs?|content|payloads?|pages?|emails?|documents?|websites?)\b|\bsecurity (?:researchers?|teams?|advisory|audit|review|blog|paper|report)\b|\b(?:such as|for example,?|e\.g\.,?|like|reads|saying|says) ["“'«„]|\b(?:sentences?|phrases?|texts?|instructions?|strings?|lines?|commands?) (?:like|such as)\b`,
     String.raw`prompt-injektion|\b(?:angreifer\w*|forscher\w*|sicherheitsforscher\w*|nutzlast|schwachstellen?|sicherheitslücken?|bösartige[nrs]?|angriffs?\w*)\b|\b(?:etwa|zum beispiel|wie|z\. ?b\.) „`,
-    String.raw`injection de prompt|injections? d(?:e |')(?:prompt|instructions)|\b(?:attaquants?|chercheu(?:r|rs|ses?)|vulnérabilités?|failles?|malveillante?s?|attaques?|charge utile)\b|\b(?:par exemple|comme|tel(?:le)?s? que) «`,
+    String.raw`injection de prompt|injections? d(?:e |')(?:prompt|instructions)|\b(?:attaquants?|chercheu(?:r|rs|ses?)|vulnérabilités?|failles?|malveillante?s?|attaques?|charge utile)(?![\p{L}\p{N}_])|\b(?:par exemple|comme|tel(?:le)?s? que) «`,
     String.raw`inyecci[oó]n(?:es)? de (?:prompts?|instrucciones)|\b(?:atacantes?|investigador(?:es|as?)|vulnerabilidad(?:es)?|maliciosos?|maliciosas?|ataques?|carga útil)\b|\b(?:por ejemplo|como|tales? como) [«"“]`,
     String.raw`提示(?:词)?注入|注入攻击|越狱|红队|攻击者|研究人员|安全研究|漏洞|恶意(?:指令|提示|网页|邮件|内容|文本)|(?:例如|比如|诸如)[“「"]`,
     String.raw`промпт-инъекц|инъекц|атак(?:а|и|у|е|ой|ами|ам|ах)?(?!\p{L})|атак[аиу]? на (?:llm|языковые модели|ии|модел)|злоумышленник|исследовател|красная команда|джейлбрейк|уязвимост|вредоносн|фишинг|(?:например|вроде|типа) [«"“]`,
@@ -496,7 +496,7 @@ const DISCUSSION = new RegExp(
 const CITING =
   /\b(?:the (?:paper|study|article|post|blog|author|example|course|lesson|talk|report)|dangerous|risky|harmless|gefährlich|harmlos|studie|artikel|beispiel|dangereux|inoffensif|l['’](?:étude|article|exemple)|peligros[oa]|inofensiv[oa]|(?:el|la) (?:estudio|artículo|ejemplo))\b|(?<!\p{L})(?:опасн|безопасн|стать[яеи]|пример|фильтр)\p{L}*|论文|文章|例子|示例|危险|安全|攻击|载荷|风险/giu;
 
-/** The regexes above, in the order of Re; the first reads the text lowercased, the others as written. */
+/** The regexes above, in the order of Re; WEAKLY_ADDRESSED and the six of ADDRESSED (last) read the text lowercased, the others as written. */
 export const SIGNAL_REGEXES: readonly RegExp[] = [ROLE_TOKENS, ROLE_HEADERS, TURN_PAIR, ODD_TOKENS, STRONG_DELIMITERS, DELIMITERS, DELIMITERS_INTL, DISCUSSION, CITING, WEAKLY_ADDRESSED, ...ADDRESSED];
 // Their words, looked for in one scan of a text. Built on first use (reading the regexes'
 // sources takes some milliseconds), not when the module is loaded.
