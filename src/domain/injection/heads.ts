@@ -202,17 +202,20 @@ function notAfterWord(src: string): boolean {
   let end = 1;
   while (end < src.length && src[end] !== ']') end += src[end] === '\\' ? 2 : 1;
   if (end !== src.length - 1) return false;
-  let re: RegExp | null = null;
+  // Read in both modes, as the regex's own flags are not known here (`\u{41}` is an A with the u
+  // flag, five characters without): each mode that takes the class must refuse every word character.
+  let read = 0;
   for (const flags of ['u', '']) {
+    let re: RegExp;
     try {
-      re ??= new RegExp(`^${src}$`, flags);
+      re = new RegExp(`^${src}$`, flags);
     } catch {
-      // (an escape one mode takes and the other refuses: the other is tried)
+      continue; // (an escape one mode refuses: that mode is not the regex's)
     }
+    read++;
+    for (let c = 0; c < 0x80; c++) if (isWordUnit(String.fromCharCode(c)) && !re.test(String.fromCharCode(c))) return false;
   }
-  if (re === null) return false;
-  for (let c = 0; c < 0x80; c++) if (isWordUnit(String.fromCharCode(c)) && !re.test(String.fromCharCode(c))) return false;
-  return true;
+  return read > 0;
 }
 
 /** One item of a regex source: what it matches, and where the next begins (a quantifier is read apart). */
