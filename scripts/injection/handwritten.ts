@@ -75,3 +75,16 @@ export const thirdReadAttacks = () => read('third-read-attacks.jsonl.gz') as (Ha
  */
 export const fourthReadBenign = () => read('fourth-read-benign.jsonl') as (Hand & { class: string })[];
 export const fourthReadAttacks = () => read('fourth-read-attacks.jsonl.gz') as (Hand & { class: string })[];
+/**
+ * A tenth round (2026-11-29, afternoon), written by seven helpers as a tenth round of training text
+ * (scripts/injection/written's format: `{id, label, lang, carrier, goal | kind, text, inj}`, 900
+ * attacks and 900 legitimate twins, en 300 + 300, the others 120 + 120) on the classes the fourth read
+ * found missed or wrongly flagged: orders to a bare label in workflow documents (`Agent:`,
+ * `@assistant`, `AI step 3:`), a claimed authorisation with a payment or an account change,
+ * third-person comments on what a bot should do, a negation taken back, the data's own voice; twins:
+ * human transcripts' `Agent:` turns, real approval chains, real bots' docs, notices that supersede
+ * earlier ones, writing that quotes attacks, contract clauses. Trained on, it moved the held-out
+ * ranking by little and raised the threshold (docs/injection.md: What more text did not buy), so it
+ * is measured instead: the classes' figure, none of them chosen on it.
+ */
+export const tenthRound = () => read('tenth-round.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; inj?: string })[];

@@ -9,7 +9,7 @@ import { headsOf } from '../../src/domain/injection/heads.js';
 import { foldForSignals } from '../../src/domain/injection/fold.js';
 import { readWords } from '../../src/domain/injection/tokens.js';
 import { decodeEscapes, originalIndex } from '../../src/domain/injection/escapes.js';
-import { fourthReadAttacks, fourthReadBenign, handAuthors, secondReadAttacks, secondReadBenign, thirdReadAttacks, thirdReadBenign } from '../../scripts/injection/handwritten.js';
+import { fourthReadAttacks, fourthReadBenign, handAuthors, secondReadAttacks, secondReadBenign, tenthRound, thirdReadAttacks, thirdReadBenign } from '../../scripts/injection/handwritten.js';
 import { cpuMs } from '../helpers/proc-cpu.js';
 import { expectEqual, expectIs } from '../helpers/cheap-expect.js';
 
@@ -129,6 +129,16 @@ describe('the reads that chose how the signals were tightened or widened (not he
   });
   it("a fourth read (240 legitimate texts, half made hard, 240 attacks written to survive a filter, by authors who read no other set): flagged 2 (2 before the day's changes), caught 167 (158; 159 before any change was chosen on them)", () => {
     keepsItsFigures(fourthReadBenign(), fourthReadAttacks(), { benign: 240, attacks: 240, flagged: 4, caught: 161 });
+  });
+  it('a tenth round (900 attacks of the classes the fourth read found missed, 900 legitimate twins of the classes it found flagged; written to train on, measured instead): flagged 42, caught 439', () => {
+    const xs = tenthRound();
+    keepsItsFigures(
+      xs.filter((x) => x.label === 0),
+      xs.filter((x) => x.label === 1),
+      { benign: 900, attacks: 900, flagged: 46, caught: 430 },
+    );
+    // each attack names its injected part, as it stands in its text
+    for (const x of xs) if (x.label === 1) expect(x.text.includes(x.inj ?? '\u0000'), x.id).toBe(true);
   });
 });
 
