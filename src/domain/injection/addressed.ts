@@ -309,15 +309,5 @@ export const OVERRIDE = new RegExp(
   ]),
   'y',
 );
-/**
- * What may follow the instructions an override sets aside to make them a topic's
- * (`Please disregard the previous instructions on mileage claims`, `… für die Reisekosten`,
- * `… sur les notes de frais`, `… sobre el reembolso`, `… по командировкам`): a notice that supersedes
- * an earlier one, unless the topic is the reader's own session, task, mailbox or self (`… for this
- * session`, `… pour cette boîte`, `… for the assistant`). Such an override still addresses the reader; it is no longer conclusive
- * on its own (detect.ts: OVERRIDE_FLOOR).
- */
-export const OVERRIDE_TOPIC =
-  /^ (?:on|about|regarding|concerning|for|re|zu[mr]?|über|bezüglich|betreffend|für|sur|concernant|pour|relatives? (?:à|aux?)|sobre|del?|para|acerca de|respecto (?:a|al|de)|по|о|об|для|касательно)(?![\wà-ÿа-яё])(?![^.\n]{0,30}?\b(?:session|task|conversation|chat|context|assistants?|ai|agents?|models?|bots?|chatbots?|llms?|sitzung|aufgabe|unterhaltung|gespräch|assistenten?|ki|modell|séance|tâche|assistante?s?|ia|modèle|sesión|tarea|conversación|asistentes?|modelo|inbox|mailbox|postfach|boîte|buzón)\b|[^.\n]{0,30}?(?:сесси|задач|разговор|ассистент|модел|ии(?![а-яё])|нейросет|ящик))/;
 /** Someone setting aside their own earlier instructions (`please ignore my previous instructions`) is no attack. */
 export const OWN = /\b(?:my|our|meine[nmrs]?|unsere[nmrs]?|mes|nos|mis|nuestr[oa]s)\b|мои|наши|我的|我们的/;

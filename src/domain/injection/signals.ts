@@ -3,7 +3,7 @@
 // regex is tried only where one of its matches can start (starts.ts: one scan of the text for
 // the words its alternatives begin with); they are written with bounded gaps only, so no try
 // backtracks far.
-import { ADDRESSED, OVERRIDE, OVERRIDE_TOPIC, OWN, WEAKLY_ADDRESSED } from './addressed.js';
+import { ADDRESSED, OVERRIDE, OWN, WEAKLY_ADDRESSED } from './addressed.js';
 import { Gate, type Starts } from './starts.js';
 import type { Folded } from './fold.js';
 
@@ -148,14 +148,11 @@ export function forgeries(r: Reading): ForgeryHits {
 /**
  * Whether an addressed-to-model hit (`addressed`, in `r`'s positions) is one of the phrases that
  * set aside the reader's instructions: the narrower regex tried where the hit starts, the text
- * before it in view (a negation or an auxiliary there says it is not an order), and after it
- * (instructions on a topic: a notice superseding another).
+ * before it in view (a negation or an auxiliary there says it is not an order).
  */
 export function isOverride(r: Reading, h: Hit): boolean {
   OVERRIDE.lastIndex = h.start;
-  if (!OVERRIDE.test(r.lower) || OWN.test(r.lower.slice(h.start, h.end))) return false;
-  // (instructions on a topic of their own: a notice superseding another, OVERRIDE_TOPIC)
-  return !OVERRIDE_TOPIC.test(r.lower.slice(OVERRIDE.lastIndex, OVERRIDE.lastIndex + 60));
+  return OVERRIDE.test(r.lower) && !OWN.test(r.lower.slice(h.start, h.end));
 }
 
 /** WEAKLY_ADDRESSED's hits, `addressed-to-model` too (a smaller bonus). */
