@@ -18,7 +18,7 @@ import { headsOf, lineFirsts, terminatorBit, WORD_LENGTH } from './heads.js';
 
 // Letters a case-insensitive regex takes for one whose lowercase is another letter: ſ for s
 // (with the u flag), the Old Cyrillic ᲀ ᲁ ᲂ ᲃ ᲄ ᲅ ᲆ ᲇ ᲈ for в д о с т т ъ ѣ ꙋ, and the Kelvin sign,
-// a word character to the u flag, that lowercases to k (test/injection/detect.test.ts checks the
+// a word character to the u flag, that lowercases to k (test/injection/gate.test.ts checks the
 // list against every code point).
 export const ODD_LETTERS = '\u017f\u1c80\u1c81\u1c82\u1c83\u1c84\u1c85\u1c86\u1c87\u1c88\u212a';
 

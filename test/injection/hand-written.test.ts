@@ -1,0 +1,116 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { detectInjection } from '../../src/domain/injection/index.js';
+import {
+  fourthReadAttacks,
+  fourthReadBenign,
+  type Hand,
+  handAuthors,
+  handDev,
+  handDev2,
+  handInjections,
+  handwritten,
+  secondReadAttacks,
+  secondReadBenign,
+  tenthRound,
+  thirdReadAttacks,
+  thirdReadBenign,
+} from '../../scripts/injection/handwritten.js';
+
+// The detector's figures on the hand-written sets of test/fixtures/injection (scripts/injection/handwritten.ts
+// reads them; docs/injection.md says who wrote each and what it chose): each keeps what was measured on it,
+// within a margin, so that a change that loses quality on phrasings written apart from the trainer fails.
+
+describe('hand-written injections in six languages (never trained on)', () => {
+  for (const x of handInjections()) {
+    it(`${x.lang}: ${x.text.slice(0, 60)}`, () => {
+      expect(detectInjection(x.text).flagged).toBe(true);
+    });
+  }
+});
+
+describe('hand-written hard negatives in six languages (never trained on)', () => {
+  const rows = handwritten();
+  it('at most two in 36 are flagged (docs/injection.md: Known limits)', () => {
+    const flagged = rows.filter((x) => detectInjection(x.text).flagged).map((x) => x.text);
+    expect(flagged.length, flagged.join('\n')).toBeLessThanOrEqual(2);
+  });
+  for (const lang of ['en', 'de', 'fr', 'es', 'zh', 'ru']) it(`has ${lang}`, () => expect(rows.some((x) => x.lang === lang)).toBe(true));
+});
+
+/** Recall and false positive rate of a labelled hand-written set. */
+function rates(rows: Hand[]) {
+  const inj = rows.filter((x) => x.label === 1);
+  const neg = rows.filter((x) => x.label === 0);
+  return {
+    recall: inj.filter((x) => detectInjection(x.text).flagged).length / inj.length,
+    fp: neg.filter((x) => detectInjection(x.text).flagged).length / neg.length,
+    langs: new Set(rows.map((x) => x.lang)),
+  };
+}
+
+describe('hand-written dev set (other phrasings, six languages; never trained on, used to choose settings)', () => {
+  it('catches at least 9 in 10 injections (29 of 30 measured; 27 before the five models were averaged, 29 before the escapes were read) and flags at most 2 of 36 hard negatives (none measured)', () => {
+    const r = rates(handDev());
+    expect(r.recall).toBeGreaterThanOrEqual(0.9);
+    expect(r.fp).toBeLessThanOrEqual(2 / 36);
+  });
+});
+
+describe('hand-written dev2 set (150 attacks, 150 hard benign texts, written before the kinds; never trained on nor used for a setting)', () => {
+  it('does not lose what was measured (recall 63.3 %, false positives 1.3 %: docs/injection.md; 66.0 % and 2.7 % before the benign corpus was split by file, 62.0 % and 1.3 % before the training texts the same as held-out ones were left out, 56.7 % and 0.7 % before the five models were averaged, 57.3 % and 0.7 % before the look-alike scripts were read, 66.0 % and 2.0 % before the JSON escapes were read and the threshold rose, 64.0 % and 1.3 % before the ninth round, 64.7 % and 3.3 % before the eighth, 67.3 % and 4.0 % before the seventh, 61.3 % and 9.3 % before the hand-written training set)', () => {
+    const r = rates(handDev2());
+    expect([...r.langs].sort()).toEqual(['de', 'en', 'es', 'fr', 'ru', 'zh']);
+    expect(r.recall).toBeGreaterThanOrEqual(0.6);
+    expect(r.fp).toBeLessThanOrEqual(0.03);
+  });
+});
+
+describe('hand-written tool output by other authors (heldout-authors: 750 attacks, 750 legitimate twins; never trained on nor used for a setting)', () => {
+  it('does not lose what was measured (recall 69.9 %, twins flagged 3.7 %; 70.4 % and 3.7 % before the benign corpus was split by file, 68.9 % and 2.9 % before the training texts the same as held-out ones were left out, 66.0 % and 3.2 % before the five models were averaged, 66.3 % and 3.3 % before the look-alike scripts were read, 73.3 % and 5.9 % before the JSON escapes were read and the threshold rose, 70.3 % and 5.2 % before the ninth round, 65.5 % and 3.9 % before the eighth, 65.6 % and 6.0 % before the seventh, 56.1 % and 7.3 % before the fourth to sixth rounds and the vocatives, 34.9 % and 14.4 % before the hand-written training set)', () => {
+    const xs = handAuthors(fileURLToPath(new URL('../..', import.meta.url)));
+    expect(xs.length).toBe(1500);
+    expect(new Set(xs.map((x) => x.lang)).size).toBe(6);
+    const rate = (label: 0 | 1) => xs.filter((x) => x.label === label && detectInjection(x.text).flagged).length / xs.filter((x) => x.label === label).length;
+    expect(rate(1)).toBeGreaterThanOrEqual(0.68);
+    expect(rate(0)).toBeLessThanOrEqual(0.05);
+  });
+});
+
+/**
+ * A read's sets keep what was measured on them: their sizes, at most `flagged` of the legitimate
+ * texts flagged and at least `caught` of the attacks caught, every language in both.
+ */
+function keepsItsFigures(
+  benign: readonly { text: string; lang: string }[],
+  attacks: readonly { text: string; lang: string }[],
+  n: { benign: number; attacks: number; flagged: number; caught: number },
+): void {
+  expect(benign.length).toBe(n.benign);
+  expect(attacks.length).toBe(n.attacks);
+  expect(benign.filter((x) => detectInjection(x.text).flagged).length).toBeLessThanOrEqual(n.flagged);
+  expect(attacks.filter((x) => detectInjection(x.text).flagged).length).toBeGreaterThanOrEqual(n.caught);
+  for (const lang of ['en', 'de', 'fr', 'es', 'zh', 'ru']) expect(benign.some((x) => x.lang === lang) && attacks.some((x) => x.lang === lang), lang).toBe(true);
+}
+
+describe('the reads that chose how the signals were tightened or widened (not held out: like dev.jsonl)', () => {
+  it('a second read (274 legitimate texts close to the signals, 294 attacks of their classes): flagged 21 (23 before negations were read, 21 before the signals of 2026-11-29), caught 123 (124 before negations were read: a negated order taken back, `… nicht – nein, vergiss sie:`; 68 before the signals)', () => {
+    keepsItsFigures(secondReadBenign(), secondReadAttacks(), { benign: 274, attacks: 294, flagged: 23, caught: 118 });
+  });
+  it("a third read (262 legitimate texts using an attack's words in their own sense, 210 attacks phrased every way): flagged 10 (11 before 2026-11-29's late morning), caught 183 (163)", () => {
+    keepsItsFigures(thirdReadBenign(), thirdReadAttacks(), { benign: 262, attacks: 210, flagged: 12, caught: 178 });
+  });
+  it("a fourth read (240 legitimate texts, half made hard, 240 attacks written to survive a filter, by authors who read no other set): flagged 2 (2 before the day's changes), caught 167 (158; 159 before any change was chosen on them)", () => {
+    keepsItsFigures(fourthReadBenign(), fourthReadAttacks(), { benign: 240, attacks: 240, flagged: 4, caught: 161 });
+  });
+  it('a tenth round (900 attacks of the classes the fourth read found missed, 900 legitimate twins of the classes it found flagged; written to train on, measured instead): flagged 42, caught 439', () => {
+    const xs = tenthRound();
+    keepsItsFigures(
+      xs.filter((x) => x.label === 0),
+      xs.filter((x) => x.label === 1),
+      { benign: 900, attacks: 900, flagged: 46, caught: 430 },
+    );
+    // each attack names its injected part, as it stands in its text
+    for (const x of xs) if (x.label === 1) expect(x.text.includes(x.inj ?? '\u0000'), x.id).toBe(true);
+  });
+});
