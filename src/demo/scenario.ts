@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { yaml } from '../core/on-first-use.js';
@@ -63,17 +64,52 @@ const usd = formatUsd; // micro-dollars here
 
 /**
  * Read, validate and check that the numbers land. Throws ConfigError (exit 2) naming the key.
+ * The shipped files (`demo/`, their fingerprint LANDED) are not checked again: their check is the
+ * test suite's (test/demo/scenario.test.ts runs checkScenario on them), and at start it was ~0.9-1.3 s
+ * of the 1.7-2.2 s before the dashboard's line (every call of the run composed and priced, every
+ * enrichment record read for injection). Files of any other bytes are checked whole.
  *
  * @example
  * const s = loadScenario('demo/scenario.yaml');
  * s.triggers.budgetWarning.lead // 85
  */
 export function loadScenario(path: string): Scenario {
-  const s = readScenario(path);
-  checkLanding(s, (msg) => {
-    throw new ConfigError(`scenario ${s.file}: ${msg}`);
-  });
+  const s = parseScenario(path);
+  if (scenarioFingerprint(s) !== LANDED) checkScenario(s);
   return s;
+}
+
+/**
+ * scenarioFingerprint of the shipped files (demo/scenario.yaml, demo/leads.csv,
+ * demo/lead_gen_agent.json), which the test suite checks whole (checkScenario). Once a byte of
+ * them changes they are checked at every start, and that test fails with their new fingerprint,
+ * until this is it.
+ */
+export const LANDED = '272d67c8688ca9320baffcd41c0850ffe01282ecb7aefdccd5eb5d7f28451da3';
+
+/**
+ * The SHA-256 of a scenario's files: the scenario, its leads and its agent plan.
+ *
+ * @example
+ * scenarioFingerprint(loadScenario('demo/scenario.yaml')) === LANDED // true for the shipped files
+ */
+export function scenarioFingerprint(s: Scenario): string {
+  const h = createHash('sha256');
+  for (const f of [s.file, s.leadsFile, s.planFile]) h.update(readFileSync(f)).update('\0');
+  return h.digest('hex');
+}
+
+/**
+ * The checks that depend on the engines, not on the file's shape: the PII line has PII, the
+ * injection has none and is flagged in its record and in no other one, and the money lands.
+ * Throws ConfigError naming what does not.
+ */
+export function checkScenario(s: Scenario): void {
+  const fail = (msg: string): never => {
+    throw new ConfigError(`scenario ${s.file}: ${msg}`);
+  };
+  checkContent(s, fail);
+  checkLanding(s, fail);
 }
 
 /**
@@ -83,6 +119,15 @@ export function loadScenario(path: string): Scenario {
  * predictSpend(readScenario('demo/scenario.yaml')).at(-1) // the whole run's cost
  */
 export function readScenario(path: string): Scenario {
+  const s = parseScenario(path);
+  checkContent(s, (msg) => {
+    throw new ConfigError(`scenario ${s.file}: ${msg}`);
+  });
+  return s;
+}
+
+/** The file read and its shape validated (keys, types, the triggers' order, the leads and the plan read): ConfigError naming the key. */
+function parseScenario(path: string): Scenario {
   const file = resolve(path);
   let raw: unknown;
   try {
@@ -116,16 +161,9 @@ export function readScenario(path: string): Scenario {
   if (!(status === 408 || status === 429 || (status >= 500 && status <= 599))) {
     fail(`triggers.breaker.status: ${status} does not count against a service (use 408, 429 or a 5xx)`);
   }
-  if (scan(t.pii.text).length === 0) fail("triggers.pii.text: the PII engine finds nothing in it (put the CEO's e-mail address in it)");
   const inj = t.injection;
   if (inj.lead > d.leads) fail(`triggers.injection.lead: ${inj.lead} is past the last lead (${d.leads})`);
   if (inj.lead < t.breaker.lead) fail(`triggers.injection.lead: ${inj.lead} is before triggers.breaker.lead ${t.breaker.lead}: the agent asks Clearbit only once LinkedIn fails`);
-  // What the tool proxy would redact is not what the agent reads: the prompts, the spend and the PII count would move.
-  const found = scan(inj.text);
-  if (found.length > 0)
-    fail(
-      `triggers.injection.text: the PII engine finds ${[...new Set(found.map((f) => f.type))].join(', ')} in it, which the cage would redact before the agent reads it (write the address some other way)`,
-    );
 
   const dir = dirname(file);
   const leadsFile = resolve(dir, d.leads_file);
@@ -138,10 +176,6 @@ export function readScenario(path: string): Scenario {
   }
   const all = parseLeads(text, leadsFile);
   if (all.length < d.leads) fail(`leads: ${d.leads} but ${leadsFile} has ${all.length}`);
-  // Judged as the tool proxy judges the answer: its JSON, string by string.
-  if (!detectInjectionJson(JSON.parse(clearbitCompanyBody(all[inj.lead - 1]!, inj.text))).flagged) {
-    fail('triggers.injection.text: the prompt injection detector does not flag it in the Clearbit record (address the AI assistant and tell it to ignore its instructions)');
-  }
   return {
     leads: d.leads,
     budgetUsd: d.budget_usd,
@@ -158,6 +192,23 @@ export function readScenario(path: string): Scenario {
     leadList: all.slice(0, d.leads),
     plan: loadPlan(planFile),
   };
+}
+
+/** What the engines make of the scenario's texts: the PII line has PII, the injection has none and is flagged in its record. */
+function checkContent(s: Scenario, fail: (msg: string) => never): void {
+  const t = s.triggers;
+  if (scan(t.pii.text).length === 0) fail("triggers.pii.text: the PII engine finds nothing in it (put the CEO's e-mail address in it)");
+  const inj = t.injection;
+  // What the tool proxy would redact is not what the agent reads: the prompts, the spend and the PII count would move.
+  const found = scan(inj.text);
+  if (found.length > 0)
+    fail(
+      `triggers.injection.text: the PII engine finds ${[...new Set(found.map((f) => f.type))].join(', ')} in it, which the cage would redact before the agent reads it (write the address some other way)`,
+    );
+  // Judged as the tool proxy judges the answer: its JSON, string by string.
+  if (!detectInjectionJson(JSON.parse(clearbitCompanyBody(s.leadList[inj.lead - 1]!, inj.text))).flagged) {
+    fail('triggers.injection.text: the prompt injection detector does not flag it in the Clearbit record (address the AI assistant and tell it to ignore its instructions)');
+  }
 }
 
 function checkLanding(s: Scenario, fail: (msg: string) => never): void {

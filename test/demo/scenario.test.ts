@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ConfigError } from '../../src/core/errors.js';
-import { loadScenario, predictCalls, predictSpend, readScenario } from '../../src/demo/scenario.js';
+import { checkScenario, LANDED, loadScenario, predictCalls, predictSpend, readScenario, scenarioFingerprint } from '../../src/demo/scenario.js';
 import { ROOT, tempDir } from '../helpers/runtime.js';
 
 // demo/scenario.yaml: the shipped one lands the demo's figures (docs/demo.md); a mistaken one is refused
-// with a message naming the key, before anything starts.
+// with a message naming the key, before anything starts. The shipped files are checked here, not at
+// each start: a start trusts the files whose fingerprint is LANDED, and checks any others whole.
 
 const SHIPPED = join(ROOT, 'demo/scenario.yaml');
 const { dir, cleanup } = tempDir();
@@ -42,6 +43,19 @@ function refusal(file: string): string {
 describe('the shipped scenario', () => {
   const s = loadScenario(SHIPPED);
   const spend = predictSpend(s);
+
+  it('lands (checkScenario, as a start checks files of other bytes) and is the one a start trusts unchecked (LANDED)', () => {
+    expect(() => checkScenario(s)).not.toThrow();
+    expect(scenarioFingerprint(s), "demo/'s files changed: once checkScenario passes on them, LANDED in src/demo/scenario.ts is this").toBe(LANDED);
+  });
+
+  it('is checked whole at start once a byte of it changes: the same scenario with a comment and its warning moved is refused', () => {
+    const text = `${readFileSync(SHIPPED, 'utf8').replace(/lead: 85\b/, 'lead: 80')}\n# moved\n`;
+    const file = join(dir, 'shipped-moved.yaml');
+    writeFileSync(file, text.replace(/leads_file: .*/, `leads_file: ${join(ROOT, 'demo/leads.csv')}`).replace(/agent_plan: .*/, `agent_plan: ${join(ROOT, 'demo/lead_gen_agent.json')}`));
+    expect(text).not.toBe(readFileSync(SHIPPED, 'utf8'));
+    expect(refusal(file)).toMatch(/spend reaches 90% of \$50\.00 at lead 85 .*not at triggers\.budget_warning\.lead 80/);
+  });
 
   it("has the demo's triggers: the breaker at lead 34, the rotation at 50, PII at 67, the warning at 85, the injection at 92", () => {
     expect(s.leads).toBe(100);
