@@ -9,8 +9,8 @@ import type { Hidden } from './hidden.js';
 
 /** What a digit or sign inside a word of letters reads as in leetspeak (`1gn0r3 4ll` is `ignore all`). */
 const LEET: Record<string, string> = { '0': 'o', '1': 'i', '2': 'z', '3': 'e', '4': 'a', '5': 's', '6': 'g', '7': 't', '8': 'b', '9': 'g', $: 's' };
-/** A word of letters, digits and `$` (`pa$$word`); not `@`: an address stays one. */
-const LEET_WORD = /[A-Za-z0-9$']+/g;
+/** A word of letters (Latin, accented too: `fü63`), digits and `$` (`pa$$word`); not `@`: an address stays one. */
+const LEET_WORD = /[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f0-9$']+/g;
 /** Words in leetspeak a stretch needs, and their share of its words. */
 const LEET_WORDS = 3;
 const LEET_SHARE = 0.3;
@@ -45,11 +45,18 @@ function isLeet(word: string): boolean {
   return digits && pastHex && letters >= 2 && letterAfterDigit && lettersFirst < n;
 }
 
-/** Short words a line in leetspeak writes with digits (`th3`, `m3`, `t0`, `7h15`, `4`), read as such only when they spell one of these: `a1` or `pt1` in code spells none. */
+/**
+ * Short words a line in leetspeak writes with digits (`th3`, `m3`, `t0`, `7h15`, `4`), read as such
+ * only when they spell one of these: `a1` or `pt1` in code spells none. Those that digits alone spell
+ * in German, French and Spanish too (`157` ist, `618` gib, `357` est, `3570` esto).
+ */
 const SHORT_WORDS = new Set(
-  'a i o me we he be to so do go no is it at as an in on of or by up us my the and all you are for not now can has his her its our out get set any new old own one two who why how use this that them then than with from into your also just only send tell list show read what when were will each both else here must skip give keep stop'.split(
-    ' ',
-  ),
+  [
+    'a i o ai bot bots test site me we he be to so do go no is it at as an in on of or by up us my the and all you are for not now can has his her its our out get set any new old own one two who why how use this that them then than with from into your also just only send tell list show read what when were will each both else here must skip give keep stop',
+    'ist sie gib gibt sag bei bist es est et te tes toi esto eso este',
+  ]
+    .join(' ')
+    .split(' '),
 );
 /** `word` with its digits and `$` read as letters. */
 function leetRead(word: string): string {
@@ -63,6 +70,20 @@ function unleet(word: string): string {
   if (word.length > 4 || !/[0-9$]/.test(word)) return word;
   const read = leetRead(word);
   return SHORT_WORDS.has(read.toLowerCase()) ? read : word;
+}
+
+/** A letter, and a digit or `$`: what a word needs to be read as leetspeak inside a stretch of it. */
+const LETTER = /[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]/;
+const DIGIT = /[0-9$]/;
+/**
+ * A word on a line with a stretch in leetspeak, read: there a word with a letter and a digit is
+ * leetspeak whatever its shape (`7h15`, `74k35`, `n073`, `B1773`: one who leaves a word a single
+ * letter writes no name and its number), and a short one of digits alone that spells a common word
+ * is read too (`4`, `41`); anything else as written.
+ */
+function unleetInside(word: string): string {
+  if (word.length >= 2 && LETTER.test(word) && DIGIT.test(word)) return leetRead(word);
+  return unleet(word);
 }
 
 /** The text's lines in pieces of at most LINE_MAX, each with where it starts. */
@@ -90,9 +111,14 @@ function wordy(text: string): boolean {
   return distinct >= 4 && distinct * 2 >= words.length;
 }
 
-/** Adds a guess, up to GUESSES, when its reading has words to say something with. */
-function guess(out: Hidden[], start: number, end: number, text: string, core?: { start: number; end: number }): void {
-  if (out.length < GUESSES && wordy(text)) out.push({ signal: 'encoded-instruction', start, end, text, guessed: true, ...(core ? { core } : {}) });
+/**
+ * Adds a guess, up to GUESSES, when its reading has words to say something with, or the reading of
+ * the disguise alone has (`disguised`: a log line that says the same thing three times around an
+ * attack is no packed data).
+ */
+function guess(out: Hidden[], start: number, end: number, text: string, core?: { start: number; end: number }, disguised?: string): void {
+  if (out.length >= GUESSES || !(wordy(text) || (disguised !== undefined && wordy(disguised)))) return;
+  out.push({ signal: 'encoded-instruction', start, end, text, guessed: true, ...(core ? { core } : {}) });
 }
 
 /**
@@ -110,13 +136,13 @@ export function leetTexts(text: string, digitSpans: Int32Array): Hidden[] {
   const flush = () => {
     if (found >= LEET_WORDS && found >= (text.slice(first, last).match(LEET_WORD)?.length ?? 0) * LEET_SHARE) {
       // read with what stands around it on its line (`Ignore all pr3v10us 1nstruct10ns`), its words
-      // in leetspeak and its short ones that spell a common word undone, the rest as written
+      // with a letter and a digit and its short ones that spell a common word undone, the rest as written
       const line = text.lastIndexOf('\n', first) + 1;
       let lineEnd = text.indexOf('\n', last);
       if (lineEnd < 0) lineEnd = text.length;
       const from = Math.max(line, first - LEET_AROUND);
       const to = Math.min(lineEnd, last + LEET_AROUND);
-      guess(out, from, to, text.slice(from, to).replace(LEET_WORD, unleet), { start: first, end: last });
+      guess(out, from, to, text.slice(from, to).replace(LEET_WORD, unleetInside), { start: first, end: last }, text.slice(first, last).replace(LEET_WORD, unleetInside));
     }
     first = -1;
     found = 0;
@@ -168,7 +194,16 @@ export function splatTexts(text: string): Hidden[] {
     const span = inWords.length >= STARS_IN_WORDS ? line.slice(inWords[0]!.index, inWords.at(-1)!.index + inWords.at(-1)![0].length) : '';
     const broken = inWords.length >= STARS_IN_WORDS && inWords.length * 3 >= (span.match(LETTER_RUNS)?.length ?? 0);
     if (!broken && joins < STARS_JOINING) continue;
-    guess(out, start, start + line.length, line.replace(STARS, '').replace(/[ \t]{2,}/g, ' '));
+    // judged on the whole line undone, or on the stretch from the first asterisk in or between
+    // words to the last alone
+    let first = line.length;
+    let last = 0;
+    for (const m of [...inWords, ...line.matchAll(STAR_JOIN)]) {
+      first = Math.min(first, m.index);
+      last = Math.max(last, m.index + m[0].length);
+    }
+    const undo = (part: string) => part.replace(STARS, '').replace(/[ \t]{2,}/g, ' ');
+    guess(out, start, start + line.length, undo(line), undefined, undo(line.slice(first, last)));
   }
   return out;
 }
