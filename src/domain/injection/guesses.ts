@@ -23,10 +23,13 @@ const LINE_MAX = 4096;
 /** Guesses read in a text, at most. */
 const GUESSES = 32;
 
-/** Whether `word` is leetspeak: two letters or more, one past a-f, and a letter after a digit (`1gn0r3`, `s3nd`; not a name and its number, `pt1`, `utf8`). */
+/** A number and its unit or ordinal (`2nd`, `10am`, `16GB`, `5GHz`, `3ten`, `2e`; not `4nd`, leetspeak's `and`): no leetspeak, however many stand on a line. */
+const NUMBER_AND_UNIT = /^(?:[0-9]*(?:1st|2nd|3rd|[0-9]th)|[0-9]+(?:am|pm|[kmgtp]i?b|[kmgt]?hz|kg|mg|ml|[cmk]?m|[mnµ]?s|px|pt|r?em|mp|fps|bpm|kwh?|mah|[kmg]bps|x|te[nrs]?|er|e|ème|h|min))$/i;
+
+/** Whether `word` is leetspeak: two letters or more, one past a-f, and a letter after a digit (`1gn0r3`, `s3nd`; not a name and its number, `pt1`, `utf8`, nor a number and its unit, `2nd`, `16GB`). */
 function isLeet(word: string): boolean {
   const n = word.length;
-  if (n < 3 || n > 24) return false;
+  if (n < 3 || n > 24 || NUMBER_AND_UNIT.test(word)) return false;
   let letters = 0;
   let pastHex = false;
   let digits = false;
@@ -48,12 +51,13 @@ function isLeet(word: string): boolean {
 /**
  * Short words a line in leetspeak writes with digits (`th3`, `m3`, `t0`, `7h15`, `4`), read as such
  * only when they spell one of these: `a1` or `pt1` in code spells none. Those that digits alone spell
- * in German, French and Spanish too (`157` ist, `618` gib, `357` est, `3570` esto).
+ * in German, French and Spanish too (`157` ist, `618` gib, `357` est, `3570` esto). Not `ai` nor
+ * `bot`: `41` and `807` are a room, a bus, a rule (`Rule 41 must…`) far more often.
  */
 const SHORT_WORDS = new Set(
   [
-    'a i o ai bot bots test site me we he be to so do go no is it at as an in on of or by up us my the and all you are for not now can has his her its our out get set any new old own one two who why how use this that them then than with from into your also just only send tell list show read what when were will each both else here must skip give keep stop',
-    'ist sie gib gibt sag bei bist es est et te tes toi esto eso este',
+    'a i o test site me we he be to so do go no is it at as an in on of or by up us my the and all you are for not now can has his her its our out get set any new old own one two who why how use this that them then than with from into your also just only send tell list show read what when were will each both else here must skip give keep stop',
+    'ist sie die gib gibt sag bei bist es est et te tes toi esto eso este',
   ]
     .join(' ')
     .split(' '),
@@ -77,14 +81,17 @@ const LETTER = /[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]/;
 const DIGIT = /[0-9$]/;
 /**
  * A word on a line with a stretch in leetspeak, read: there a word with a letter and a digit is
- * leetspeak whatever its shape (`7h15`, `74k35`, `n073`, `B1773`: one who leaves a word a single
- * letter writes no name and its number), and a short one of digits alone that spells a common word
- * is read too (`4`, `41`); anything else as written.
+ * leetspeak whatever its shape (`7h15`, `74k35`, `54w`, `n073`, `B1773`: one who leaves a word a
+ * single letter writes no name and its number), but a short one of letters then digits (`A1`, `K1`,
+ * `B07`: a cell, a form, a seat, which would read as `Ai`, `Ki`, `Bot`) and one with an apostrophe
+ * (`l'14`) are read only as unleet reads any word.
  */
 function unleetInside(word: string): string {
-  if (word.length >= 2 && LETTER.test(word) && DIGIT.test(word)) return leetRead(word);
+  if (!word.includes("'") && LETTER.test(word) && DIGIT.test(word) && (word.length >= 4 || !NAME_AND_NUMBER.test(word))) return leetRead(word);
   return unleet(word);
 }
+/** Letters, then digits: a cell, a form, a seat when short (`A1`, `K1`, `B07`). */
+const NAME_AND_NUMBER = /^[^0-9$]+[0-9$]+$/;
 
 /** The text's lines in pieces of at most LINE_MAX, each with where it starts. */
 function* linesOf(text: string): Generator<{ line: string; start: number }> {
