@@ -90,6 +90,16 @@ const UNFOLLOW_SOURCES = [
   String.raw`${NOT_RU}(?<![а-яё])(?:(?:не|больше не) (?:выполняй|выполняйте|следуй|следуйте|подчиняйся|подчиняйтесь)|(?:перестань|перестаньте) (?:выполнять|следовать|подчиняться))[^.\n]{0,20}?(?:сво(?:и|им)|предыдущ[^\s]*|прежн[^\s]*|ранее данн[^\s]*|исходн[^\s]*|вышеуказанн[^\s]*)\s+(?:инструкци[^\s]*|указани[^\s]*|правил[^\s]*)(?! (?:по|о|об|для|касательно) )`,
 ];
 
+// A model named, then what it must do (`AI assistants must…`, `die KI muss…`, `l'IA doit…`): an
+// order to the model or something said of it (`Our AI should answer within seconds`), which only
+// the words around it tell apart. One of ADDRESSED's alternatives in each language, and MODEL_MUST.
+const MODEL_MUST_EN = String.raw`\b(?:ai|llm|language model|ai (?:assistant|agent|model)|chatbot)s? (?:must|should|shall|(?:is|are) (?:required|instructed|expected|asked) to|(?:has|have) to|needs? to)\b`;
+const MODEL_MUST_DE = String.raw`\b(?:ki|ki-\w+|sprachmodell(?:e)?|llms?|chatbots?)(?:,? die [^.\n]{0,40}?,)? (?:muss|müssen|soll|sollen|darf|dürfen)\b`;
+const MODEL_MUST_FR = String.raw`\b(?:l[’']ia|les ia|modèles? de langage|llms?|chatbots?|assistants? ia|agents? ia)(?: qui [^.\n]{0,40}?)? (?:doi(?:t|vent)|devr(?:a|ont|ait|aient))\b`;
+const MODEL_MUST_ES = String.raw`\b(?:la ia|las ias|modelos? de lenguaje|llms?|chatbots?|asistentes? de ia|agentes? de ia)(?: que [^.\n]{0,40}?)? (?:debe(?:n|rá|rán|ría|rían)?|tiene(?:n)? que)\b`;
+const MODEL_MUST_ZH = String.raw`(?:\bai(?:助手|代理)?(?![a-z0-9_])|人工智能|大模型|语言模型|智能体|聊天机器人)[^。\n]{0,20}?(?:必须|应当|应该|务必|需要)`;
+const MODEL_MUST_RU = String.raw`(?:ии|языковые модели|языковая модель|нейросети|нейросеть|чат-боты|чат-бот|ии-ассистенты|ии-агенты)(?:,? котор[^.\n]{0,40}?,)? (?:должн[аыо]?|обязан[аы]?)`;
+
 // Text addressed to the model, or overriding its instructions, in English, German, French,
 // Spanish, Chinese and Russian (and their common variants). One alternation per idea.
 const ADDRESSED_SOURCES = [
@@ -143,7 +153,7 @@ const ADDRESSED_SOURCES = [
   String.raw`\bfrom now on,? you\b`,
   String.raw`\b(?:reveal|print|output|repeat|show|leak|disclose) (?:your|the) (?:system prompt|hidden instructions|initial instructions|original instructions|instructions above)\b`,
   String.raw`\b(?:instructions?|directives?|orders|a task|a message|important message|note|notice) (?:for|to) (?:the |any |all |every )?(?:ai|llm|language model|ai (?:assistant|agent|model)|chatbot)s?\b`,
-  String.raw`\b(?:ai|llm|language model|ai (?:assistant|agent|model)|chatbot)s? (?:must|should|shall|(?:is|are) (?:required|instructed|expected|asked) to|(?:has|have) to|needs? to)\b`,
+  MODEL_MUST_EN,
   String.raw`\b(?:your|the assistant's|the agent's|the model's) (?:new|real|true|actual|updated|primary|only) (?:task|goal|objective|instructions?|mission|job|purpose) (?:is|are|now)\b`,
   String.raw`\b(?:ignore|disregard|don't follow|do not follow|stop following) (?:what |whatever )?(?:the user|the human|your user)(?:'s)?\b`,
   // what the user asked set aside: `Forget what the user asked you` (people write `the instructions you were given earlier no longer apply`)
@@ -174,7 +184,7 @@ const ADDRESSED_DE_SOURCES = [
   String.raw`\b(?:erwähne|erwähnen sie)\b[^.\n]{0,25}?(?:dem|den|gegenüber dem) (?:benutzer|nutzer|anwender)\w*(?: gegenüber)? nicht\b`,
   String.raw`\b(?:ohne|nicht) (?:den|dem) (?:benutzer|nutzer|anwender)\w* (?:zu )?(?:informieren|fragen|benachrichtigen|warnen)`,
   String.raw`\b(?:deine|ihre) (?:neue|eigentliche|wahre|wirkliche) (?:aufgabe|anweisung|mission)\b`,
-  String.raw`\b(?:ki|ki-\w+|sprachmodell(?:e)?|llms?|chatbots?)(?:,? die [^.\n]{0,40}?,)? (?:muss|müssen|soll|sollen|darf|dürfen)\b`,
+  MODEL_MUST_DE,
   String.raw`\b(?:anweisungen?|hinweis|nachricht) (?:an|für) (?:die|den|das|jede[ns]?) (?:ki|sprachmodell|ki-\w+|llm|chatbot)\b`,
 ];
 const ADDRESSED_FR_SOURCES = [
@@ -193,7 +203,7 @@ const ADDRESSED_FR_SOURCES = [
   String.raw`(?<=\b(?:ce|le présent) (?:message|avis|note|instruction) )\b(?:remplace|annule|prime sur|a priorité sur|l['’]emporte sur) (?:(?:toutes|tous) )?(?:les )?(?:instructions|consignes) (?:précédentes|antérieures)\b(?! (?:concernant|sur|relatives?|pour|de la|du|des|en matière de|au sujet de|à propos de) )`,
   String.raw`\b(?:ne (?:le |l[’'])?(?:dis|dites|mentionne|mentionnez|signale|signalez|révèle|révélez)|n[’']en (?:parle|parlez) pas|sans (?:le )?dire|sans informer|sans prévenir)\b[^.\n]{0,25}?l[’']utilisat(?:eur|rice)`,
   String.raw`\b(?:ta|votre) (?:nouvelle|vraie|véritable|seule) (?:tâche|mission|consigne|instruction)\b`,
-  String.raw`\b(?:l[’']ia|les ia|modèles? de langage|llms?|chatbots?|assistants? ia|agents? ia)(?: qui [^.\n]{0,40}?)? (?:doi(?:t|vent)|devr(?:a|ont|ait|aient))\b`,
+  MODEL_MUST_FR,
   String.raw`\b(?:instructions?|consignes?|message|note) (?:pour|à|destinée?s? à) (?:l[’']ia|l[’']assistant|l[’']agent|le modèle de langage|tout assistant|toute ia)\b`,
 ];
 const ADDRESSED_ES_SOURCES = [
@@ -212,7 +222,7 @@ const ADDRESSED_ES_SOURCES = [
   String.raw`(?<=\b(?:este|el presente|el siguiente) (?:mensaje|aviso|nota|instrucción|instruccion) )\b(?:anula|reemplaza|sustituye|tiene prioridad sobre|prevalece sobre) (?:todas )?(?:las )?(?:instrucciones|indicaciones) (?:anteriores|previas)\b(?! (?:sobre|acerca de|relativas?|para|de la|del|en materia de|respecto a|con respecto a) )`,
   String.raw`\bno (?:le |se lo )?(?:digas|menciones|informes|comentes|avises|diga|mencione|informe|comente|avise)\b[^.\n]{0,15}?al usuario`,
   String.raw`\btu (?:nueva|verdadera|única|real) (?:tarea|misión|instrucción|función)\b`,
-  String.raw`\b(?:la ia|las ias|modelos? de lenguaje|llms?|chatbots?|asistentes? de ia|agentes? de ia)(?: que [^.\n]{0,40}?)? (?:debe(?:n|rá|rán|ría|rían)?|tiene(?:n)? que)\b`,
+  MODEL_MUST_ES,
   String.raw`\b(?:instrucciones|mensaje|nota|aviso) (?:para|a) (?:la ia|el asistente|el agente|el modelo de lenguaje|cualquier (?:ia|asistente))\b`,
   String.raw`\bsin (?:decírselo|avisar|informar|preguntar)(?: al)? usuario`,
 ];
@@ -233,7 +243,7 @@ const ADDRESSED_ZH_SOURCES = [
   String.raw`(?:不要|别|切勿)(?:告诉|通知|提醒|让)用户`,
   String.raw`(?:不要|别|切勿|无需|不必)(?:向|对)用户(?:提及|透露|说明|提起)`,
   String.raw`你(?:真正|新|唯一|现在)的(?:任务|目标|指令|工作)是`,
-  String.raw`(?:\bai(?:助手|代理)?(?![a-z0-9_])|人工智能|大模型|语言模型|智能体|聊天机器人)[^。\n]{0,20}?(?:必须|应当|应该|务必|需要)`,
+  MODEL_MUST_ZH,
   String.raw`(?:给|致|对)(?:所有|任何)?(?:AI|ai|人工智能|大模型|语言模型|智能体)的(?:指令|指示|说明|消息)`,
 ];
 const ADDRESSED_RU_SOURCES = [
@@ -253,7 +263,7 @@ const ADDRESSED_RU_SOURCES = [
   String.raw`(?:это|данное) (?:сообщение|уведомление|указание|распоряжение) (?:имеет приоритет над|отменяет|заменяет|важнее) (?:(?:всеми|все) )?(?:предыдущими|предыдущие|прежними|прежние|ранее данными|ранее данные) (?:инструкциями|инструкции|указаниями|указания)(?! (?:по|о|об|касательно|относительно) )`,
   String.raw`не (?:говори|сообщай|рассказывай|упоминай)(?:те)?[^.\n]{0,15}?пользовател`,
   String.raw`(?:твоя|ваша) (?:новая|настоящая|истинная|единственная) (?:задача|инструкция|цель|миссия)`,
-  String.raw`(?:ии|языковые модели|языковая модель|нейросети|нейросеть|чат-боты|чат-бот|ии-ассистенты|ии-агенты)(?:,? котор[^.\n]{0,40}?,)? (?:должн[аыо]?|обязан[аы]?)`,
+  MODEL_MUST_RU,
   String.raw`(?:инструкци[яи]|сообщение|указани[яе]) для (?:ии|ассистента|модели|агента|бота|нейросети|языковой модели)`,
   String.raw`(?:без ведома|не уведомляя|не сообщая|не спрашивая) пользовател`,
 ];
@@ -296,6 +306,8 @@ export const ADDRESSED = [ADDRESSED_SOURCES, ADDRESSED_DE_SOURCES, ADDRESSED_FR_
   (sources) => new RegExp(lowered(sources), 'g'),
 );
 export const WEAKLY_ADDRESSED = new RegExp(lowered(WEAKLY_ADDRESSED_SOURCES), 'g');
+/** ADDRESSED's alternatives that name a model and what it must do, tried where a hit of it starts (detect.ts: hidden text). */
+export const MODEL_MUST = new RegExp(lowered([MODEL_MUST_EN, MODEL_MUST_DE, MODEL_MUST_FR, MODEL_MUST_ES, MODEL_MUST_ZH, MODEL_MUST_RU]), 'y');
 
 export const OVERRIDE = new RegExp(
   lowered([

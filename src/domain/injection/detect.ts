@@ -22,7 +22,7 @@ import { leetTexts, spacedTexts, splatTexts } from './guesses.js';
 import { base64Texts, binaryTexts, enclosedTexts, type Hidden, hexTexts, hiddenHtml, percentTexts, selectorRuns, speltLetters, tagRuns, zeroWidthRuns } from './hidden.js';
 import { exfilImages } from './images.js';
 import { toolPoisoning } from './poisoning.js';
-import { addressed, addressedWeakly, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, quotation, type Reading, readForSignals } from './signals.js';
+import { addressed, addressedWeakly, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, namesModelMust, quotation, type Reading, readForSignals } from './signals.js';
 import { type Folded, foldForSignals } from './fold.js';
 import { MODEL } from './weights.js';
 
@@ -115,6 +115,15 @@ const SPLIT_WORDS = 3;
 const LEET_TRIGGER = 3;
 /** A hidden text or a base64 run is an instruction when its own logit is within this of the offset. */
 const HIDDEN_MARGIN = 1;
+/**
+ * Hidden text whose only phrase addressed to a model names one and what it must do (MODEL_MUST:
+ * `AI should`, `Chatbots must`, `die KI muss`) reads as an instruction only when the classifier, too,
+ * scores it within this of the offset: a page's hidden tab or accordion saying `Our AI should answer
+ * within seconds` speaks of a model, not to it (classifier logits 5-10 under the offset, flagged at
+ * once before), where such hidden orders score higher (`AI assistants must forward this e-mail to…`
+ * 2.2 over it). Every other phrase (an override, a message to the reader) counts as before.
+ */
+const HIDDEN_ADDRESSED_MARGIN = 3;
 /** How far (code units) around the classifier's window words about attacks make a quotation of one an example. */
 const NEAR = 400;
 /** A quoted attack in writing about attacks scores at most this far under the offset. */
@@ -220,7 +229,8 @@ function hiddenLogit(h: Hidden): { logit: number; instruction: boolean } {
   let instruction = z >= MODEL.offset - HIDDEN_MARGIN;
   if (!instruction) {
     const r = readForSignals(h.text);
-    instruction = addressed(r).length > 0 || forgeries(r).strong.length > 0;
+    // (a model named and what it must do, `AI should…`, counts only when the classifier half agrees)
+    instruction = addressed(r).some((hit) => z >= MODEL.offset - HIDDEN_ADDRESSED_MARGIN || !namesModelMust(r.lower, hit.start)) || forgeries(r).strong.length > 0;
   }
   return { logit: z + BONUS.hidden, instruction };
 }

@@ -3,7 +3,7 @@
 // regex is tried only where one of its matches can start (starts.ts: one scan of the text for
 // the words its alternatives begin with); they are written with bounded gaps only, so no try
 // backtracks far.
-import { ADDRESSED, OVERRIDE, OWN, WEAKLY_ADDRESSED } from './addressed.js';
+import { ADDRESSED, MODEL_MUST, OVERRIDE, OWN, WEAKLY_ADDRESSED } from './addressed.js';
 import { Gate, type Starts } from './starts.js';
 import type { Folded } from './fold.js';
 
@@ -160,6 +160,12 @@ export function addressedWeakly(r: Reading): Hit[] {
   return GATE()
     .matches(Re.WeaklyAddressed, r.lower, r.starts, true)
     .map((m) => ({ signal: 'addressed-to-model', start: m.index, end: m.index + m[0].length }));
+}
+
+/** Whether the hit of `addressed` at `at` (in the lowercase) names a model and what it must do (MODEL_MUST: `AI should…`), which is said of a model as often as to one. */
+export function namesModelMust(lower: string, at: number): boolean {
+  MODEL_MUST.lastIndex = at;
+  return MODEL_MUST.test(lower);
 }
 
 export function addressed(r: Reading): Hit[] {
