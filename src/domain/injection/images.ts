@@ -7,12 +7,39 @@ import { decodeBase64 } from './hidden.js';
 // `<` or `>` outside a quoted value, not only at a `>` that may never come.
 const MD_IMAGE = /!\[(?:\\[^\n]|`[^`\n]{0,200}`|\[[^[\]\n]{0,200}\]|[^[\]\n\\`]){0,200}\]\(\s*<?((?:https?:)?\/\/[^)\s>]+)/gi;
 const HTML_IMAGE = /<img\b(?:[^<>"']|"[^"\n]{0,500}"|'[^'\n]{0,500}')*?\bsrc(?:set)?\s*=\s*["']?((?:https?:)?\/\/[^"'\s>]+)/gi;
-// A placeholder for the model to fill: {x}, {{x}} (a brace at all: a URL spells it %7B, and a
-// placeholder with spaces ends the address inside it), [x], <x>, $X, %7B…%7D, or words that name what to put.
-// The words are capitals, read as a word between anything but letters and digits (`SECRET_API_KEY`,
-// `USER_CARDS_HERE`: an underscore joins the words of a placeholder).
-const TEMPLATE =
-  /\{|%7B|%5B|\[[A-Za-z_ ]{2,40}\]|<[A-Za-z_ ]{2,40}>|\$[A-Z_]{3,}|(?<![A-Za-z0-9])(?:INSERT|REPLACE|PLACEHOLDER|YOUR|HERE|USER_?DATA|CONVERSATION|CHAT_?HISTORY|HISTORY|MESSAGES?|PROMPT|SECRETS?|PASSWORDS?|CREDENTIALS?|API_?KEYS?|TOKEN|SUMMARY|EMAIL|CARDS?|SSN)(?![A-Za-z0-9])/;
+// Words that name what to put, in capitals (`SECRET_API_KEY`, `USER_CARDS_HERE`: an underscore joins
+// the words of a placeholder), read as a word between anything but letters and digits.
+const NAMED =
+  /(?<![A-Za-z0-9])(?:INSERT|REPLACE|PLACEHOLDER|YOUR|HERE|USER_?DATA|CONVERSATION|CHAT_?HISTORY|HISTORY|MESSAGES?|PROMPT|SECRETS?|PASSWORDS?|CREDENTIALS?|API_?KEYS?|TOKEN|SUMMARY|EMAIL|CARDS?|SSN)(?![A-Za-z0-9])/;
+// A placeholder for the model to fill: {x}, {{x}}, [x], <x>, $X or ${x}, %7B…%7D, %5B…%5D (a brace
+// cut by the address's end, a placeholder with spaces ending it, is read on in the text).
+const PLACEHOLDER = /\{([^{}]{0,80})(?:\}|$)|%7B(.{0,80}?)(?:%7D|$)|%5B(.{0,80}?)(?:%5D|$)|\[([A-Za-z_ ']{2,40})\]|<([A-Za-z_ ']{2,40})>|\$\{?([A-Za-z_]{3,})/gi;
+/**
+ * What a placeholder asks for that the reader has (the conversation, the user's data, a secret), or
+ * words of a sentence (`{the user's saved cards}`); a template's own variables name none of it
+ * (`{owner}/{repo}` in a README's badge, `{{ package_name }}`, `${USER_ID}`, `{LAT},{LNG}`, a map
+ * tile's `{z}/{x}/{y}`, an avatar's `{username}`: a name a page fills in as often as a model would).
+ */
+const WHAT_THE_READER_HAS =
+  /(?:^|[^a-z])(?:data|info(?:rmation)?|context|memory|history|conversations?|chats?|messages?|prompts?|summar(?:y|ies)|secrets?|passwords?|passwd|credentials?|keys?|apikey|tokens?|e-?mails?|mail|cards?|ssn|phone|address(?:es)?|personal|private|confidential|saved|cookies?|sessions?|answers?|responses?|input|output|contents?|text|query|questions?|notes?|documents?|results?|transcripts?|dialog(?:ue)?s?|recap|creds|pw|pin|otp|iban|accounts?|balances?|salar(?:y|ies)|env|environment|locations?|medical|diagnos[ie]s)(?![a-z])/i;
+const SENTENCE = /\S+\s+\S+\s+\S+/;
+
+/** Whether `part` of an address (its host and path, or its query; `rest`: the text after the address) asks the model to fill in data. */
+function asksForData(part: string, rest: string): boolean {
+  if (NAMED.test(part)) return true;
+  for (const m of part.matchAll(PLACEHOLDER)) {
+    let what = m[1] ?? m[2] ?? m[3] ?? m[4] ?? m[5] ?? m[6] ?? '';
+    // cut by the address's end: read on to the brace that closes it
+    if (m.index + m[0].length === part.length && (m[0].startsWith('{') || /^%7B/i.test(m[0])) && !/\}|%7D$/i.test(m[0])) what += rest.slice(0, rest.search(/[}\n]|$/));
+    try {
+      what = decodeURIComponent(what);
+    } catch {
+      /* left encoded */
+    }
+    if (WHAT_THE_READER_HAS.test(what) || SENTENCE.test(what.trim())) return true;
+  }
+  return false;
+}
 
 export interface ImageHit {
   start: number;
@@ -31,15 +58,16 @@ export function exfilImages(text: string): ImageHit[] {
   // by reference: a definition's `]:` first (one search, seldom found), then the image that names it
   const defined = text.indexOf(']:') >= 0;
   if (!inline && !defined) return out;
-  if (inline) for (const re of [MD_IMAGE, HTML_IMAGE]) for (const m of text.matchAll(re)) judgeImage(out, m[1]!, m.index, m.index + m[0].length);
-  if (defined) for (const d of referencedImages(text)) judgeImage(out, d.url, d.start, d.end);
+  if (inline) for (const re of [MD_IMAGE, HTML_IMAGE]) for (const m of text.matchAll(re)) judgeImage(out, m[1]!, m.index, m.index + m[0].length, text);
+  if (defined) for (const d of referencedImages(text)) judgeImage(out, d.url, d.start, d.end, text);
   return out;
 }
 
-/** Adds the image at [start, end) to `out` when its address carries data or asks for it. */
-function judgeImage(out: ImageHit[], url: string, start: number, end: number): void {
+/** Adds the image at [start, end) to `out` when its address (ending at `end` in `text`) carries data or asks for it. */
+function judgeImage(out: ImageHit[], url: string, start: number, end: number, text: string): void {
   const q = url.indexOf('?');
-  const why = judgeUrl(q < 0 ? url : url.slice(0, q), q < 0 ? '' : url.slice(q + 1));
+  const rest = text.slice(end, end + 100);
+  const why = judgeUrl(q < 0 ? url : url.slice(0, q), q < 0 ? '' : url.slice(q + 1), rest);
   if (why !== null) out.push({ start, end, why });
 }
 
@@ -74,9 +102,24 @@ function hasImgTag(text: string): boolean {
   return false;
 }
 
-function judgeUrl(path: string, query: string): 'template' | 'text' | null {
+/**
+ * How many words a value holds, counted in one pass (a regex of repeated `\S+\s+` tried a long run
+ * without a space from each of its characters: a 20,000-character address 0.9 s, 1 MB hours).
+ */
+function words(v: string): number {
+  let n = 0;
+  let inWord = false;
+  for (let i = 0; i < v.length; i++) {
+    const space = /\s/.test(v[i]!);
+    if (!space && !inWord) n++;
+    inWord = !space;
+  }
+  return n;
+}
+
+function judgeUrl(path: string, query: string, rest: string): 'template' | 'text' | null {
   // the host too: `https://{user_email}.example/` asks for data in a name its server's resolver sees
-  if (TEMPLATE.test(query) || TEMPLATE.test(path.replace(/^(?:https?:)?\/\//, ''))) return 'template';
+  if (asksForData(query, rest) || asksForData(path.replace(/^(?:https?:)?\/\//, ''), query === '' ? rest : '')) return 'template';
   for (const pair of query.split('&')) {
     const value = pair.slice(pair.indexOf('=') + 1);
     if (value.length < 24) continue;
@@ -86,9 +129,9 @@ function judgeUrl(path: string, query: string): 'template' | 'text' | null {
     } catch {
       /* left encoded */
     }
-    if (/(?:\S+\s+){3,}\S/.test(v)) return 'text';
+    if (words(v) >= 4) return 'text';
     const b = /^[A-Za-z0-9+/_-]{24,}={0,2}$/.test(v) ? decodeBase64(v) : null;
-    if (b !== null && /(?:\S+\s+){2,}\S/.test(b)) return 'text';
+    if (b !== null && words(b) >= 3) return 'text';
   }
   return null;
 }
