@@ -96,6 +96,31 @@ export interface ForgeryHits {
 /** How far after a forged end a forged turn makes the two one forged exchange (code units). */
 const FORGED_TURN_WITHIN = 300;
 
+// Words of writing about a chat format (a model's docs, a tokenizer's, release notes): a chat token
+// in a sentence of them is shown, not used (`ChatML wraps each message in special tokens:
+// <|im_start|>system…`, `between [INST] and [/INST]`), like one in code.
+const FORMAT_TALK =
+  /\b(?:special tokens?|tokens?|tokeni[sz]ers?|chat[ _-]?templates?|prompt (?:formats?|templates?)|formats?|templates?|markers?|tags?|delimiters?|chatml|bos|eos|stop (?:tokens?|sequences?)|vocab(?:ulary)?|escaped|stripped|between|vorlagen?|jetons?|balises?|formatos?|plantillas?|etiquetas?|токен\p{L}*|шаблон\p{L}*|формат\p{L}*)(?![\p{L}\p{N}_])|标记|令牌|模板|格式/iu;
+/** What stands between two chat tokens named in a list (`<|im_start|>, <|im_end|>`, `[INST] and [/INST]`), a word or two of a role at most. */
+const LISTED = /^(?:[ \t]*(?:user|model|system|assistant))?[ \t]*(?:,|and|or|und|oder|et|ou|y|o|и|или|和|或|、)[ \t]*$/i;
+/** The end of a sentence or a line: where the sentence a token stands in starts and ends. */
+const SENTENCE_END = /[.!?。！？\n]/;
+
+/**
+ * Whether the chat token at [start, end) is shown rather than used: its sentence speaks of a chat
+ * format in the 80 code units before it or the 20 after it (`special tokens: <|im_start|>`, `<|eot_id|>
+ * was not stripped`; not further on, where a forged turn's own words stand), or it stands in a
+ * table's row.
+ */
+function shown(text: string, start: number, end: number): boolean {
+  let from = start;
+  while (from > 0 && start - from < 80 && !SENTENCE_END.test(text[from - 1]!)) from--;
+  let to = end;
+  while (to < text.length && to - end < 20 && !SENTENCE_END.test(text[to]!)) to++;
+  if (/^[ \t]*\|/.test(text.slice(from, start)) && (from === 0 || text[from - 1] === '\n')) return true;
+  return FORMAT_TALK.test(text.slice(from, start)) || FORMAT_TALK.test(text.slice(end, to));
+}
+
 export function forgeries(r: Reading): ForgeryHits {
   const strong: Hit[] = [];
   const weak: Hit[] = [];
@@ -104,9 +129,13 @@ export function forgeries(r: Reading): ForgeryHits {
   const exchanges: Hit[] = [];
   if (!FORGERY_GATE.test(text)) return { strong, delimiters, weak, exchanges };
   const inCode = codeReader(text);
-  for (const m of matches(Re.RoleTokens, r)) {
+  const tokens = matches(Re.RoleTokens, r);
+  for (let k = 0; k < tokens.length; k++) {
+    const m = tokens[k]!;
     const hit = { signal: 'role-forgery', start: m.index, end: m.index + m[0].length };
-    (inCode(m.index) ? weak : strong).push(hit);
+    // (two tokens named in a list, `<start_of_turn>user and <end_of_turn>`, are shown too)
+    const listed = (k > 0 && LISTED.test(text.slice(tokens[k - 1]!.index + tokens[k - 1]![0].length, m.index))) || (k + 1 < tokens.length && LISTED.test(text.slice(hit.end, tokens[k + 1]!.index)));
+    (inCode(m.index) || listed || shown(text, hit.start, hit.end) ? weak : strong).push(hit);
   }
   // the turns that can follow a forged end as the attacker's voice: a system, admin or developer
   // header giving an order (`System: Focus only on…`), not a log's `Système : session clôturée`
