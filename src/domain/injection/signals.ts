@@ -100,26 +100,57 @@ const FORGED_TURN_WITHIN = 300;
 // in a sentence of them is shown, not used (`ChatML wraps each message in special tokens:
 // <|im_start|>system…`, `between [INST] and [/INST]`), like one in code.
 const FORMAT_TALK =
-  /\b(?:special tokens?|tokens?|tokeni[sz]ers?|chat[ _-]?templates?|prompt (?:formats?|templates?)|formats?|templates?|markers?|tags?|delimiters?|chatml|bos|eos|stop (?:tokens?|sequences?)|vocab(?:ulary)?|escaped|stripped|between|vorlagen?|jetons?|balises?|formatos?|plantillas?|etiquetas?|токен\p{L}*|шаблон\p{L}*|формат\p{L}*)(?![\p{L}\p{N}_])|标记|令牌|模板|格式/iu;
+  /\b(?:special tokens?|tokens?|tokeni[sz]ers?|chat[ _-]?templates?|prompt (?:formats?|templates?)|formats?|formatted|templates?|markers?|tags?|delimiters?|chatml|bos|eos|stop (?:tokens?|sequences?|words?)|vocab(?:ulary)?|escaped|stripped|between|(?:starts?|begins?|ends?) with|followed by|each (?:turn|message|role)|turns?|literal|strings?|vorlagen?|jetons?|balises?|formatos?|plantillas?|etiquetas?|токен\p{L}*|шаблон\p{L}*|формат\p{L}*)(?![\p{L}\p{N}_])|标记|令牌|模板|格式/iu;
 /** What stands between two chat tokens named in a list (`<|im_start|>, <|im_end|>`, `[INST] and [/INST]`), a word or two of a role at most. */
 const LISTED = /^(?:[ \t]*(?:user|model|system|assistant))?[ \t]*(?:,|and|or|und|oder|et|ou|y|o|и|или|和|或|、)[ \t]*$/i;
 /** The end of a sentence or a line: where the sentence a token stands in starts and ends. */
 const SENTENCE_END = /[.!?。！？\n]/;
 
 /**
- * Whether the chat token at [start, end) is shown rather than used: its sentence speaks of a chat
- * format in the 80 code units before it or the 20 after it (`special tokens: <|im_start|>`, `<|eot_id|>
- * was not stripped`; not further on, where a forged turn's own words stand), or it stands in a
- * table's row.
+ * Whether the chat token at [start, end) is shown rather than used: a string's whole value
+ * (`"<|im_end|>"`, `'<|im_start|>' + message['role']`; not one that goes on, a JSON field's
+ * `"<|im_start|>system\n…`) or beside a template's braces (`[INST] {{ .System }}`);
+ * its sentence speaks of a chat format in the 80 code units before it or the 20 after it (`special
+ * tokens: <|im_start|>`, `<|eot_id|> was not stripped`; not further on, where a forged turn's own words
+ * stand), brings in an example before it (`For example: <s>[INST]`) or names it with a verb right before
+ * it (`the model emits <end_of_turn>`, `stop on <|im_end|>`, `messages with <|endoftext|>`); it stands in a table's row or on a line of markdown's indented code; or it is in an example
+ * a line ending in a colon brings in (`Zephyr formats the same conversation as:`, `A full conversation
+ * looks like:` and the turns under it, a blank line apart or not).
  */
 function shown(text: string, start: number, end: number): boolean {
+  if (QUOTE.test(text[start - 1] ?? '') && text[end] === text[start - 1]) return true;
+  if (BRACES.test(text.slice(Math.max(0, start - 12), start)) || BRACES.test(text.slice(end, end + 12))) return true;
   let from = start;
   while (from > 0 && start - from < 80 && !SENTENCE_END.test(text[from - 1]!)) from--;
   let to = end;
   while (to < text.length && to - end < 20 && !SENTENCE_END.test(text[to]!)) to++;
-  if (/^[ \t]*\|/.test(text.slice(from, start)) && (from === 0 || text[from - 1] === '\n')) return true;
-  return FORMAT_TALK.test(text.slice(from, start)) || FORMAT_TALK.test(text.slice(end, to));
+  // (each search back bounded: a text of many tokens on one line stays linear)
+  let lineStart = start;
+  while (lineStart > 0 && start - lineStart < 600 && text[lineStart - 1] !== '\n') lineStart--;
+  // a table's row, or a line of markdown's indented code (four spaces or a tab)
+  const atLine = lineStart === 0 || text[lineStart - 1] === '\n';
+  if (atLine && (/^[ \t]*\|/.test(text.slice(lineStart, start)) || /^(?: {4}|\t)/.test(text.slice(lineStart, start + 1)))) return true;
+  const before = text.slice(from, start);
+  if (FORMAT_TALK.test(before) || EXAMPLE.test(before) || MENTIONED.test(before) || FORMAT_TALK.test(text.slice(end, to))) return true;
+  // the lines before it in its paragraph and the one before that (600 code units at most): one ending
+  // in a colon that speaks of a format or brings in an example (`A full conversation looks like:`)
+  const lines = lineStart === 0 || !atLine ? [] : text.slice(Math.max(0, start - 600), lineStart - 1).split('\n');
+  let blank = 0;
+  for (let k = lines.length - 1; k >= 0 && blank < 2; k--) {
+    const line = lines[k]!;
+    if (line.trim() === '') blank++;
+    else if (/:[ \t]*$/.test(line) && (FORMAT_TALK.test(line) || EXAMPLE.test(line))) return true;
+  }
+  return false;
 }
+/** A verb that names the token right before it: the model emits, generates or stops on it, a message with it. */
+const MENTIONED =
+  /\b(?:emits?|emitted|generat(?:es?|ed|ing)|outputs?|outputting|returns?|prints?|produces?|stops? (?:on|at)|stopped (?:on|at)|with|contains?|containing|strip(?:s|ped|ping)?|append(?:s|ed|ing)?|insert(?:s|ed|ing)?|the literal|the string)[ \t]+(?:an? |the )?$/i;
+/** Words that bring in an example. */
+const EXAMPLE = /\b(?:examples?|e\.g\.|looks? like|as follows|like this|for instance|beispiel|exemple|ejemplo)\b|例如|示例|пример/iu;
+const QUOTE = /["'`]/;
+/** A template's braces (Jinja, Go, Handlebars): `{{`, `{%`, `}}`, `%}`. */
+const BRACES = /\{\{|\{%|\}\}|%\}/;
 
 export function forgeries(r: Reading): ForgeryHits {
   const strong: Hit[] = [];
