@@ -76,6 +76,15 @@ export const thirdReadAttacks = () => read('third-read-attacks.jsonl.gz') as (Ha
 export const fourthReadBenign = () => read('fourth-read-benign.jsonl') as (Hand & { class: string })[];
 export const fourthReadAttacks = () => read('fourth-read-attacks.jsonl.gz') as (Hand & { class: string })[];
 /**
+ * A fifth read (2026-11-29, late afternoon), written by a helper to find what the conclusive signals
+ * flag wrongly: 606 legitimate texts a coding or research agent reads (model cards, tokenizer
+ * configs, Modelfiles, source files, agent frameworks' logs, transcripts, SSH and certificate docs,
+ * hidden tabs, emails, CI logs, base64 and hex data, Unicode-heavy text; mostly English). 115 were
+ * flagged when it was written; the classes it found chose the afternoon's changes (chat tokens shown,
+ * not used): like dev.jsonl, not held out. Each line has its `class`.
+ */
+export const agentReadsBenign = () => read('agent-reads-benign.jsonl.gz') as (Hand & { id: string; class: string })[];
+/**
  * A tenth round (2026-11-29, afternoon), written by seven helpers as a tenth round of training text
  * (scripts/injection/written's format: `{id, label, lang, carrier, goal | kind, text, inj}`, 900
  * attacks and 900 legitimate twins, en 300 + 300, the others 120 + 120) on the classes the fourth read
