@@ -152,6 +152,37 @@ const QUOTE = /["'`]/;
 /** A template's braces (Jinja, Go, Handlebars): `{{`, `{%`, `}}`, `%}`. */
 const BRACES = /\{\{|\{%|\}\}|%\}/;
 
+/** A tool's or a function's result named by an opening tag in brackets, as agent frameworks' logs write them. */
+const OPEN_RESULT_TAG = /^\[(?:tool|function)[_ -]?(?:result|output|response)\]$/i;
+/** A line that opens with a tag of its own (`[tool_call] …`, `[autogen] …`, `[chain/start] …`, `[INFO] …`). */
+const TAGGED_LINE = /^[ \t]*\[[A-Za-z][\w/:. -]{0,30}\][ \t]/;
+
+/**
+ * Whether the delimiter `tag` at [start, end) is a log's own: an opening result tag in brackets at its
+ * line's start, with data after it on the line (a status, a count, JSON: `[tool_result] 200 OK`,
+ * `[tool_result] {"order_id": 5512}`) or another line of tags within two lines of it. A closing tag
+ * (`[/tool_result]`), an end (`[END OF TOOL OUTPUT]`) and the tags of the system stay forged ends.
+ */
+function logTag(text: string, tag: string, start: number, end: number): boolean {
+  if (!OPEN_RESULT_TAG.test(tag)) return false;
+  let lineStart = start;
+  while (lineStart > 0 && start - lineStart < 200 && text[lineStart - 1] !== '\n') lineStart--;
+  if (text.slice(lineStart, start).trim() !== '' || (lineStart > 0 && text[lineStart - 1] !== '\n')) return false;
+  if (/^[ \t]*[{["0-9]/.test(text.slice(end, end + 4))) return true;
+  // the two lines before it and the two after it (bounded: 400 code units each way)
+  const around = [
+    ...text
+      .slice(Math.max(0, lineStart - 400), Math.max(0, lineStart - 1))
+      .split('\n')
+      .slice(-2),
+    ...text
+      .slice(end, end + 400)
+      .split('\n')
+      .slice(1, 3),
+  ];
+  return around.some((line) => TAGGED_LINE.test(line) && !OPEN_RESULT_TAG.test(line.trim().split(/\s/)[0] ?? ''));
+}
+
 export function forgeries(r: Reading): ForgeryHits {
   const strong: Hit[] = [];
   const weak: Hit[] = [];
@@ -178,7 +209,12 @@ export function forgeries(r: Reading): ForgeryHits {
       weak.push(hit);
       if (re === Re.RoleHeaders) voices.push(hit);
     }
-  for (const m of matches(Re.StrongDelimiters, r)) if (!inCode(m.index)) delimiters.push({ signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length });
+  for (const m of matches(Re.StrongDelimiters, r)) {
+    if (inCode(m.index)) continue;
+    const hit = { signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length };
+    // a log's own tag (`[tool_result] 200 OK (84 bytes)` beside `[tool_call] weather_api took 312 ms`) is no forged end
+    (logTag(text, m[0], hit.start, hit.end) ? weak : delimiters).push(hit);
+  }
   const ends: Hit[] = [...delimiters];
   for (const re of [Re.Delimiters, Re.DelimitersIntl])
     for (const m of matches(re, r)) {
