@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { detectInjection, detectInjectionEach, detectInjectionJson, INJECTION_SIGNALS, INJECTION_THRESHOLD } from '../../src/domain/injection/index.js';
-import { codeReader, forgeries, readForSignals } from '../../src/domain/injection/signals.js';
+import { forgeries, readForSignals } from '../../src/domain/injection/signals.js';
+import { codeReader } from '../../src/domain/injection/shown.js';
 import { readWords } from '../../src/domain/injection/tokens.js';
 import { decodeEscapes, originalIndex } from '../../src/domain/injection/escapes.js';
 import { cpuMs } from '../helpers/proc-cpu.js';
