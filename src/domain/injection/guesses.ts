@@ -9,8 +9,10 @@ import type { Hidden } from './hidden.js';
 
 /** What a digit or sign inside a word of letters reads as in leetspeak (`1gn0r3 4ll` is `ignore all`). */
 const LEET: Record<string, string> = { '0': 'o', '1': 'i', '2': 'z', '3': 'e', '4': 'a', '5': 's', '6': 'g', '7': 't', '8': 'b', '9': 'g', $: 's' };
-/** A word of letters (Latin, accented too: `fü63`), digits and `$` (`pa$$word`); not `@`: an address stays one. */
-const LEET_WORD = /[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f0-9$']+/g;
+/** Latin letters, accented too (`fü63`), as a character class's body. */
+const LATIN = 'A-Za-z\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f';
+/** A word of letters, digits and `$` (`pa$$word`); not `@`: an address stays one. */
+const LEET_WORD = new RegExp(`[${LATIN}0-9$']+`, 'g');
 /** Words in leetspeak a stretch needs, and their share of its words. */
 const LEET_WORDS = 3;
 const LEET_SHARE = 0.3;
@@ -77,7 +79,7 @@ function unleet(word: string): string {
 }
 
 /** A letter, and a digit or `$`: what a word needs to be read as leetspeak inside a stretch of it. */
-const LETTER = /[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]/;
+const LETTER = new RegExp(`[${LATIN}]`);
 const DIGIT = /[0-9$]/;
 /**
  * A word on a line with a stretch in leetspeak, read: there a word with a letter and a digit is

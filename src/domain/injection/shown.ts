@@ -49,7 +49,7 @@ function before(xs: number[], at: number): number {
 const FORMAT_TALK =
   /\b(?:special tokens?|tokens?|tokeni[sz]ers?|chat[ _-]?templates?|prompt (?:formats?|templates?)|formats?|formatted|templates?|markers?|tags?|delimiters?|chatml|bos|eos|stop (?:tokens?|sequences?|words?)|vocab(?:ulary)?|escaped|stripped|between|(?:starts?|begins?|ends?) with|followed by|each (?:turn|message|role)|turns?|literal|strings?|vorlagen?|jetons?|balises?|formatos?|plantillas?|etiquetas?|токен\p{L}*|шаблон\p{L}*|формат\p{L}*)(?![\p{L}\p{N}_])|标记|令牌|模板|格式/iu;
 /** What stands between two chat tokens named in a list (`<|im_start|>, <|im_end|>`, `[INST] and [/INST]`), a word or two of a role at most. */
-export const LISTED = /^(?:[ \t]*(?:user|model|system|assistant))?[ \t]*(?:,|and|or|und|oder|et|ou|y|o|и|или|和|或|、)[ \t]*$/i;
+const LISTED = /^(?:[ \t]*(?:user|model|system|assistant))?[ \t]*(?:,|and|or|und|oder|et|ou|y|o|и|или|和|或|、)[ \t]*$/i;
 /** The end of a sentence or a line: where the sentence a token stands in starts and ends. */
 const SENTENCE_END = /[.!?。！？\n]/;
 
@@ -128,4 +128,10 @@ export function logTag(text: string, tag: string, start: number, end: number): b
       .slice(1, 3),
   ];
   return around.some((line) => TAGGED_LINE.test(line) && !OPEN_RESULT_TAG.test(line.trim().split(/\s/)[0] ?? ''));
+}
+
+/** Whether the chat token `tokens[k]` is named in a list with the one before or after it (`<start_of_turn>user and <end_of_turn>`). */
+export function namedInList(text: string, tokens: readonly RegExpExecArray[], k: number): boolean {
+  const end = (m: RegExpExecArray) => m.index + m[0].length;
+  return (k > 0 && LISTED.test(text.slice(end(tokens[k - 1]!), tokens[k]!.index))) || (k + 1 < tokens.length && LISTED.test(text.slice(end(tokens[k]!), tokens[k + 1]!.index)));
 }

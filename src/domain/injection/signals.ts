@@ -4,7 +4,7 @@
 // the words its alternatives begin with); they are written with bounded gaps only, so no try
 // backtracks far.
 import { ADDRESSED, MODEL_MUST, OVERRIDE, OWN, WEAKLY_ADDRESSED } from './addressed.js';
-import { codeReader, logTag, shown, LISTED } from './shown.js';
+import { codeReader, logTag, namedInList, shown } from './shown.js';
 import { Gate, type Starts } from './starts.js';
 import type { Folded } from './fold.js';
 
@@ -68,9 +68,7 @@ export function forgeries(r: Reading): ForgeryHits {
   for (let k = 0; k < tokens.length; k++) {
     const m = tokens[k]!;
     const hit = { signal: 'role-forgery', start: m.index, end: m.index + m[0].length };
-    // (two tokens named in a list, `<start_of_turn>user and <end_of_turn>`, are shown too)
-    const listed = (k > 0 && LISTED.test(text.slice(tokens[k - 1]!.index + tokens[k - 1]![0].length, m.index))) || (k + 1 < tokens.length && LISTED.test(text.slice(hit.end, tokens[k + 1]!.index)));
-    (inCode(m.index) || listed || shown(text, hit.start, hit.end) ? weak : strong).push(hit);
+    (inCode(m.index) || namedInList(text, tokens, k) || shown(text, hit.start, hit.end) ? weak : strong).push(hit);
   }
   // the turns that can follow a forged end as the attacker's voice: a system, admin or developer
   // header giving an order (`System: Focus only on…`), not a log's `Système : session clôturée`
