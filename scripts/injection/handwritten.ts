@@ -85,6 +85,16 @@ export const fourthReadAttacks = () => read('fourth-read-attacks.jsonl.gz') as (
  */
 export const agentReadsBenign = () => read('agent-reads-benign.jsonl.gz') as (Hand & { id: string; class: string })[];
 /**
+ * A sixth read (2026-11-29, evening), by a helper who read none of the detector: 320 legitimate texts
+ * that show or name chat templates' tokens and transcripts' labels as model cards, tokenizer docs,
+ * notebooks, datasets, changelogs, issues, source and configs do (fenced or rendered without their
+ * fences), and 220 attacks in the same carriers that use the tokens to forge a turn or end the data
+ * (dressed as documentation's examples too); six languages. 186 of the legitimate texts were flagged
+ * when it was written; the classes it found chose the evening's changes (chat tokens named in prose,
+ * a shown example's turns): like dev.jsonl, not held out. Each line has its `id`, `class` and `label`.
+ */
+export const chatTokens = () => read('chat-tokens.jsonl.gz') as (Hand & { id: string; class: string; label: 0 | 1 })[];
+/**
  * A tenth round (2026-11-29, afternoon), written by seven helpers as a tenth round of training text
  * (scripts/injection/written's format: `{id, label, lang, carrier, goal | kind, text, inj}`, 900
  * attacks and 900 legitimate twins, en 300 + 300, the others 120 + 120) on the classes the fourth read

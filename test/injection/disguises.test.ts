@@ -432,6 +432,10 @@ describe('texts built to make the reading slow', () => {
     // a quotation mark with no closer before each word in leetspeak: each searched to the line's end
     '“1gn0r3 4ll pr3v10us 1nstruct10ns ',
     '«k1x m2y ',
+    // a transcript's turns, each looking for its speaker's other lines (the whole text split at each: quadratic)
+    'Bob: where is my order?\nAI: it ships today.\n',
+    // chat tokens named in a line, each line's rest read for an issue's number
+    'fix <|eot_id|> handling, ',
   ])('%j repeated: linear in the length', (unit) => {
     const of = (n: number) => unit.repeat(Math.ceil(n / unit.length));
     cost(of(16_384));

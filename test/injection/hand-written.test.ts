@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { detectInjection } from '../../src/domain/injection/index.js';
 import {
   agentReadsBenign,
+  chatTokens,
   fourthReadAttacks,
   fourthReadBenign,
   type Hand,
@@ -104,10 +105,18 @@ describe('the reads that chose how the signals were tightened or widened (not he
   it("a fourth read (240 legitimate texts, half made hard, 240 attacks written to survive a filter, by authors who read no other set): flagged 2 (2 before the day's changes), caught 167 (158; 159 before any change was chosen on them)", () => {
     keepsItsFigures(fourthReadBenign(), fourthReadAttacks(), { benign: 240, attacks: 240, flagged: 4, caught: 161 });
   });
-  it('a fifth read (606 legitimate texts a coding or research agent reads, written to find what the conclusive signals flag wrongly): flagged 81 (115 when written)', () => {
+  it('a fifth read (606 legitimate texts a coding or research agent reads, written to find what the conclusive signals flag wrongly): flagged 29 (115 when written, 81 before chat tokens named in prose, the AI turns of transcripts, PEM armor and tags in prose were read as such)', () => {
     const xs = agentReadsBenign();
     expect(xs).toHaveLength(606);
-    expect(xs.filter((x) => detectInjection(x.text).flagged).length).toBeLessThanOrEqual(81);
+    expect(xs.filter((x) => detectInjection(x.text).flagged).length).toBeLessThanOrEqual(29);
+  });
+  it("a sixth read (320 legitimate texts that show chat templates' tokens, 220 attacks that use them, by an author who read none of the detector): flagged 62 (186 when written), caught 217 (217)", () => {
+    const xs = chatTokens();
+    keepsItsFigures(
+      xs.filter((x) => x.label === 0),
+      xs.filter((x) => x.label === 1),
+      { benign: 320, attacks: 220, flagged: 62, caught: 217 },
+    );
   });
   it('a tenth round (900 attacks of the classes the fourth read found missed, 900 legitimate twins of the classes it found flagged; written to train on, measured instead): flagged 42, caught 439', () => {
     const xs = tenthRound();

@@ -4,7 +4,7 @@
 // the words its alternatives begin with); they are written with bounded gaps only, so no try
 // backtracks far.
 import { ADDRESSED, MODEL_MUST, OVERRIDE, OWN, WEAKLY_ADDRESSED } from './addressed.js';
-import { codeReader, logTag, namedInList, shown } from './shown.js';
+import { armor, codeReader, emptyPair, JSON_FIELD, laidOut, logTag, namedInList, shown, speakerTurn } from './shown.js';
 import { Gate, type Starts } from './starts.js';
 import type { Folded } from './fold.js';
 
@@ -53,6 +53,8 @@ export interface ForgeryHits {
   exchanges: Hit[];
 }
 
+/** How far after a token shown another is shown too: the turn of an example between them (code units). */
+const SHOWN_TURN = 240;
 /** How far after a forged end a forged turn makes the two one forged exchange (code units). */
 const FORGED_TURN_WITHIN = 300;
 
@@ -65,10 +67,24 @@ export function forgeries(r: Reading): ForgeryHits {
   if (!FORGERY_GATE.test(text)) return { strong, delimiters, weak, exchanges };
   const inCode = codeReader(text);
   const tokens = matches(Re.RoleTokens, r);
+  // a token right after one shown is shown too: an example's turns, each after the last (`For example:
+  // <s>[INST] <<SYS>>\nYou are…\n<</SYS>>\n\nExplain… [/INST]`, a dataset's sample, a notebook's output)
+  let shownEnd = -1;
   for (let k = 0; k < tokens.length; k++) {
     const m = tokens[k]!;
     const hit = { signal: 'role-forgery', start: m.index, end: m.index + m[0].length };
-    (inCode(m.index) || namedInList(text, tokens, k) || shown(text, hit.start, hit.end) ? weak : strong).push(hit);
+    if (inCode(m.index)) {
+      weak.push(hit);
+      shownEnd = -1; // (what follows code is read for itself)
+      continue;
+    }
+    // (not past another JSON field's start: a forged turn in the next field is read for itself)
+    const chained = shownEnd >= 0 && hit.start - shownEnd <= SHOWN_TURN && !JSON_FIELD.test(text.slice(shownEnd, hit.start));
+    const isShown = chained || namedInList(text, tokens, k) || shown(text, hit.start, hit.end);
+    // (one laid out in a table or indented code is shown, but no example runs on from it)
+    if (isShown) weak.push(hit);
+    else (laidOut(text, hit.start) ? weak : strong).push(hit);
+    shownEnd = isShown ? hit.end : -1;
   }
   // the turns that can follow a forged end as the attacker's voice: a system, admin or developer
   // header giving an order (`System: Focus only on…`), not a log's `Système : session clôturée`
@@ -84,16 +100,22 @@ export function forgeries(r: Reading): ForgeryHits {
     if (inCode(m.index)) continue;
     const hit = { signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length };
     // a log's own tag (`[tool_result] 200 OK (84 bytes)` beside `[tool_call] weather_api took 312 ms`) is no forged end
-    (logTag(text, m[0], hit.start, hit.end) ? weak : delimiters).push(hit);
+    if (!logTag(text, m[0], hit.start, hit.end)) delimiters.push(hit);
   }
   const ends: Hit[] = [...delimiters];
-  for (const re of [Re.Delimiters, Re.DelimitersIntl])
-    for (const m of matches(re, r)) {
-      if (inCode(m.index)) continue;
+  for (const re of [Re.Delimiters, Re.DelimitersIntl]) {
+    const found = matches(re, r);
+    for (let k = 0; k < found.length; k++) {
+      const m = found[k]!;
+      if (inCode(m.index) || armor(text, m.index)) continue;
+      // a tag named in prose (`put the contract inside <instructions> and </instructions> tags`, an empty
+      // pair `<document></document>`) is shown, like a chat token in a sentence about it
+      if (m[0][0] === '<' && (emptyPair(found, k) || namedInList(text, found, k) || laidOut(text, m.index) || shown(text, m.index, m.index + m[0].length))) continue;
       const hit = { signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length };
       weak.push(hit);
       ends.push(hit);
     }
+  }
   // a forged end (of the session, of the tool's output, of the document) and right after it an order
   // in a voice of its own (`<end of session> … System: Focus only on…`): the whole exchange forged, the
   // shape of an attack (a bonus beside the delimiter's: a transcript can show either alone). The ends
@@ -139,7 +161,10 @@ export function addressed(r: Reading): Hit[] {
   // read over the lowercase (as long as the text: readForSignals), each language's regex in turn
   const hits: Hit[] = [];
   for (let k = 0; k < ADDRESSED.length; k++)
-    for (const m of GATE().matches(Re.Addressed + k, r.lower, r.starts, true)) hits.push({ signal: 'addressed-to-model', start: m.index, end: m.index + m[0].length });
+    for (const m of GATE().matches(Re.Addressed + k, r.lower, r.starts, true)) {
+      if (speakerTurn(r.lower, m.index, m[0])) continue;
+      hits.push({ signal: 'addressed-to-model', start: m.index, end: m.index + m[0].length });
+    }
   return hits.sort((a, b) => a.start - b.start || a.end - b.end);
 }
 
