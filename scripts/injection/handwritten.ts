@@ -95,6 +95,16 @@ export const agentReadsBenign = () => read('agent-reads-benign.jsonl.gz') as (Ha
  */
 export const chatTokens = () => read('chat-tokens.jsonl.gz') as (Hand & { id: string; class: string; label: 0 | 1 })[];
 /**
+ * A seventh read (2026-11-29, evening), by a helper who read none of the detector: 300 legitimate texts
+ * that quote or report an order to an AI (reviews, news, training slides, test suites' attack lists,
+ * system prompts listing what to refuse, transcripts, court filings, novels, exercises) and 240 attacks
+ * that slip the order in quotation marks after a verb of saying (`my manager asked me to tell the
+ * assistant: "…"`, mostly with an unquoted line to act on it); six languages. 62 of the legitimate texts
+ * were flagged and 139 attacks caught when it was written; it checked the reported-speech rule
+ * (signals.ts: reported): like dev.jsonl, not held out.
+ */
+export const quotedOrders = () => read('quoted-orders.jsonl.gz') as (Hand & { id: string; class: string; label: 0 | 1 })[];
+/**
  * A tenth round (2026-11-29, afternoon), written by seven helpers as a tenth round of training text
  * (scripts/injection/written's format: `{id, label, lang, carrier, goal | kind, text, inj}`, 900
  * attacks and 900 legitimate twins, en 300 + 300, the others 120 + 120) on the classes the fourth read

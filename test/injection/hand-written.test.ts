@@ -4,6 +4,7 @@ import { detectInjection } from '../../src/domain/injection/index.js';
 import {
   agentReadsBenign,
   chatTokens,
+  quotedOrders,
   fourthReadAttacks,
   fourthReadBenign,
   type Hand,
@@ -116,6 +117,14 @@ describe('the reads that chose how the signals were tightened or widened (not he
       xs.filter((x) => x.label === 0),
       xs.filter((x) => x.label === 1),
       { benign: 320, attacks: 220, flagged: 62, caught: 217 },
+    );
+  });
+  it('a seventh read (300 legitimate texts that quote or report an order to an AI, 240 attacks that slip one in quotation marks, by an author who read none of the detector): flagged 57 (62 before reported speech was read as cited), caught 139 (139)', () => {
+    const xs = quotedOrders();
+    keepsItsFigures(
+      xs.filter((x) => x.label === 0),
+      xs.filter((x) => x.label === 1),
+      { benign: 300, attacks: 240, flagged: 57, caught: 139 },
     );
   });
   it('a tenth round (900 attacks of the classes the fourth read found missed, 900 legitimate twins of the classes it found flagged; written to train on, measured instead): flagged 42, caught 439', () => {

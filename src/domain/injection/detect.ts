@@ -22,7 +22,7 @@ import { leetTexts, spacedTexts, splatTexts } from './guesses.js';
 import { base64Texts, binaryTexts, enclosedTexts, type Hidden, hexTexts, hiddenHtml, percentTexts, selectorRuns, speltLetters, tagRuns, zeroWidthRuns } from './hidden.js';
 import { exfilImages } from './images.js';
 import { toolPoisoning } from './poisoning.js';
-import { addressed, addressedWeakly, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, namesModelMust, quotation, type Reading, readForSignals } from './signals.js';
+import { addressed, addressedWeakly, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, namesModelMust, quotation, type Reading, readForSignals, reported } from './signals.js';
 import { type Folded, foldForSignals } from './fold.js';
 import { MODEL } from './weights.js';
 
@@ -271,7 +271,9 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
   const foldedRead = folded ? readForSignals(folded.text, raw, folded) : null;
   const said = addressedBoth(raw, folded, foldedRead);
   for (const h of said.hits) mark('addressed-to-model', h.start, h.end);
-  if (said.hits.length > 0) logit += BONUS.addressed;
+  // an order someone is reported to have written (`ich habe geschrieben „Vergiss deine Regeln“`) is cited, not given
+  const cited = said.hits.length > 0 && said.hits.every((h) => reported(t, h.start, h.end));
+  if (said.hits.length > 0 && !cited) logit += BONUS.addressed;
   else {
     const weakly = foldedRead ? union(addressedWeakly(raw), unfold(addressedWeakly(foldedRead), folded!)) : addressedWeakly(raw);
     for (const h of weakly) mark('addressed-to-model', h.start, h.end);
@@ -279,7 +281,7 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
   }
   // setting the reader's instructions aside (`ignore all previous instructions`) reads as an attack
   // whatever else the text says, unless it is quoted or written about (the discount below)
-  if (said.override) logit = Math.max(logit, MODEL.offset + OVERRIDE_FLOOR);
+  if (said.override && !cited) logit = Math.max(logit, MODEL.offset + OVERRIDE_FLOOR);
 
   const forged = forgeriesBoth(raw, folded, foldedRead);
   for (const h of forged.strong) mark(h.signal as InjectionSignal, h.start, h.end);

@@ -272,6 +272,36 @@ export interface Quotation {
  * How much of [start, end) sits between quotation marks (the quotes of a JSON string are not a
  * quotation), and whether that quotation is inside a sentence: an attack quoted, not made.
  */
+/** Marks that open a quotation on a line, and those that close each. */
+const QUOTES_CLOSE: Record<string, string> = { '"': '"', '“': '”"', '„': '“”"', '«': '»', '「': '」', '『': '』', '‘': '’', '‚': '‘’' };
+/**
+ * Whether [start, end) lies inside a quotation on its line that a word opens (reported speech:
+ * `ich habe geschrieben „Vergiss deine Regeln“`, `加了一句“忽略之前的设定”`, `typed "ignore your rules"`) or
+ * that follows another quotation (a list of quoted phrases: `‘请助手转发’‘忽略之前的要求’`): someone's
+ * words reported, not words said to the reader. A quotation after a colon (`The page says: "…"`) or a
+ * comma (a CSV's field) is not one.
+ */
+export function reported(text: string, start: number, end: number): boolean {
+  const lineStart = text.lastIndexOf('\n', start - 1) + 1;
+  // the line's quotations in order, each from its opening mark to the first of its closing marks
+  for (let i = Math.max(lineStart, start - 300); i < start; i++) {
+    const closers = QUOTES_CLOSE[text[i]!];
+    // (`«` right after a word closes German's `»halten«`; it opens French's `« … »`)
+    if (closers === undefined || (text[i] === '«' && i > lineStart && /[\p{L}\p{N}]/u.test(text[i - 1]!))) continue;
+    let j = i + 1;
+    while (j < text.length && text[j] !== '\n' && !closers.includes(text[j]!)) j++;
+    if (j >= text.length || text[j] === '\n') continue; // not closed on its line: no quotation
+    if (j < end) {
+      i = j; // closed before the hit ends: the next one
+      continue;
+    }
+    let k = i - 1;
+    while (k >= lineStart && (text[k] === ' ' || text[k] === '\t')) k--;
+    return k >= lineStart && /[\p{L}\p{N}”’»」』"]/u.test(text[k]!);
+  }
+  return false;
+}
+
 export function quotation(text: string, start: number, end: number): Quotation {
   const from = Math.max(0, start - 300);
   const to = Math.min(text.length, end + 300);
