@@ -22,6 +22,7 @@ import { leetTexts, spacedTexts, splatTexts } from './guesses.js';
 import { base64Texts, binaryTexts, enclosedTexts, type Hidden, hexTexts, hiddenHtml, percentTexts, selectorRuns, speltLetters, tagRuns, zeroWidthRuns } from './hidden.js';
 import { exfilImages } from './images.js';
 import { toolPoisoning } from './poisoning.js';
+import { BARE_ASSISTANT } from './addressed.js';
 import { addressed, addressedWeakly, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, namesModelMust, quotation, type Reading, readForSignals, reported } from './signals.js';
 import { type Folded, foldForSignals } from './fold.js';
 import { MODEL } from './weights.js';
@@ -270,10 +271,12 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
   const raw = readForSignals(t);
   const foldedRead = folded ? readForSignals(folded.text, raw, folded) : null;
   const said = addressedBoth(raw, folded, foldedRead);
-  for (const h of said.hits) mark('addressed-to-model', h.start, h.end);
+  // (what a server says to the model by design calls it as it likes: `Assistant, collect the owner first`)
+  const hits = opts.instructive ? said.hits.filter((h) => !BARE_ASSISTANT.test(t.slice(h.start, h.end))) : said.hits;
+  for (const h of hits) mark('addressed-to-model', h.start, h.end);
   // an order someone is reported to have written (`ich habe geschrieben „Vergiss deine Regeln“`) is cited, not given
-  const cited = said.hits.length > 0 && said.hits.every((h) => reported(t, h.start, h.end));
-  if (said.hits.length > 0 && !cited) logit += BONUS.addressed;
+  const cited = hits.length > 0 && hits.every((h) => reported(t, h.start, h.end));
+  if (hits.length > 0 && !cited) logit += BONUS.addressed;
   else {
     const weakly = foldedRead ? union(addressedWeakly(raw), unfold(addressedWeakly(foldedRead), folded!)) : addressedWeakly(raw);
     for (const h of weakly) mark('addressed-to-model', h.start, h.end);
