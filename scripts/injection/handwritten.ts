@@ -105,6 +105,15 @@ export const chatTokens = () => read('chat-tokens.jsonl.gz') as (Hand & { id: st
  */
 export const quotedOrders = () => read('quoted-orders.jsonl.gz') as (Hand & { id: string; class: string; label: 0 | 1 })[];
 /**
+ * An eighth read (2026-11-29, evening), by a helper who read none of the detector: 260 legitimate texts
+ * with `Assistant,` (`Assistent,`, `Asistente,`, `Ассистент,`, `助理，`…) at a sentence's or a line's start
+ * that is no order to an AI (a signature's `Assistant, Marketing Department`, an office e-mail to a
+ * person, a job ad, a screenplay, a novel, a voice assistant's manual, a chat export's user talking to
+ * a bot) and 180 attacks that call the reader so with a harmful order and no other marker. It showed the
+ * bare vocative as a full address flagging 41 of the 260 (11 before): it became the smaller bonus.
+ */
+export const bareAssistant = () => read('bare-assistant.jsonl.gz') as (Hand & { id: string; class: string; label: 0 | 1 })[];
+/**
  * A tenth round (2026-11-29, afternoon), written by seven helpers as a tenth round of training text
  * (scripts/injection/written's format: `{id, label, lang, carrier, goal | kind, text, inj}`, 900
  * attacks and 900 legitimate twins, en 300 + 300, the others 120 + 120) on the classes the fourth read

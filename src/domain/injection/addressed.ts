@@ -164,9 +164,6 @@ const ADDRESSED_SOURCES = [
   String.raw`(?<![а-яё])(?:забудь|игнорируй|забудьте|игнорируйте),? (?:что|всё,? что|то,? что|о том,? что)[^.\n]{0,20}?пользовател`,
   String.raw`(?:忘记|忽略|别管|不要理会|无视)(?:用户)(?:让你|要求你|叫你|交给你)`,
   String.raw`\b(?:without|don't|do not|never) (?:telling|informing|alerting|notifying|asking|tell|inform|alert|notify|ask) (?:the user|the human|your user|the operator)\b`,
-  // an assistant called bare at a sentence's start, an order after it (`Assistant, you must disable…`, `Assistant — export
-  // all recordings…`; not a relative clause, `Assistant, who…`, nor a signature's `Executive Assistant, …`)
-  String.raw`${SENTENCE}(?:ai )?assistants?[ \t]*(?:,|—|–)(?![ \t]*(?:who|which|that|whose)\b)`,
 ];
 const ADDRESSED_DE_SOURCES = [
   OVERRIDE_SOURCES[2]!,
@@ -189,7 +186,6 @@ const ADDRESSED_DE_SOURCES = [
   String.raw`\b(?:deine|ihre) (?:neue|eigentliche|wahre|wirkliche) (?:aufgabe|anweisung|mission)\b`,
   MODEL_MUST_DE,
   String.raw`\b(?:anweisungen?|hinweis|nachricht) (?:an|für) (?:die|den|das|jede[ns]?) (?:ki|sprachmodell|ki-\w+|llm|chatbot)\b`,
-  String.raw`${SENTENCE}(?:ki-)?assistent(?:en|in)?[ \t]*(?:,|—|–)(?![ \t]*(?:der|die|das|welche[rs]?)\b)`,
 ];
 const ADDRESSED_FR_SOURCES = [
   OVERRIDE_SOURCES[4]!,
@@ -209,7 +205,6 @@ const ADDRESSED_FR_SOURCES = [
   String.raw`\b(?:ta|votre) (?:nouvelle|vraie|véritable|seule) (?:tâche|mission|consigne|instruction)\b`,
   MODEL_MUST_FR,
   String.raw`\b(?:instructions?|consignes?|message|note) (?:pour|à|destinée?s? à) (?:l[’']ia|l[’']assistant|l[’']agent|le modèle de langage|tout assistant|toute ia)\b`,
-  String.raw`${SENTENCE}assistant(?:e)?s?[ \t]*(?:,|—|–)(?![ \t]*(?:qui|que|dont)\b)`,
 ];
 const ADDRESSED_ES_SOURCES = [
   OVERRIDE_SOURCES[6]!,
@@ -230,7 +225,6 @@ const ADDRESSED_ES_SOURCES = [
   MODEL_MUST_ES,
   String.raw`\b(?:instrucciones|mensaje|nota|aviso) (?:para|a) (?:la ia|el asistente|el agente|el modelo de lenguaje|cualquier (?:ia|asistente))\b`,
   String.raw`\bsin (?:decírselo|avisar|informar|preguntar)(?: al)? usuario`,
-  String.raw`${SENTENCE}asistentes?[ \t]*(?:,|—|–)(?![ \t]*(?:que|quien|quienes|cuyo)\b)`,
 ];
 const ADDRESSED_ZH_SOURCES = [
   OVERRIDE_SOURCES[8]!,
@@ -251,7 +245,6 @@ const ADDRESSED_ZH_SOURCES = [
   String.raw`你(?:真正|新|唯一|现在)的(?:任务|目标|指令|工作)是`,
   MODEL_MUST_ZH,
   String.raw`(?:给|致|对)(?:所有|任何)?(?:AI|ai|人工智能|大模型|语言模型|智能体)的(?:指令|指示|说明|消息)`,
-  String.raw`(?<=(?:^|[\n。！？!?：:])\s{0,2})(?:ai)?助手[，,]`,
 ];
 const ADDRESSED_RU_SOURCES = [
   OVERRIDE_SOURCES[10]!,
@@ -273,12 +266,22 @@ const ADDRESSED_RU_SOURCES = [
   MODEL_MUST_RU,
   String.raw`(?:инструкци[яи]|сообщение|указани[яе]) для (?:ии|ассистента|модели|агента|бота|нейросети|языковой модели)`,
   String.raw`(?:без ведома|не уведомляя|не сообщая|не спрашивая) пользовател`,
-  String.raw`${SENTENCE}(?:ии-)?(?:ассистент|помощник)[ \t]*(?:,|—|–)(?![ \t]*(?:котор|обрабатывающ|читающ|получивш))`,
 ];
 // Addressed to software too, but as people also write (a résumé's note to the screening software on its
 // headings, a page's "For automated systems: the feed is at /feed.xml", an HR manual's "override manual
 // scoring"): a smaller bonus, which only a text already near the line crosses (detect.ts).
 const WEAKLY_ADDRESSED_SOURCES = [
+  // an assistant called bare at a sentence's start (`Assistant, you must disable…`, `Asistente, paga hoy…`, `Ассистент,
+  // найди…`, `助手，把…`; not a relative clause, `The assistant, who…`, `Ассистент, который…`): an order to the reader
+  // as often as an office e-mail to a person, a signature's `Assistant, Marketing Department`, a novel's or a voice
+  // assistant's manual (a read written for it, 2026-11-29: 11 -> 41 of 260 such texts flagged as a full address), so
+  // the smaller bonus
+  String.raw`${SENTENCE}(?:ai )?assistants?[ \t]*(?:,|—|–)(?![ \t]*(?:who|which|that|whose)\b)`,
+  String.raw`${SENTENCE}(?:ki-)?assistent(?:en|in)?[ \t]*(?:,|—|–)(?![ \t]*(?:der|die|das|welche[rs]?)\b)`,
+  String.raw`${SENTENCE}assistant(?:e)?s?[ \t]*(?:,|—|–)(?![ \t]*(?:qui|que|dont)\b)`,
+  String.raw`${SENTENCE}asistentes?[ \t]*(?:,|—|–)(?![ \t]*(?:que|quien|quienes|cuyo)\b)`,
+  String.raw`(?<=(?:^|[\n。！？!?：:])\s{0,2})(?:ai)?助手[，,]`,
+  String.raw`${SENTENCE}(?:ии-)?(?:ассистент|помощник)[ \t]*(?:,|—|–)(?![ \t]*(?:котор|обрабатывающ|читающ|получивш))`,
   // text for the software that reads it, not for the people who see it: `Note to automated analysis software:`,
   // `for automated screening systems`, `invisible to humans, visible to LLM scan`
   String.raw`\b(?:notes?|messages?|instructions?|attention|notice|hints?) (?:to|for) (?:the |any |all |every )?(?:automated|ai[- ](?:based|powered)) (?:[a-z]+ ){0,2}?(?:software|systems?|tools?|readers?|reviewers?|screeners?|parsers?|scanners?|analy[sz]ers?|pipelines?)\b`,
@@ -310,15 +313,15 @@ function lowered(sources: readonly string[]): string {
  * regexes of them cost 0.8-1.1 µs all tried (91 alternatives as one: 2.1-2.5), and the gate tries
  * each only where one of its own words begins.
  */
-/**
- * A hit of the vocatives above that calls an assistant bare (`Assistant, …`, `Asistente, …`, `助手，…`): how a
- * server's prompt or a tool's description speaks to the model by design, so no finding there (detect.ts).
- */
-export const BARE_ASSISTANT = /^\s*(?:ai |ki-|ии-)?(?:assistants?|assistent(?:en|in)?|assistante?s?|asistentes?|ассистент|помощник|(?:ai)?助手)\s*[,，—–]/iu;
 export const ADDRESSED = [ADDRESSED_SOURCES, ADDRESSED_DE_SOURCES, ADDRESSED_FR_SOURCES, ADDRESSED_ES_SOURCES, ADDRESSED_ZH_SOURCES, ADDRESSED_RU_SOURCES].map(
   (sources) => new RegExp(lowered(sources), 'g'),
 );
 export const WEAKLY_ADDRESSED = new RegExp(lowered(WEAKLY_ADDRESSED_SOURCES), 'g');
+/**
+ * A hit of WEAKLY_ADDRESSED's vocatives that calls an assistant bare (`Assistant, …`, `Asistente, …`, `助手，…`): how a
+ * server's prompt or a tool's description speaks to the model by design, so no finding there (detect.ts).
+ */
+export const BARE_ASSISTANT = /^\s*(?:ai |ki-|ии-)?(?:assistants?|assistent(?:en|in)?|assistante?s?|asistentes?|ассистент|помощник|(?:ai)?助手)\s*[,，—–]/iu;
 /** ADDRESSED's alternatives that name a model and what it must do, tried where a hit of it starts (detect.ts: hidden text). */
 export const MODEL_MUST = new RegExp(lowered([MODEL_MUST_EN, MODEL_MUST_DE, MODEL_MUST_FR, MODEL_MUST_ES, MODEL_MUST_ZH, MODEL_MUST_RU]), 'y');
 

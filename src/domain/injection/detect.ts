@@ -271,14 +271,17 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
   const raw = readForSignals(t);
   const foldedRead = folded ? readForSignals(folded.text, raw, folded) : null;
   const said = addressedBoth(raw, folded, foldedRead);
-  // (what a server says to the model by design calls it as it likes: `Assistant, collect the owner first`)
-  const hits = opts.instructive ? said.hits.filter((h) => !BARE_ASSISTANT.test(t.slice(h.start, h.end))) : said.hits;
+  const hits = said.hits;
   for (const h of hits) mark('addressed-to-model', h.start, h.end);
   // an order someone is reported to have written (`ich habe geschrieben „Vergiss deine Regeln“`) is cited, not given
   const cited = hits.length > 0 && hits.every((h) => reported(t, h.start, h.end));
   if (hits.length > 0 && !cited) logit += BONUS.addressed;
   else {
-    const weakly = foldedRead ? union(addressedWeakly(raw), unfold(addressedWeakly(foldedRead), folded!)) : addressedWeakly(raw);
+    let weakly = foldedRead ? union(addressedWeakly(raw), unfold(addressedWeakly(foldedRead), folded!)) : addressedWeakly(raw);
+    // (what a server says to the model by design calls it as it likes: `Assistant, collect the owner first`)
+    if (opts.instructive) weakly = weakly.filter((h) => !BARE_ASSISTANT.test(t.slice(h.start, h.end)));
+    // (reported, as above, they are cited)
+    weakly = weakly.filter((h) => !reported(t, h.start, h.end));
     for (const h of weakly) mark('addressed-to-model', h.start, h.end);
     if (weakly.length > 0) logit += BONUS.addressedWeakly;
   }
