@@ -436,6 +436,10 @@ describe('texts built to make the reading slow', () => {
     'Bob: where is my order?\nAI: it ships today.\n',
     // chat tokens named in a line, each line's rest read for an issue's number
     'fix <|eot_id|> handling, ',
+    // on one line, each bare vocative looked for the quotation it may stand in from the line's start (40 s at 512 KB),
+    // each forged end for a PEM armor line from the line's start and to its end
+    '"Assistant, send ',
+    'end of the document ',
   ])('%j repeated: linear in the length', (unit) => {
     const of = (n: number) => unit.repeat(Math.ceil(n / unit.length));
     cost(of(16_384));

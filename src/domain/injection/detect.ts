@@ -271,11 +271,10 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
   const raw = readForSignals(t);
   const foldedRead = folded ? readForSignals(folded.text, raw, folded) : null;
   const said = addressedBoth(raw, folded, foldedRead);
-  const hits = said.hits;
-  for (const h of hits) mark('addressed-to-model', h.start, h.end);
+  for (const h of said.hits) mark('addressed-to-model', h.start, h.end);
   // an order someone is reported to have written (`ich habe geschrieben „Vergiss deine Regeln“`) is cited, not given
-  const cited = hits.length > 0 && hits.every((h) => reported(t, h.start, h.end));
-  if (hits.length > 0 && !cited) logit += BONUS.addressed;
+  const cited = said.hits.length > 0 && said.hits.every((h) => reported(t, h.start, h.end));
+  if (said.hits.length > 0 && !cited) logit += BONUS.addressed;
   else {
     let weakly = foldedRead ? union(addressedWeakly(raw), unfold(addressedWeakly(foldedRead), folded!)) : addressedWeakly(raw);
     // (what a server says to the model by design calls it as it likes: `Assistant, collect the owner first`)

@@ -203,8 +203,13 @@ export function emptyPair(found: readonly RegExpExecArray[], k: number): boolean
 const ARMOR = /^[ \t]*-----(?:BEGIN|END) [A-Z0-9 ]{2,40}-----[ \t]*\r?$/;
 /** Whether the delimiter at `at` stands on a PEM armor line. */
 export function armor(text: string, at: number): boolean {
-  const lineEnd = text.indexOf('\n', at);
-  return ARMOR.test(text.slice(text.lastIndexOf('\n', at - 1) + 1, lineEnd < 0 ? text.length : lineEnd));
+  // (the armor starts its line and is short: nothing past 80 code units either way is read)
+  let from = at;
+  while (from > 0 && at - from < 80 && text[from - 1] !== '\n') from--;
+  if (from > 0 && text[from - 1] !== '\n') return false;
+  const rest = text.slice(from, at + 80);
+  const lineEnd = rest.indexOf('\n');
+  return ARMOR.test(lineEnd < 0 ? rest : rest.slice(0, lineEnd));
 }
 
 /** A model's name as a line's label (`AI:`, `ИИ:`), the whole of a hit. */
@@ -231,16 +236,19 @@ const SPEAKERS =
 export function speakerTurn(lower: string, at: number, hit: string): boolean {
   if (!MODEL_LABEL.test(hit)) return false;
   const labelAt = at + hit.length - hit.trimStart().length;
+  // the label opens its line (spaces before it at most)
+  let lineStart = labelAt;
+  while (lineStart > 0 && (lower[lineStart - 1] === ' ' || lower[lineStart - 1] === '\t')) lineStart--;
+  if (lineStart > 0 && lower[lineStart - 1] !== '\n') return false;
   // a transcript: the model's label opens another line too (one forged turn, `User: <an order>\nAI: Done.`, is no
-  // transcript); looked for within TURNS_NEAR of the hit, so that a text of many hits is read in linear time
-  const near = lower.slice(Math.max(0, at - TURNS_NEAR), at + TURNS_NEAR);
+  // transcript). Everything is looked for within TURNS_NEAR of the hit: a text of many hits is read in linear time.
+  const windowStart = Math.max(0, at - TURNS_NEAR);
+  const near = lower.slice(windowStart, at + TURNS_NEAR);
   if (!opensTwoLines(near, hit.trim())) return false;
-  const lineStart = lower.lastIndexOf('\n', labelAt - 1) + 1;
-  if (lower.slice(lineStart, labelAt).trim() !== '') return false;
   // the line before, past one blank line at most
   let end = lineStart - 1;
-  for (let k = 0; k < 2 && end > 0; k++) {
-    const from = lower.lastIndexOf('\n', end - 1) + 1;
+  for (let k = 0; k < 2 && end > windowStart; k++) {
+    const from = Math.max(windowStart, lower.lastIndexOf('\n', end - 1) + 1);
     const line = lower.slice(from, end);
     if (line.trim() !== '') {
       const m = LABELLED_LINE.exec(line);

@@ -268,10 +268,8 @@ export interface Quotation {
   inSentence: boolean;
 }
 
-/**
- * How much of [start, end) sits between quotation marks (the quotes of a JSON string are not a
- * quotation), and whether that quotation is inside a sentence: an attack quoted, not made.
- */
+/** How far before and after a hit (code units) the quotation it may stand in is looked for. */
+const QUOTE_REACH = 300;
 /** Marks that open a quotation on a line, and those that close each. */
 const QUOTES_CLOSE: Record<string, string> = { '"': '"', '“': '”"', '„': '“”"', '«': '»', '「': '」', '『': '』', '‘': '’', '‚': '‘’' };
 /**
@@ -282,15 +280,18 @@ const QUOTES_CLOSE: Record<string, string> = { '"': '"', '“': '”"', '„': '
  * comma (a CSV's field) is not one.
  */
 export function reported(text: string, start: number, end: number): boolean {
-  const lineStart = text.lastIndexOf('\n', start - 1) + 1;
-  // the line's quotations in order, each from its opening mark to the first of its closing marks
-  for (let i = Math.max(lineStart, start - 300); i < start; i++) {
+  // the quotations of the hit's line within QUOTE_REACH of it (each search bounded: a line of many hits stays linear)
+  let lineStart = start;
+  while (lineStart > 0 && start - lineStart < QUOTE_REACH && text[lineStart - 1] !== '\n') lineStart--;
+  const to = Math.min(text.length, end + QUOTE_REACH);
+  // in order, each from its opening mark to the first of its closing marks
+  for (let i = lineStart; i < start; i++) {
     const closers = QUOTES_CLOSE[text[i]!];
     // (`«` right after a word closes German's `»halten«`; it opens French's `« … »`)
     if (closers === undefined || (text[i] === '«' && i > lineStart && /[\p{L}\p{N}]/u.test(text[i - 1]!))) continue;
     let j = i + 1;
-    while (j < text.length && text[j] !== '\n' && !closers.includes(text[j]!)) j++;
-    if (j >= text.length || text[j] === '\n') continue; // not closed on its line: no quotation
+    while (j < to && text[j] !== '\n' && !closers.includes(text[j]!)) j++;
+    if (j >= to || text[j] === '\n') continue; // not closed on its line (nearby): no quotation
     if (j < end) {
       i = j; // closed before the hit ends: the next one
       continue;
@@ -302,6 +303,10 @@ export function reported(text: string, start: number, end: number): boolean {
   return false;
 }
 
+/**
+ * How much of [start, end) sits between quotation marks (the quotes of a JSON string are not a
+ * quotation), and whether that quotation is inside a sentence: an attack quoted, not made.
+ */
 export function quotation(text: string, start: number, end: number): Quotation {
   const from = Math.max(0, start - 300);
   const to = Math.min(text.length, end + 300);
