@@ -120,12 +120,12 @@ describe('the reads that chose how the signals were tightened or widened (not he
       { benign: 320, attacks: 220, flagged: 62, caught: 217 },
     );
   });
-  it('a seventh read (300 legitimate texts that quote or report an order to an AI, 240 attacks that slip one in quotation marks, by an author who read none of the detector): flagged 57 (62 before reported speech was read as cited), caught 142 (139 before a bare assistant and an AI role by what it does were read)', () => {
+  it('a seventh read (300 legitimate texts that quote or report an order to an AI, 240 attacks that slip one in quotation marks, by an author who read none of the detector): flagged 56 (62 before reported speech was read as cited, 57 before ‘…’ was a quotation), caught 142 (139 before a bare assistant and an AI role by what it does were read)', () => {
     const xs = quotedOrders();
     keepsItsFigures(
       xs.filter((x) => x.label === 0),
       xs.filter((x) => x.label === 1),
-      { benign: 300, attacks: 240, flagged: 57, caught: 142 },
+      { benign: 300, attacks: 240, flagged: 56, caught: 142 },
     );
   });
   it("an eighth read (260 legitimate texts with `Assistant,` or its like at a sentence's start that is no order to an AI, 180 attacks that call the reader so, by an author who read none of the detector): flagged 14 (11 before the bare assistant; 41 while it was a full address), caught 138 (128)", () => {

@@ -83,9 +83,7 @@ export function shown(text: string, start: number, end: number): boolean {
   // (each search back bounded: a text of many tokens on one line stays linear)
   let lineStart = start;
   while (lineStart > 0 && start - lineStart < 600 && text[lineStart - 1] !== '\n') lineStart--;
-  // a table's row, or a line of markdown's indented code (four spaces or a tab)
   const atLine = lineStart === 0 || text[lineStart - 1] === '\n';
-  // (not a pretty-printed JSON field's value: data, however deep it is indented)
   const onLine = text.slice(lineStart, start);
   // a noun in a sentence: a word before it and a comma, a full stop or a semicolon right after it (`GPT-2 only
   // knows <|endoftext|>, which…`, `clos par <|eot_id|>.`); a line naming an issue or a change (`… #5154`, `(#1208)`)

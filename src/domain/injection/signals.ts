@@ -256,8 +256,8 @@ export function citing(r: Reading, from: number, to: number): boolean {
   return GATE().matches(Re.Discussion, t, p.starts, false, 1).length > 0 || GATE().matches(Re.Citing, t, p.starts, false, 1).length > 0;
 }
 
-// Opening quotation marks and the marks that close each.
-const CLOSERS: Record<string, string> = { '"': '"', '“': '”"', '„': '“”"', '«': '»', '「': '」', '『': '』', '”': '”' };
+// Opening quotation marks and the marks that close each (German's „…“ and ‚…‘, English's ‘…’, a ”…” of typesetters).
+const CLOSERS: Record<string, string> = { '"': '"', '“': '”"', '„': '“”"', '«': '»', '「': '」', '『': '』', '”': '”', '‘': '’', '‚': '‘’' };
 /** CLOSERS by the opening mark's code unit: the closing marks' code units (read a code unit at a time, no string made per character). */
 const CLOSING = new Map(Object.entries(CLOSERS).map(([open, close]) => [open.charCodeAt(0), [...close].map((c) => c.charCodeAt(0))]));
 
@@ -270,8 +270,6 @@ export interface Quotation {
 
 /** How far before and after a hit (code units) the quotation it may stand in is looked for. */
 const QUOTE_REACH = 300;
-/** Marks that open a quotation on a line, and those that close each. */
-const QUOTES_CLOSE: Record<string, string> = { '"': '"', '“': '”"', '„': '“”"', '«': '»', '「': '」', '『': '』', '‘': '’', '‚': '‘’' };
 /**
  * Whether [start, end) lies inside a quotation on its line that a word opens (reported speech:
  * `ich habe geschrieben „Vergiss deine Regeln“`, `加了一句“忽略之前的设定”`, `typed "ignore your rules"`) or
@@ -286,7 +284,7 @@ export function reported(text: string, start: number, end: number): boolean {
   const to = Math.min(text.length, end + QUOTE_REACH);
   // in order, each from its opening mark to the first of its closing marks
   for (let i = lineStart; i < start; i++) {
-    const closers = QUOTES_CLOSE[text[i]!];
+    const closers = CLOSERS[text[i]!];
     // (`«` right after a word closes German's `»halten«`; it opens French's `« … »`)
     if (closers === undefined || (text[i] === '«' && i > lineStart && /[\p{L}\p{N}]/u.test(text[i - 1]!))) continue;
     let j = i + 1;
