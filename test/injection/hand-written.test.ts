@@ -85,6 +85,9 @@ describe('hand-written tool output by other authors (heldout-authors: 750 attack
  * A read's sets keep what was measured on them: their sizes, at most `flagged` of the legitimate
  * texts flagged and at least `caught` of the attacks caught, every language in both.
  */
+/** A set of both labels as keepsItsFigures takes it: its legitimate texts, then its attacks. */
+const byLabel = <T extends { label: 0 | 1 }>(xs: readonly T[]) => [xs.filter((x) => x.label === 0), xs.filter((x) => x.label === 1)] as const;
+
 function keepsItsFigures(
   benign: readonly { text: string; lang: string }[],
   attacks: readonly { text: string; lang: string }[],
@@ -114,35 +117,19 @@ describe('the reads that chose how the signals were tightened or widened (not he
   });
   it("a sixth read (320 legitimate texts that show chat templates' tokens, 220 attacks that use them, by an author who read none of the detector): flagged 62 (186 when written), caught 217 (217)", () => {
     const xs = chatTokens();
-    keepsItsFigures(
-      xs.filter((x) => x.label === 0),
-      xs.filter((x) => x.label === 1),
-      { benign: 320, attacks: 220, flagged: 62, caught: 217 },
-    );
+    keepsItsFigures(...byLabel(xs), { benign: 320, attacks: 220, flagged: 62, caught: 217 });
   });
   it('a seventh read (300 legitimate texts that quote or report an order to an AI, 240 attacks that slip one in quotation marks, by an author who read none of the detector): flagged 56 (62 before reported speech was read as cited, 57 before ‘…’ was a quotation), caught 142 (139 before a bare assistant and an AI role by what it does were read)', () => {
     const xs = quotedOrders();
-    keepsItsFigures(
-      xs.filter((x) => x.label === 0),
-      xs.filter((x) => x.label === 1),
-      { benign: 300, attacks: 240, flagged: 56, caught: 142 },
-    );
+    keepsItsFigures(...byLabel(xs), { benign: 300, attacks: 240, flagged: 56, caught: 142 });
   });
   it("an eighth read (260 legitimate texts with `Assistant,` or its like at a sentence's start that is no order to an AI, 180 attacks that call the reader so, by an author who read none of the detector): flagged 14 (11 before the bare assistant; 41 while it was a full address), caught 138 (128)", () => {
     const xs = bareAssistant();
-    keepsItsFigures(
-      xs.filter((x) => x.label === 0),
-      xs.filter((x) => x.label === 1),
-      { benign: 260, attacks: 180, flagged: 14, caught: 138 },
-    );
+    keepsItsFigures(...byLabel(xs), { benign: 260, attacks: 180, flagged: 14, caught: 138 });
   });
   it('a tenth round (900 attacks of the classes the fourth read found missed, 900 legitimate twins of the classes it found flagged; written to train on, measured instead): flagged 42, caught 439', () => {
     const xs = tenthRound();
-    keepsItsFigures(
-      xs.filter((x) => x.label === 0),
-      xs.filter((x) => x.label === 1),
-      { benign: 900, attacks: 900, flagged: 46, caught: 430 },
-    );
+    keepsItsFigures(...byLabel(xs), { benign: 900, attacks: 900, flagged: 46, caught: 430 });
     // each attack names its injected part, as it stands in its text
     for (const x of xs) if (x.label === 1) expect(x.text.includes(x.inj ?? '\u0000'), x.id).toBe(true);
   });

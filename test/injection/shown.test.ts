@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { detectInjection } from '../../src/domain/injection/index.js';
 import { forgeries, readForSignals } from '../../src/domain/injection/signals.js';
 import { codeReader } from '../../src/domain/injection/shown.js';
-import { CARRIER } from '../helpers/injection-texts.js';
+import { CARRIER, fires } from '../helpers/injection-texts.js';
 
 // Whether a marker is shown or used (src/domain/injection/shown.ts): a chat template's token in code or
 // named in prose, an example's turns, a tool result's tag in a framework's log, a PEM armor, a tag named
@@ -11,8 +11,6 @@ import { CARRIER } from '../helpers/injection-texts.js';
 // transcripts name these markers as often as an attack forges them.
 
 describe('shown or used', () => {
-  const fires = (text: string, signal: string) => detectInjection(text).signals.includes(signal as never);
-
   it("addressed-to-model: a model's name as a transcript's speaker label under another speaker's line is its turn, not a message to it", () => {
     // (each flagged 0.56-0.97 before: a chat widget's export, a review quoting its chat, in several languages)
     for (const transcript of [
