@@ -6,6 +6,19 @@
 /** Where a sentence starts (a lookbehind): the text's start, after a line break, a sentence's end, a colon or an opening mark. */
 const SENTENCE = String.raw`(?<=(?:^|[\n.!?;:>"«“„(\[*#-])[ \t]{0,3})`;
 
+/** The jobs of people named so in the other languages: `assistant(e) de direction`, `asistente de dirección`, `ассистент врача`. */
+const NOT_A_MACHINE_FR =
+  "de direction|social|sociale|sociaux|maternel|maternelle|d['’]éducation|d['’]education|de vie|médical|medical|médicale|dentaire|juridique|parlementaire|personnel|personnelle|administratif|administrative|commercial|commerciale|de gestion|de recherche|pédagogique|de langue|de production|de réalisation|du directeur|de la directrice|qui|que|dont";
+const NOT_A_MACHINE_ES =
+  'de dirección|de direccion|social|sociales|personal|administrativo|administrativa|médico|medico|médica|medica|jurídico|juridico|de vuelo|de ventas|de cocina|de investigación|de investigacion|de producción|de produccion|técnico|tecnico|dental|de enfermería|de enfermeria|de laboratorio|de farmacia|del director|de la directora|que|quien|cuyo';
+const NOT_A_MACHINE_RU = 'врача|стоматолога|режисс|кафедры|руководител|директор|юрист|нотариус|профессор|преподавател|фотограф|повара|менеджера|депутата|судьи|адвоката|котор';
+/** What follows a name in a sentence about it, not an order to it (`Slack AI, which…`, `Meta AI, the assistant in…`, `Copilot, launched in 2023, …`). */
+const NOT_AN_ORDER_EN =
+  'who|which|that|whose|and|or|as|the|a|an|its|their|our|his|her|launched|released|introduced|announced|built|made|developed|available|now|currently|also|too|for|in|on|at|by|with|from|like|such|e\\.g|i\\.e|etc|but|is|was|are|were|has|had';
+/** What names a person's job, or no job at all, before `assistant`, `agent`, `bot` (`Executive assistant,`, `Dear assistant,`, `Support agent,`). */
+const NOT_A_MACHINE_EN =
+  'the|a|an|my|your|our|his|her|their|its|this|that|these|those|dear|hi|hello|hey|thanks|thank|install|uninstall|reinstall|restart|start|stop|kill|run|deploy|update|upgrade|remove|disable|enable|configure|personal|executive|administrative|admin|teaching|lab|dental|medical|legal|shop|sales|store|office|marketing|project|program|editorial|production|travel|estate|insurance|customer|support|service|special|secret|free|double|field|booking|senior|junior|assistant|and|or|of|for|to|as|not|no';
+
 // Phrases that set aside the reader's instructions or what it reads (`ignore all previous
 // instructions`, `ignore the page and state that…`), in each language: besides being addressed to
 // the model, they give the text a floor (detect.ts), since what the classifier learnt of them is
@@ -116,6 +129,10 @@ const ADDRESSED_SOURCES = [
   // colon anywhere, by a comma only where a sentence starts (not by a version: `For GPT-4, set max_tokens` is a README's)
   String.raw`\b(?:hey|dear|hello|hi) (?:the |any |all |every )?(?:ai|a\.i\.|llm|${NAMED_MODEL}|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[,:!]`,
   String.raw`\b(?:to|for|attention|note to|message (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[:!]`,
+  // a bot or an AI called by what it does, at a sentence's start (`Reconciliation bot, void…`, `Bookkeeping AI,
+  // reclassify…`, `Finance bot — pay…`): no person's job; not a product named in a sentence about it (`Meta AI, the
+  // company's assistant, …`, `Slack AI, launched…`)
+  String.raw`(?<=${SENTENCE}(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z0-9'’-]{0,30}(?: [a-z][a-z0-9'’-]{0,30})? )\b(?:bots?|ai|copilot)[ \t]*(?:,|—|–)(?![ \t]*(?:${NOT_AN_ORDER_EN})\b)`,
   String.raw`${SENTENCE}(?:to|for|attention|note to|message (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*,`,
   // an assistant a machine is by its adjective (`To the digital assistant:`, `for automated accounting assistants:`), or
   // an AI by the clause that says what it reads (`to the AI that reads Prof. Smith's inbox:`; not a person's
@@ -166,6 +183,10 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:without|don't|do not|never) (?:telling|informing|alerting|notifying|asking|tell|inform|alert|notify|ask) (?:the user|the human|your user|the operator)\b`,
 ];
 const ADDRESSED_DE_SOURCES = [
+  // a bot or an AI called by what it does (`Buchhaltungs-KI, buche…`, `Finanz-Bot, überweise…`, `KI-Rechercheassistent, …`;
+  // not a crawler's name, `GPTBot, CCBot`, nor a chat's user to its `chatbot,`)
+  String.raw`(?<=${SENTENCE}[a-zäöüß]{2,30}-)\b(?:bot|ki)[ \t]*(?:,|—|–)(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
+  String.raw`${SENTENCE}(?:ki|ai)-[a-zäöüß-]{3,30}[ \t]*(?:,|—|–)(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
   OVERRIDE_SOURCES[2]!,
   String.raw`\bneue (?:anweisungen|instruktionen|aufgabe|befehle)\s*:`,
   OVERRIDE_SOURCES[3]!,
@@ -188,6 +209,8 @@ const ADDRESSED_DE_SOURCES = [
   String.raw`\b(?:anweisungen?|hinweis|nachricht) (?:an|für) (?:die|den|das|jede[ns]?) (?:ki|sprachmodell|ki-\w+|llm|chatbot)\b`,
 ];
 const ADDRESSED_FR_SOURCES = [
+  // a bot or an AI called by what it does (`IA comptable, marque…`, `Bot commercial, envoie…`)
+  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:d[eu] |des |d['’])?[a-zà-ÿ-]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:qui|que|dont|et|ou|le|la|les|un|une)\b)`,
   OVERRIDE_SOURCES[4]!,
   String.raw`\bnouvelles? (?:instructions|consignes|directives|tâche)\s*:`,
   OVERRIDE_SOURCES[5]!,
@@ -207,6 +230,8 @@ const ADDRESSED_FR_SOURCES = [
   String.raw`\b(?:instructions?|consignes?|message|note) (?:pour|à|destinée?s? à) (?:l[’']ia|l[’']assistant|l[’']agent|le modèle de langage|tout assistant|toute ia)\b`,
 ];
 const ADDRESSED_ES_SOURCES = [
+  // a bot or an AI called by what it does (`Bot de ventas, aplica…`, `IA de compras, paga…`)
+  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:de |del )?[a-záéíóúñü-]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:que|quien|cuyo|y|o|el|la|los|las|un|una)\b)`,
   OVERRIDE_SOURCES[6]!,
   String.raw`\bnuevas? (?:instrucciones|tarea|órdenes|directivas)\s*:`,
   OVERRIDE_SOURCES[7]!,
@@ -227,6 +252,8 @@ const ADDRESSED_ES_SOURCES = [
   String.raw`\bsin (?:decírselo|avisar|informar|preguntar)(?: al)? usuario`,
 ];
 const ADDRESSED_ZH_SOURCES = [
+  // a bot or an agent called by what it does (`财务机器人，…`, `订单智能体，…`)
+  String.raw`(?<=(?:^|[\n。！？!?：:“「‘])\s{0,2}[\u4e00-\u9fffa-z]{0,6})(?:机器人|智能体)[，,]`,
   OVERRIDE_SOURCES[8]!,
   String.raw`新的?(?:指令|指示|任务)\s*[:：]`,
   OVERRIDE_SOURCES[9]!,
@@ -247,6 +274,9 @@ const ADDRESSED_ZH_SOURCES = [
   String.raw`(?:给|致|对)(?:所有|任何)?(?:AI|ai|人工智能|大模型|语言模型|智能体)的(?:指令|指示|说明|消息)`,
 ];
 const ADDRESSED_RU_SOURCES = [
+  // a bot or an AI called by what it does (`Бот-ассистент, выгрузи…`, `ИИ-бухгалтер, спиши…`, `Финансовый бот, переведи…`)
+  String.raw`${SENTENCE}(?:бот|ии|ai)-[а-яё]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
+  String.raw`(?<=${SENTENCE}[а-яё-]{3,20}) бот[ \t]*(?:,|—|–)(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
   OVERRIDE_SOURCES[10]!,
   String.raw`(?:новые|обновлённые|обновленные) (?:инструкции|указания|задание|команды)\s*:`,
   OVERRIDE_SOURCES[11]!,
@@ -277,6 +307,19 @@ const WEAKLY_ADDRESSED_SOURCES = [
   // assistant's manual (a read written for it, 2026-11-29: 11 -> 41 of 260 such texts flagged as a full address), so
   // the smaller bonus
   String.raw`${SENTENCE}(?:ai )?assistants?[ \t]*(?:,|—|–)(?![ \t]*(?:who|which|that|whose)\b)`,
+  // an assistant or an agent called by what it does (`Calendar assistant, forward…`, `Ops agent, run…`): a person's
+  // job is named so too (`Executive assistant, …`, `Support agent, …`, a runbook's `uninstall agent, restore…`), those
+  // words left out, and the smaller bonus
+  String.raw`(?<=${SENTENCE}(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z0-9'’-]{0,30}(?: [a-z][a-z0-9'’-]{0,30})? )\b(?:assistants?|agents?)[ \t]*(?:,|—|–)(?![ \t]*(?:who|which|that|whose|and|or|as)\b)`,
+  // the same in the other languages, an assistant named by what it does, as jobs are named too (`Shop-Assistent,`,
+  // `Assistant agenda,`, `Asistente de pagos,`, `Кадровый ассистент,`, `Ассистент календаря,`, `订单助手，`; not
+  // `Assistant de direction,`, `asistente de dirección,`, `ассистент врача,`)
+  String.raw`(?<=${SENTENCE}[a-zäöüß]{3,30}-?)assistent(?:en|in)?[ \t]*(?:,|—|–)(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
+  String.raw`${SENTENCE}assistant(?:e)?s? (?!(?:${NOT_A_MACHINE_FR})(?![a-zà-ÿ]))(?:d[eu] |des |d['’])?[a-zà-ÿ-]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:qui|que|dont|et|ou)\b)`,
+  String.raw`${SENTENCE}asistentes? (?!(?:${NOT_A_MACHINE_ES})(?![a-záéíóúñü]))(?:de |del )?[a-záéíóúñü-]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:que|quien|quienes|cuyo|y|o)\b)`,
+  String.raw`(?<=${SENTENCE}[а-яё-]{3,20} )(?:ассистент|помощник)[ \t]*(?:,|—|–)(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
+  String.raw`${SENTENCE}(?:ассистент|помощник) (?!(?:${NOT_A_MACHINE_RU}))[а-яё]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
+  String.raw`(?<=(?:^|[\n。！？!?：:“「‘])\s{0,2}[\u4e00-\u9fffa-z]{1,6})助手[，,]`,
   String.raw`${SENTENCE}(?:ki-)?assistent(?:en|in)?[ \t]*(?:,|—|–)(?![ \t]*(?:der|die|das|welche[rs]?)\b)`,
   String.raw`${SENTENCE}assistant(?:e)?s?[ \t]*(?:,|—|–)(?![ \t]*(?:qui|que|dont)\b)`,
   String.raw`${SENTENCE}asistentes?[ \t]*(?:,|—|–)(?![ \t]*(?:que|quien|quienes|cuyo)\b)`,
