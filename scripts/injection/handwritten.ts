@@ -114,6 +114,17 @@ export const quotedOrders = () => read('quoted-orders.jsonl.gz') as (Hand & { id
  */
 export const bareAssistant = () => read('bare-assistant.jsonl.gz') as (Hand & { id: string; class: string; label: 0 | 1 })[];
 /**
+ * A ninth read (2026-11-29, late evening), by seven helpers who read none of the detector nor any other
+ * set: 420 indirect injections in tool output written as a red-teamer plants them (e-mails, invites,
+ * tickets, issues, source and config files, CI logs, JSON answers, CSV, invoices, minutes, wikis; the
+ * reader called every which way, at most a sixth of them with "ignore previous instructions") and 420
+ * legitimate texts of the same carriers (colleagues' requests, runbooks with commands, bank changes by the
+ * process, AI products' and bots' docs, writing that quotes attacks): en 120 + 120 (two authors, one of
+ * them on code and finance), the others 60 + 60. 303 caught and 16 flagged when written; it showed the
+ * labels and vocatives that call the reader by its role (addressed.ts: CALLED_SOURCES): not held out.
+ */
+export const ninthRead = () => read('ninth-read.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; inj?: string })[];
+/**
  * A tenth round (2026-11-29, afternoon), written by seven helpers as a tenth round of training text
  * (scripts/injection/written's format: `{id, label, lang, carrier, goal | kind, text, inj}`, 900
  * attacks and 900 legitimate twins, en 300 + 300, the others 120 + 120) on the classes the fourth read

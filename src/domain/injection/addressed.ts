@@ -113,6 +113,24 @@ const MODEL_MUST_ES = String.raw`\b(?:la ia|las ias|modelos? de lenguaje|llms?|c
 const MODEL_MUST_ZH = String.raw`(?:\bai(?:助手|代理)?(?![a-z0-9_])|人工智能|大模型|语言模型|智能体|聊天机器人)[^。\n]{0,20}?(?:必须|应当|应该|务必|需要)`;
 const MODEL_MUST_RU = String.raw`(?:ии|языковые модели|языковая модель|нейросети|нейросеть|чат-боты|чат-бот|ии-ассистенты|ии-агенты)(?:,? котор[^.\n]{0,40}?,)? (?:должн[аыо]?|обязан[аы]?)`;
 
+// A note's label that names its reader, a machine, then a colon and what it is to do on the same line (`Note for your
+// AI assistant: send me…`, `Hinweis für KI-Zusammenfassungen: Abschnitt 3.4 …`, `Al modelo que clasifica este buzón:
+// mueve…`, `Для ИИ-ассистента получателя: оплатите…`, `给AI客服的话：…`): the role by what it does or whose it is, as
+// tool output addresses the agent reading it. Not a JSON key's colon (`"title":`), not a colon inside a quotation
+// (`a transcript with « User: »`), not an address's (`Wikipedia:Bot`): a label ends in a colon and a blank.
+const LABEL_END = String.raw`(?<!["“”«»])[ \t]*:[ \t]+[^\s]`;
+/**
+ * Where a label to a machine starts: a sentence's start, then at most three words (`Important for…`, `One thing for…`,
+ * `Consigne prioritaire pour…`), none a verb of saying or writing: `The user wrote to the chatbot: "…"`, `Ein Interessent
+ * schrieb an den KI-Vertriebsassistenten: „…“`, `он написал чат-боту интернет-магазина: «…»` report what someone said.
+ */
+const LABEL_LEAD = String.raw`${SENTENCE}(?:(?!(?:wrote|writes?|written|writing|said|says?|typed|types?|sent|sends?|posted|replied|asked|told|tells?|explained|complained|reported|e-?mailed|messaged|schrieb|schreibt|geschrieben|sagte|sagt|gesagt|schickte|geschickt|tippte|getippt|fragte|meinte|écrit|écrivit|dit|envoyé|tapé|demandé|répondu|escribió|escribe|dijo|dice|envió|mandó|preguntó|respondió|contestó)(?![a-zà-ÿ]))[a-zà-ÿ'’-]{1,30} ){0,3}`;
+const LABEL_LEAD_RU = String.raw`${SENTENCE}(?:(?!(?:написал|написала|написали|пишет|сказал|сказала|сказали|отправил|отправила|спросил|спросила|ответил|ответила|велел|попросил|попросила)(?![а-яё]))[а-яё-]{1,30} ){0,5}`;
+/** What may follow a label's reader before its colon: the clause or participle saying what it does (`that reads this`, `syncing this calendar`). */
+const LABEL_CLAUSE_EN = String.raw`(?:,? (?:that|which|who) [^\n.!?:"“”«»]{1,60}?|,? [a-z]+ing\b[^\n.!?:"“”«»]{0,60}?)?`;
+/** A machine as a label's reader, after `to`/`for`: nouns an assistant or an agent is called by when it is one. */
+const LABEL_TAIL_EN = String.raw`(?: (?:plugins?|assistants?|agents?|companions?|tools?|systems?|crawlers?|reviewers?|summari[sz]ers?|notetakers?|readers?|helpers?|models?|bots?|services?|screeners?|scanners?|parsers?|pipelines?|copilots?|secretar(?:y|ies)|triagers?))?(?: (?:and|or|&) (?:[a-z'’-]{1,30} ){0,2}(?:assistants?|agents?|bots?|tools?|models?|ais|llms?))?`;
+
 // Text addressed to the model, or overriding its instructions, in English, German, French,
 // Spanish, Chinese and Russian (and their common variants). One alternation per idea.
 const ADDRESSED_SOURCES = [
@@ -129,10 +147,6 @@ const ADDRESSED_SOURCES = [
   // colon anywhere, by a comma only where a sentence starts (not by a version: `For GPT-4, set max_tokens` is a README's)
   String.raw`\b(?:hey|dear|hello|hi) (?:the |any |all |every )?(?:ai|a\.i\.|llm|${NAMED_MODEL}|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[,:!]`,
   String.raw`\b(?:to|for|attention|note to|message (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*[:!]`,
-  // a bot or an AI called by what it does, at a sentence's start (`Reconciliation bot, void…`, `Bookkeeping AI,
-  // reclassify…`, `Finance bot — pay…`): no person's job; not a product named in a sentence about it (`Meta AI, the
-  // company's assistant, …`, `Slack AI, launched…`)
-  String.raw`(?<=${SENTENCE}(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z0-9'’-]{0,30}(?: [a-z][a-z0-9'’-]{0,30})? )\b(?:bots?|ai|copilot)[ \t]*(?:,|—|–)(?![ \t]*(?:${NOT_AN_ORDER_EN})\b)`,
   String.raw`${SENTENCE}(?:to|for|attention|note to|message (?:to|for)) (?:the |any |all |every )?(?:ai|a\.i\.|llm|gpt|chatgpt|claude|gemini|copilot|(?:large )?language models?|ai models?|ai assistants?|ai agents?|assistants?|agents?|chatbots?|bots?)\b\s*,`,
   // an assistant a machine is by its adjective (`To the digital assistant:`, `for automated accounting assistants:`), or
   // an AI by the clause that says what it reads (`to the AI that reads Prof. Smith's inbox:`; not a person's
@@ -183,10 +197,6 @@ const ADDRESSED_SOURCES = [
   String.raw`\b(?:without|don't|do not|never) (?:telling|informing|alerting|notifying|asking|tell|inform|alert|notify|ask) (?:the user|the human|your user|the operator)\b`,
 ];
 const ADDRESSED_DE_SOURCES = [
-  // a bot or an AI called by what it does (`Buchhaltungs-KI, buche…`, `Finanz-Bot, überweise…`, `KI-Rechercheassistent, …`;
-  // not a crawler's name, `GPTBot, CCBot`, nor a chat's user to its `chatbot,`)
-  String.raw`(?<=${SENTENCE}[a-zäöüß]{2,30}-)\b(?:bot|ki)[ \t]*(?:,|—|–)(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
-  String.raw`${SENTENCE}(?:ki|ai)-[a-zäöüß-]{3,30}[ \t]*(?:,|—|–)(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
   OVERRIDE_SOURCES[2]!,
   String.raw`\bneue (?:anweisungen|instruktionen|aufgabe|befehle)\s*:`,
   OVERRIDE_SOURCES[3]!,
@@ -209,8 +219,6 @@ const ADDRESSED_DE_SOURCES = [
   String.raw`\b(?:anweisungen?|hinweis|nachricht) (?:an|für) (?:die|den|das|jede[ns]?) (?:ki|sprachmodell|ki-\w+|llm|chatbot)\b`,
 ];
 const ADDRESSED_FR_SOURCES = [
-  // a bot or an AI called by what it does (`IA comptable, marque…`, `Bot commercial, envoie…`)
-  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:d[eu] |des |d['’])?[a-zà-ÿ-]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:qui|que|dont|et|ou|le|la|les|un|une)\b)`,
   OVERRIDE_SOURCES[4]!,
   String.raw`\bnouvelles? (?:instructions|consignes|directives|tâche)\s*:`,
   OVERRIDE_SOURCES[5]!,
@@ -230,8 +238,6 @@ const ADDRESSED_FR_SOURCES = [
   String.raw`\b(?:instructions?|consignes?|message|note) (?:pour|à|destinée?s? à) (?:l[’']ia|l[’']assistant|l[’']agent|le modèle de langage|tout assistant|toute ia)\b`,
 ];
 const ADDRESSED_ES_SOURCES = [
-  // a bot or an AI called by what it does (`Bot de ventas, aplica…`, `IA de compras, paga…`)
-  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:de |del )?[a-záéíóúñü-]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:que|quien|cuyo|y|o|el|la|los|las|un|una)\b)`,
   OVERRIDE_SOURCES[6]!,
   String.raw`\bnuevas? (?:instrucciones|tarea|órdenes|directivas)\s*:`,
   OVERRIDE_SOURCES[7]!,
@@ -252,8 +258,6 @@ const ADDRESSED_ES_SOURCES = [
   String.raw`\bsin (?:decírselo|avisar|informar|preguntar)(?: al)? usuario`,
 ];
 const ADDRESSED_ZH_SOURCES = [
-  // a bot or an agent called by what it does (`财务机器人，…`, `订单智能体，…`)
-  String.raw`(?<=(?:^|[\n。！？!?：:“「‘])\s{0,2}[\u4e00-\u9fffa-z]{0,6})(?:机器人|智能体)[，,]`,
   OVERRIDE_SOURCES[8]!,
   String.raw`新的?(?:指令|指示|任务)\s*[:：]`,
   OVERRIDE_SOURCES[9]!,
@@ -274,9 +278,6 @@ const ADDRESSED_ZH_SOURCES = [
   String.raw`(?:给|致|对)(?:所有|任何)?(?:AI|ai|人工智能|大模型|语言模型|智能体)的(?:指令|指示|说明|消息)`,
 ];
 const ADDRESSED_RU_SOURCES = [
-  // a bot or an AI called by what it does (`Бот-ассистент, выгрузи…`, `ИИ-бухгалтер, спиши…`, `Финансовый бот, переведи…`)
-  String.raw`${SENTENCE}(?:бот|ии|ai)-[а-яё]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
-  String.raw`(?<=${SENTENCE}[а-яё-]{3,20}) бот[ \t]*(?:,|—|–)(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
   OVERRIDE_SOURCES[10]!,
   String.raw`(?:новые|обновлённые|обновленные) (?:инструкции|указания|задание|команды)\s*:`,
   OVERRIDE_SOURCES[11]!,
@@ -310,16 +311,24 @@ const WEAKLY_ADDRESSED_SOURCES = [
   // an assistant or an agent called by what it does (`Calendar assistant, forward…`, `Ops agent, run…`): a person's
   // job is named so too (`Executive assistant, …`, `Support agent, …`, a runbook's `uninstall agent, restore…`), those
   // words left out, and the smaller bonus
-  String.raw`(?<=${SENTENCE}(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z0-9'’-]{0,30}(?: [a-z][a-z0-9'’-]{0,30})? )\b(?:assistants?|agents?)[ \t]*(?:,|—|–)(?![ \t]*(?:who|which|that|whose|and|or|as)\b)`,
+  String.raw`(?=(?:assistants?|agents?)[ \t]*(?:,|—|–))(?<=${SENTENCE}(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z0-9'’-]{0,30}(?: [a-z][a-z0-9'’-]{0,30})? )\b(?:assistants?|agents?)[ \t]*(?:,|—|–)(?![ \t]*(?:who|which|that|whose|and|or|as)\b)`,
+  // a label to an assistant or an agent by what it does or whose it is (`Hinweis für den E-Mail-Assistenten von Frau Keller: …`,
+  // `PS an den Assistenten, der Jürgens Postfach sortiert: …`, `À l'agent qui synchronise cet agenda : …`, `Indicación para el
+  // asistente de TI que administra Entra ID: …`, `Помощнику техподдержки, который отвечает на тикет: …`): jobs are named so too
+  // (`pour l'assistant de direction :`, `Agente de guardia:`), so the smaller bonus
+  String.raw`(?=assistent|agent|system|automati)(?<=${LABEL_LEAD}(?:an|für|hinweis (?:an|für)|anmerkung (?:an|für)|nachricht (?:an|für)|ps an) (?:die|den|das|dem) (?:[a-zäöüß-]{1,30} ){0,2}[a-zäöüß-]{0,30})(?:assistent|agent|system|automatisiert|automatisch)[a-zäöüß-]{0,30}(?:,? (?:der|die|das|welche[rs]?) [^\n.!?:"“”„«»]{1,60}?| von [^\n.!?:"“”„«»]{1,40}?)?${LABEL_END}`,
+  String.raw`(?=agent|assistant)(?<=${LABEL_LEAD}(?:à|pour) (?:l['’]|les |votre |vos |ton |tes |aux ))\b(?:agents?|assistant(?:e)?s?)(?! (?:d['’]accueil|de direction|social|sociale|personnel|personnelle|administratif|administrative|de police|immobilier))\b[^\n.!?:"“”«»]{1,80}?${LABEL_END}`,
+  String.raw`(?=asistente|agente)(?<=${LABEL_LEAD}(?:al|para el|para los|para tu|para su|a los) )\b(?:asistente|agente)s?(?! (?:de dirección|social|personal|administrativ[oa]|de vuelo|de ventas|inmobiliario|de cocina))\b[^\n.!?:"“”«»]{1,80}?${LABEL_END}`,
+  String.raw`(?=помощник|ассистент|агент)(?<=${SENTENCE}(?:[а-яё-]{3,30} )?)(?:помощник|ассистент|агент)(?:у|ам)(?![а-яё])[^\n.!?:"“”«»]{0,100}?${LABEL_END}`,
   // the same in the other languages, an assistant named by what it does, as jobs are named too (`Shop-Assistent,`,
   // `Assistant agenda,`, `Asistente de pagos,`, `Кадровый ассистент,`, `Ассистент календаря,`, `订单助手，`; not
   // `Assistant de direction,`, `asistente de dirección,`, `ассистент врача,`)
-  String.raw`(?<=${SENTENCE}[a-zäöüß]{3,30}-?)assistent(?:en|in)?[ \t]*(?:,|—|–)(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
+  String.raw`(?=assistent)(?<=${SENTENCE}[a-zäöüß]{3,30}-?)assistent(?:en|in)?[ \t]*(?:,|—|–)(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
   String.raw`${SENTENCE}assistant(?:e)?s? (?!(?:${NOT_A_MACHINE_FR})(?![a-zà-ÿ]))(?:d[eu] |des |d['’])?[a-zà-ÿ-]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:qui|que|dont|et|ou)\b)`,
   String.raw`${SENTENCE}asistentes? (?!(?:${NOT_A_MACHINE_ES})(?![a-záéíóúñü]))(?:de |del )?[a-záéíóúñü-]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:que|quien|quienes|cuyo|y|o)\b)`,
-  String.raw`(?<=${SENTENCE}[а-яё-]{3,20} )(?:ассистент|помощник)[ \t]*(?:,|—|–)(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
+  String.raw`(?=ассистент|помощник)(?<=${SENTENCE}[а-яё-]{3,20} )(?:ассистент|помощник)[ \t]*(?:,|—|–)(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
   String.raw`${SENTENCE}(?:ассистент|помощник) (?!(?:${NOT_A_MACHINE_RU}))[а-яё]{3,20}[ \t]*(?:,|—|–)(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
-  String.raw`(?<=(?:^|[\n。！？!?：:“「‘])\s{0,2}[\u4e00-\u9fffa-z]{1,6})助手[，,]`,
+  String.raw`(?=助手[，,])(?<=(?:^|[\n。！？!?：:“「‘])\s{0,2}[\u4e00-\u9fffa-z]{1,6})助手[，,]`,
   String.raw`${SENTENCE}(?:ki-)?assistent(?:en|in)?[ \t]*(?:,|—|–)(?![ \t]*(?:der|die|das|welche[rs]?)\b)`,
   String.raw`${SENTENCE}assistant(?:e)?s?[ \t]*(?:,|—|–)(?![ \t]*(?:qui|que|dont)\b)`,
   String.raw`${SENTENCE}asistentes?[ \t]*(?:,|—|–)(?![ \t]*(?:que|quien|quienes|cuyo)\b)`,
@@ -338,6 +347,59 @@ const WEAKLY_ADDRESSED_SOURCES = [
   String.raw`\b(?:nota|mensaje|aviso) (?:para|al) (?:el |los )?(?:software|sistemas?|herramientas?) (?:de análisis |de selección |de filtrado )?automatizad[oa]s?`,
   String.raw`(?:примечание|сообщение|указание) для (?:автоматизированн|автоматическ)[а-яё]* (?:систем|программ|анализ|проверк)`,
   String.raw`(?:给|致)(?:自动化?|自动)(?:分析|筛选|审核|评估)?(?:软件|系统|程序)的(?:说明|提示|消息|指令)`,
+  // (a label to automated systems in Chinese, as `For automated systems:` is in English: `给自动化系统的说明：本站点地图位于…`, `自动化付款系统注意：…`)
+  String.raw`自动化?[^\n。！？：:]{0,12}?(?:系统|程序|工具)\s*(?:请)?(?:注意|须知|的话|提示|说明)\s*[:：]`,
+];
+
+/**
+ * A machine called by its role, in each language: by what it does as a vocative (`Reconciliation bot, void…`,
+ * `Buchhaltungs-KI, buche…`), or named as a note's reader in a label (`Note for your AI assistant: …`, `Al modelo que
+ * clasifica este buzón: …`). A regex of its own: its words (the role nouns) are not the phrases', and each language's
+ * regex is tried where its own words begin (these rules inside them cost the detector ~10 %).
+ */
+const CALLED_SOURCES = [
+  // a label to a machine by what it is or does (`Note for your AI assistant: …`, `Important for AP bots and payment
+  // assistants: …`, `(for LLMs digesting this thread: …`), or to a kind of them at a sentence's start (`Reviewers' AI
+  // tools: …`, `AI agents triaging this issue: …`); not `for LLM applications:` (the machine is no reader there)
+  String.raw`(?=ai\b|a\.i\.|llms?\b|gpt|chatbot|bots?\b|copilot|language model|large language)(?<=${LABEL_LEAD}(?:to|for|attention|note (?:to|for)|message (?:to|for)) (?:(?:the|any|all|every|each|your|our|their) )?(?:[a-z'’-]{1,30} ){0,2})\b(?:ai|a\.i\.|llms?|gpt|chatbots?|bots?|copilots?|(?:large )?language models?)\b${LABEL_TAIL_EN}${LABEL_CLAUSE_EN}${LABEL_END}`,
+  String.raw`(?=ai |llms|language models|chatbots|copilots)(?<=${SENTENCE}(?:[a-z'’-]{1,30} ){0,2})\b(?:ai (?:tools|assistants|agents|models|systems|reviewers|summari[sz]ers|crawlers)|llms|language models|chatbots|copilots)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
+  // a bot or an AI called by what it does, at a sentence's start (`Reconciliation bot, void…`, `Bookkeeping AI,
+  // reclassify…`, `Finance bot — pay…`): no person's job; not a product named in a sentence about it (`Meta AI, the
+  // company's assistant, …`, `Slack AI, launched…`)
+  String.raw`(?=(?:bots?|ai|copilot)[ \t]*,)(?<=${SENTENCE}(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z0-9'’-]{0,30}(?: [a-z][a-z0-9'’-]{0,30})? )\b(?:bots?|ai|copilot)[ \t]*,(?![ \t]*(?:${NOT_AN_ORDER_EN})\b)`,
+  // a label to a machine (`Hinweis für KI-Zusammenfassungen: …`, `An den Finanz-Bot: …`, `Hinweis für LLM-gestützte Begutachtung: …`)
+  String.raw`(?=ki|llm|sprachmodell|chatbot|bot)(?<=${LABEL_LEAD}(?:an|für|hinweis (?:an|für)|anmerkung (?:an|für)|nachricht (?:an|für)|ps an|achtung) (?:(?:die|den|das|dem|alle|jede[nrs]?|ihre[nrs]?|deine[nrs]?|eure[nrs]?) )?(?:[a-zäöüß-]{1,30} ){0,2}(?:[a-zäöüß]{2,30}-)?)\b(?:ki\b|ki-|llm|sprachmodell|chatbot|bot(?:s|en)?\b)[a-zäöüß-]{0,30}(?:,? (?:der|die|das|welche[rs]?) [^\n.!?:"“”„«»]{1,60}?)?${LABEL_END}`,
+  // a bot or an AI called by what it does (`Buchhaltungs-KI, buche…`, `Finanz-Bot, überweise…`, `KI-Rechercheassistent, …`;
+  // not a crawler's name, `GPTBot, CCBot`, nor a chat's user to its `chatbot,`; with a comma: a dash follows a heading's name)
+  String.raw`(?=(?:bot|ki)[ \t]*,)(?<=${SENTENCE}[a-zäöüß]{2,30}-)\b(?:bot|ki)[ \t]*,(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
+  String.raw`${SENTENCE}(?:ki|ai)-[a-zäöüß-]{3,30}[ \t]*,(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
+  // a label to a machine (`NB pour le modèle qui analyse ce fichier : …`, `Remarque pour le bot d'assistance CI : …`, `Note à
+  // l'outil de gestion documentaire … : …`, `Mention destinée au traitement automatisé des factures : …`)
+  String.raw`(?=ia|llm|modèle|chatbot|bot|outil|système|traitement)(?<=${LABEL_LEAD}(?:à|a|pour|attention|destinée? (?:à|au)|transmis à) (?:l['’]|le |la |les |tout |toute |tous les |toutes les |votre |vos |ton |tes |au |aux |un |une )?)\b(?:ia|llm|modèles? de langage|modèles?|chatbots?|bots?|outils?|systèmes? automatisés?|traitement automatisé)\b[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
+  // a bot or an AI called by what it does (`IA comptable, marque…`, `Bot commercial, envoie…`)
+  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:d[eu] |des |d['’])?[a-zà-ÿ-]{3,20}[ \t]*,(?![ \t]*(?:qui|que|dont|et|ou|le|la|les|un|une)\b)`,
+  // a label to a machine (`Al modelo que clasifica este buzón: …`, `P.D. para tu asistente virtual, que sé que lee tu
+  // correo: …`, `Asistentes de IA que lean estos resultados: …`)
+  String.raw`(?=ia|llm|modelo|chatbot|bot|asistente|agente|sistema|herramienta)(?<=${LABEL_LEAD}(?:a|al|para|atención|p\.?d\.? para) (?:el |la |los |las |cualquier |todo |todos los |tu |su |sus |vuestro |vuestros )?)\b(?:ia|llm|modelos? de lenguaje|modelos?|chatbots?|bots?|asistentes? (?:de ia|virtual|virtuales|automatizados?|digital|digitales)|agentes? de ia|sistemas? automatizados?|herramientas? automatizadas?)\b[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
+  String.raw`${SENTENCE}(?:asistentes?|agentes?|modelos?) de ia\b[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
+  // a bot or an AI called by what it does (`Bot de ventas, aplica…`, `IA de compras, paga…`)
+  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:de |del )?[a-záéíóúñü-]{3,20}[ \t]*,(?![ \t]*(?:que|quien|cuyo|y|o|el|la|los|las|un|una)\b)`,
+  // a label to a machine (`给AI客服的话：…`, `（写给执行本手册的 AI 运维助手）：…`, `自动化付款系统注意：…`)
+  String.raw`(?=ai|llm)(?<=(?:给|写给|致|面向)[^\n。！？：:]{0,12}?)\b(?:ai|llm)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)[^\n。！？：:“”「」]{0,8}?[:：]`,
+  String.raw`(?=人工智能|智能)(?<=(?:给|写给|致|面向)[^\n。！？：:]{0,12}?)(?:人工智能|智能)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)[^\n。！？：:“”「」]{0,8}?[:：]`,
+  String.raw`\b(?:ai|llm)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)\s*(?:请)?(?:注意|须知|的话|提示|说明)\s*[:：]`,
+  String.raw`人工智能[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)\s*(?:请)?(?:注意|须知|的话|提示|说明)\s*[:：]`,
+  // a bot or an agent called by what it does (`财务机器人，…`, `订单智能体，…`)
+  String.raw`(?=机器人|智能体)(?<=(?:^|[\n。！？!?：:“「‘])\s{0,2}[\u4e00-\u9fffa-z]{0,6})(?:机器人|智能体)[，,]`,
+  // a label to a machine, its reader in the dative or after `для` (`Для ИИ-ассистента получателя: …`, `Агрегаторам новостей и
+  // ИИ-дайджестам: …`, `Указание для языковой модели, помогающей рецензенту: …`), or a kind of them and what they do (`ИИ-агенты,
+  // которым поручено разобрать этот issue: …`)
+  String.raw`(?=ии|нейросет|языков|чат-бот|[\n («"]бот|цифров|автоматизированн)(?<=${LABEL_LEAD_RU}(?:для |к )?)(?:ии-[а-яё]{3,30}(?:у|ю|ам|ям|а|ов|ей)|ии (?:ассистент|помощник|агент)(?:у|ам|а|ов)|нейросет(?:и|ям|ей)|языков(?:ой|ым|ых) модел(?:и|ям|ей)|чат-бот(?:у|ам|а|ов)|[\n («"]бот(?:у|ам|а|ов)|цифров(?:ому|ым) (?:помощник|ассистент|агент)(?:у|ам)|автоматизированн(?:ой|ым) (?:систем(?:е|ы|ам)|агент(?:у|ам)))(?![а-яё])[^\n.!?:"“”«»]{0,100}?${LABEL_END}`,
+  String.raw`${SENTENCE}(?:ии-[а-яё]{3,30}(?:ы|и)|агенты|ассистенты|помощники|чат-боты),? (?:котор|обрабатывающ|читающ|оформляющ|разбирающ|анализирующ)[^\n.!?:"“”«»]{1,100}?${LABEL_END}`,
+  // a bot or an AI called by what it does (`Бот-ассистент, выгрузи…`, `ИИ-бухгалтер, спиши…`, `Финансовый бот, переведи…`;
+  // called, not a dative with its clause, `ИИ-агентам, подключённым к почте, …`)
+  String.raw`${SENTENCE}(?:бот|ии|ai)-[а-яё]{3,20}(?<!(?:ам|ям|ами|ями|ах|ях|ом|ем|ой|ей|у|ю))[ \t]*,(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
+  String.raw`(?= бот)(?<=${SENTENCE}[а-яё-]{3,20}) бот[ \t]*,(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
 ];
 
 /** Sources joined and lowercased, for a text read lowercased: an upper-case escape (`\S`, `\W`, `\D`, `\B`, `\P`) would turn into its opposite, so none may be in them. Without the `u` flag `\b` and `\w` are ASCII: next to a letter like `ü` or `é` a source says `(?<![\wà-öø-ÿ])` or `(?![\wà-öø-ÿ])`, and `[^\s…]` for a word. */
@@ -356,7 +418,7 @@ function lowered(sources: readonly string[]): string {
  * regexes of them cost 0.8-1.1 µs all tried (91 alternatives as one: 2.1-2.5), and the gate tries
  * each only where one of its own words begins.
  */
-export const ADDRESSED = [ADDRESSED_SOURCES, ADDRESSED_DE_SOURCES, ADDRESSED_FR_SOURCES, ADDRESSED_ES_SOURCES, ADDRESSED_ZH_SOURCES, ADDRESSED_RU_SOURCES].map(
+export const ADDRESSED = [ADDRESSED_SOURCES, ADDRESSED_DE_SOURCES, ADDRESSED_FR_SOURCES, ADDRESSED_ES_SOURCES, ADDRESSED_ZH_SOURCES, ADDRESSED_RU_SOURCES, CALLED_SOURCES].map(
   (sources) => new RegExp(lowered(sources), 'g'),
 );
 export const WEAKLY_ADDRESSED = new RegExp(lowered(WEAKLY_ADDRESSED_SOURCES), 'g');
