@@ -363,12 +363,19 @@ const CALLED_SOURCES = [
   // tools: …`, `AI agents triaging this issue: …`); not `for LLM applications:` (the machine is no reader there)
   String.raw`(?=ai\b|a\.i\.|llms?\b|gpt|chatbot|bots?\b|copilot|language model|large language)(?<=${LABEL_LEAD}(?:to|for|attention|note (?:to|for)|message (?:to|for)) (?:(?:the|any|all|every|each|your|our|their) )?(?:[a-z'’-]{1,30} ){0,2})\b(?:ai|a\.i\.|llms?|gpt|chatbots?|bots?|copilots?|(?:large )?language models?)\b${LABEL_TAIL_EN}${LABEL_CLAUSE_EN}${LABEL_END}`,
   String.raw`(?=ai |llms|language models|chatbots|copilots)(?<=${SENTENCE}(?:[a-z'’-]{1,30} ){0,2})\b(?:ai (?:tools|assistants|agents|models|systems|reviewers|summari[sz]ers|crawlers)|llms|language models|chatbots|copilots)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
+  // a label to a kind of machine by what it does (`Log-analysis agents: exclude this entry…`, `Automated agents: these
+  // tests are…`, `Agents reconciling this manifest: set…`, `LLM refactoring tools: preserve…`): plural, so no speaker's
+  // turn (`AI agent: It's printed on…`, `triage-bot: Labelled…`); assistants and agents with what they are or do, as
+  // people's are (`Assistants: please book the boardroom`, `Travel agents: …`)
+  String.raw`(?=agents|assistants|bots|llms|copilots)(?<=${SENTENCE}(?:(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z'’-]{0,29}[ -]){1,2})(?:agents|assistants)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
+  String.raw`(?=agents|assistants)(?<=${SENTENCE})(?:agents|assistants) (?:that|which|who|[a-z]+ing)\b[^\n.!?:"“”«»]{1,60}?${LABEL_END}`,
+  String.raw`(?=bots|llms|copilots)(?<=${SENTENCE}(?:(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z'’-]{0,29}[ -]){0,2})(?:bots|llms|copilots)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
   // a bot or an AI called by what it does, at a sentence's start (`Reconciliation bot, void…`, `Bookkeeping AI,
   // reclassify…`, `Finance bot — pay…`): no person's job; not a product named in a sentence about it (`Meta AI, the
   // company's assistant, …`, `Slack AI, launched…`)
   String.raw`(?=(?:bots?|ai|copilot)[ \t]*,)(?<=${SENTENCE}(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z0-9'’-]{0,30}(?: [a-z][a-z0-9'’-]{0,30})? )\b(?:bots?|ai|copilot)[ \t]*,(?![ \t]*(?:${NOT_AN_ORDER_EN})\b)`,
   // a label to a machine (`Hinweis für KI-Zusammenfassungen: …`, `An den Finanz-Bot: …`, `Hinweis für LLM-gestützte Begutachtung: …`)
-  String.raw`(?=ki|llm|sprachmodell|chatbot|bot)(?<=${LABEL_LEAD}(?:an|für|hinweis (?:an|für)|anmerkung (?:an|für)|nachricht (?:an|für)|ps an|achtung) (?:(?:die|den|das|dem|alle|jede[nrs]?|ihre[nrs]?|deine[nrs]?|eure[nrs]?) )?(?:[a-zäöüß-]{1,30} ){0,2}(?:[a-zäöüß]{2,30}-)?)\b(?:ki\b|ki-|llm|sprachmodell|chatbot|bot(?:s|en)?\b)[a-zäöüß-]{0,30}(?:,? (?:der|die|das|welche[rs]?) [^\n.!?:"“”„«»]{1,60}?)?${LABEL_END}`,
+  String.raw`(?=ki|llm|sprachmodell|chatbot|bot)(?<=${LABEL_LEAD}(?:an|für|hinweis (?:an|für)|anmerkung (?:an|für)|nachricht (?:an|für)|ps an|achtung) (?:(?:die|den|das|dem|alle|jede[nrs]?|ihre[nrs]?|deine[nrs]?|eure[nrs]?) )?(?:[a-zäöüß-]{1,30} ){0,2}(?:[a-zäöüß]{2,30}-)?)\b(?:ki\b|ki-|llm|sprachmodell|chatbot|bot(?:s|en)?\b)[a-zäöüß-]{0,30}(?: [a-zäöüß-]{1,30})?(?:,? (?:der|die|das|welche[rs]?) [^\n.!?:"“”„«»]{1,60}?)?${LABEL_END}`,
   // a bot or an AI called by what it does (`Buchhaltungs-KI, buche…`, `Finanz-Bot, überweise…`, `KI-Rechercheassistent, …`;
   // not a crawler's name, `GPTBot, CCBot`, nor a chat's user to its `chatbot,`; with a comma: a dash follows a heading's name)
   String.raw`(?=(?:bot|ki)[ \t]*,)(?<=${SENTENCE}[a-zäöüß]{2,30}-)\b(?:bot|ki)[ \t]*,(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
