@@ -125,6 +125,17 @@ export const bareAssistant = () => read('bare-assistant.jsonl.gz') as (Hand & { 
  */
 export const ninthRead = () => read('ninth-read.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; inj?: string })[];
 /**
+ * A second read of the rules that read a machine called by its role (2026-11-29, late evening), by two
+ * helpers who read none of the detector: 300 legitimate texts that call a bot or an AI by its role and
+ * are no attack (notes for LLMs and AI crawlers, llms.txt files, AGENTS.md and CLAUDE.md files, bots' and
+ * prompt templates' docs, users talking to bots in chat exports and group chats, tickets and news about
+ * chatbots, job ads' and spec sheets' fields, release notes, e-mails to human assistants; en 150, the
+ * others 30 each) and 100 attacks that call the reader so (en 50, the others 10 each). 43 flagged and 87
+ * caught before the rules; it chose their exceptions (a question to a bot, a chat's bots' operators, a
+ * German bot's quoted command as the smaller bonus): not held out.
+ */
+export const calledByRole = () => read('called-by-role.jsonl.gz') as (Hand & { id: string; class: string; label: 0 | 1; inj?: string })[];
+/**
  * A tenth round (2026-11-29, afternoon), written by seven helpers as a tenth round of training text
  * (scripts/injection/written's format: `{id, label, lang, carrier, goal | kind, text, inj}`, 900
  * attacks and 900 legitimate twins, en 300 + 300, the others 120 + 120) on the classes the fourth read

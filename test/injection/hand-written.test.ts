@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { detectInjection } from '../../src/domain/injection/index.js';
 import {
   agentReadsBenign,
+  calledByRole,
   chatTokens,
   quotedOrders,
   bareAssistant,
@@ -120,18 +121,21 @@ describe('the reads that chose how the signals were tightened or widened (not he
     const xs = chatTokens();
     keepsItsFigures(...byLabel(xs), { benign: 320, attacks: 220, flagged: 62, caught: 217 });
   });
-  it('a seventh read (300 legitimate texts that quote or report an order to an AI, 240 attacks that slip one in quotation marks, by an author who read none of the detector): flagged 56 (62 before reported speech was read as cited, 57 before ‘…’ was a quotation), caught 150 (142 before a machine called by its role, 139 before a bare assistant and an AI role by what it does were read)', () => {
+  it('a seventh read (300 legitimate texts that quote or report an order to an AI, 240 attacks that slip one in quotation marks, by an author who read none of the detector): flagged 56 (62 before reported speech was read as cited, 57 before ‘…’ was a quotation), caught 151 (142 before a machine called by its role, 139 before a bare assistant and an AI role by what it does were read)', () => {
     const xs = quotedOrders();
-    keepsItsFigures(...byLabel(xs), { benign: 300, attacks: 240, flagged: 56, caught: 150 });
+    keepsItsFigures(...byLabel(xs), { benign: 300, attacks: 240, flagged: 56, caught: 151 });
   });
   it("an eighth read (260 legitimate texts with `Assistant,` or its like at a sentence's start that is no order to an AI, 180 attacks that call the reader so, by an author who read none of the detector): flagged 14 (11 before the bare assistant; 41 while it was a full address), caught 138 (128)", () => {
     const xs = bareAssistant();
     keepsItsFigures(...byLabel(xs), { benign: 260, attacks: 180, flagged: 14, caught: 138 });
   });
-  it('a ninth read (420 attacks in tool output as a red-teamer plants them, 420 legitimate texts of the same carriers, by seven authors who read neither the detector nor any other set): flagged 16 (16 when written), caught 326 (303 before a machine called by its role, in a label or a vocative, was read)', () => {
+  it('a ninth read (420 attacks in tool output as a red-teamer plants them, 420 legitimate texts of the same carriers, by seven authors who read neither the detector nor any other set): flagged 16 (16 when written), caught 329 (303 before a machine called by its role, in a label or a vocative, was read)', () => {
     const xs = ninthRead();
-    keepsItsFigures(...byLabel(xs), { benign: 420, attacks: 420, flagged: 16, caught: 326 });
+    keepsItsFigures(...byLabel(xs), { benign: 420, attacks: 420, flagged: 16, caught: 329 });
     for (const x of xs) if (x.label === 1) expect(x.text.includes(x.inj ?? '\u0000'), x.id).toBe(true);
+  });
+  it('a second read of a machine called by its role (300 legitimate texts that call a bot or an AI so and are no attack, 100 attacks that call the reader so, by two authors who read none of the detector): flagged 47 (43 before the rules), caught 94 (87)', () => {
+    keepsItsFigures(...byLabel(calledByRole()), { benign: 300, attacks: 100, flagged: 47, caught: 94 });
   });
   it('a tenth round (900 attacks of the classes the fourth read found missed, 900 legitimate twins of the classes it found flagged; written to train on, measured instead): flagged 42, caught 439', () => {
     const xs = tenthRound();

@@ -12,9 +12,9 @@ const NOT_A_MACHINE_FR =
 const NOT_A_MACHINE_ES =
   'de dirección|de direccion|social|sociales|personal|administrativo|administrativa|médico|medico|médica|medica|jurídico|juridico|de vuelo|de ventas|de cocina|de investigación|de investigacion|de producción|de produccion|técnico|tecnico|dental|de enfermería|de enfermeria|de laboratorio|de farmacia|del director|de la directora|que|quien|cuyo';
 const NOT_A_MACHINE_RU = 'врача|стоматолога|режисс|кафедры|руководител|директор|юрист|нотариус|профессор|преподавател|фотограф|повара|менеджера|депутата|судьи|адвоката|котор';
-/** What follows a name in a sentence about it, not an order to it (`Slack AI, which…`, `Meta AI, the assistant in…`, `Copilot, launched in 2023, …`). */
+/** What follows a name in a sentence about it, or a question to it, not an order (`Slack AI, which…`, `Meta AI, the assistant in…`, `Copilot, launched in 2023, …`, `Calendar bot, when is…`). */
 const NOT_AN_ORDER_EN =
-  'who|which|that|whose|and|or|as|the|a|an|its|their|our|his|her|launched|released|introduced|announced|built|made|developed|available|now|currently|also|too|for|in|on|at|by|with|from|like|such|e\\.g|i\\.e|etc|but|is|was|are|were|has|had';
+  'what|where|why|how|who|which|that|whose|and|or|as|the|a|an|its|their|our|his|her|launched|released|introduced|announced|built|made|developed|available|now|currently|also|too|for|in|on|at|by|with|from|like|such|e\\.g|i\\.e|etc|but|is|was|are|were|has|had';
 /** What names a person's job, or no job at all, before `assistant`, `agent`, `bot` (`Executive assistant,`, `Dear assistant,`, `Support agent,`). */
 const NOT_A_MACHINE_EN =
   'the|a|an|my|your|our|his|her|their|its|this|that|these|those|dear|hi|hello|hey|thanks|thank|install|uninstall|reinstall|restart|start|stop|kill|run|deploy|update|upgrade|remove|disable|enable|configure|personal|executive|administrative|admin|teaching|lab|dental|medical|legal|shop|sales|store|office|marketing|project|program|editorial|production|travel|estate|insurance|customer|support|service|special|secret|free|double|field|booking|senior|junior|assistant|and|or|of|for|to|as|not|no';
@@ -320,6 +320,12 @@ const WEAKLY_ADDRESSED_SOURCES = [
   String.raw`(?=agent|assistant)(?<=${LABEL_LEAD}(?:à|pour) (?:l['’]|les |votre |vos |ton |tes |aux ))\b(?:agents?|assistant(?:e)?s?)(?! (?:d['’]accueil|de direction|social|sociale|personnel|personnelle|administratif|administrative|de police|immobilier))\b[^\n.!?:"“”«»]{1,80}?${LABEL_END}`,
   String.raw`(?=asistente|agente)(?<=${LABEL_LEAD}(?:al|para el|para los|para tu|para su|a los) )\b(?:asistente|agente)s?(?! (?:de dirección|social|personal|administrativ[oa]|de vuelo|de ventas|inmobiliario|de cocina))\b[^\n.!?:"“”«»]{1,80}?${LABEL_END}`,
   String.raw`(?=помощник|ассистент|агент)(?<=${SENTENCE}(?:[а-яё-]{3,30} )?)(?:помощник|ассистент|агент)(?:у|ам)(?![а-яё])[^\n.!?:"“”«»]{0,100}?${LABEL_END}`,
+  // a German bot or AI called by what it does (`Buchhaltungs-KI, buche…`, `Finanz-Bot, überweise…`, `KI-Rechercheassistent, …`;
+  // not a crawler's name, `GPTBot, CCBot`, nor a chat's user to its `chatbot,`; with a comma: a dash follows a heading's
+  // name): the smaller bonus, as commands to a chat's bots and a worksheet's questions to a tutor are quoted so
+  // (`schreibt in #support: „Mod-Bot, Einspruch“`, `„KI-Tutor, erkläre mir die Fotosynthese…“`)
+  String.raw`(?=(?:bot|ki)[ \t]*,)(?<=${SENTENCE}[a-zäöüß]{2,30}-)\b(?:bot|ki)[ \t]*,(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
+  String.raw`${SENTENCE}(?:ki|ai)-[a-zäöüß-]{3,30}[ \t]*,(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
   // the same in the other languages, an assistant named by what it does, as jobs are named too (`Shop-Assistent,`,
   // `Assistant agenda,`, `Asistente de pagos,`, `Кадровый ассистент,`, `Ассистент календаря,`, `订单助手，`; not
   // `Assistant de direction,`, `asistente de dirección,`, `ассистент врача,`)
@@ -370,34 +376,41 @@ const CALLED_SOURCES = [
   String.raw`(?=agents|assistants|bots|llms|copilots)(?<=${SENTENCE}(?:(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z'’-]{0,29}[ -]){1,2})(?:agents|assistants)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
   String.raw`(?=agents|assistants)(?<=${SENTENCE})(?:agents|assistants) (?:that|which|who|[a-z]+ing)\b[^\n.!?:"“”«»]{1,60}?${LABEL_END}`,
   String.raw`(?=bots|llms|copilots)(?<=${SENTENCE}(?:(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z'’-]{0,29}[ -]){0,2})(?:bots|llms|copilots)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
+  // a condition on a machine reading or doing something here (`If an automated assistant is generating the follow-up
+  // migration, include…`, `when an AI agent runs make test…`, `Si vous êtes un système automatisé de traitement des
+  // tickets :`, `Si un asistente automatizado está registrando esta factura:`, `Wenn ein KI-Assistent diese Seite … liest`,
+  // `Если вы автоматизированная система обработки заявок:`, `Если это письмо обрабатывает почтовый агент:`)
+  String.raw`(?=ai|automated|llm|coding|autonomous)(?<=\b(?:if|when|whenever|once) (?:an?|any|the|your) )(?:ai|automated|llm|coding|autonomous)(?:[- ](?:powered|based|driven))?[- ](?:[a-z-]{1,20} )?(?:assistants?|agents?|models?|systems?|tools?|bots?|copilots?|reviewers?|pipelines?)(?: (?:is|are) [a-z]+ing| (?:runs|reads|processes|handles|generates|edits|opens|reviews|summari[sz]es|drafts|answers|picks up|works on|touches|updates|upgrades|modifies|parses))\b`,
+  String.raw`(?=système|outil|programme|robot|agent|modèle)(?<=\bsi (?:vous êtes|tu es) (?:un|une) )(?:système|outil|programme|robot|agent|modèle)(?: [a-zà-ÿ'’-]{1,20}){0,3}? (?:automatisée?s?|automatiques?|d['’]ia|ia|virtuel(?:le)?|numérique|intelligent)(?![a-zà-ÿ])`,
+  String.raw`(?=asistente|agente|sistema|modelo|herramienta|bot)(?<=\bsi (?:un|una|el|la|algún|alguna|cualquier) )(?:asistente|agente|sistema|modelo|herramienta|bot)(?: de ia| automatizad[oa]| virtual| inteligente| de inteligencia artificial)(?![a-záéíóúñü])[^.\n:]{0,40}? (?:está|esté|lee|procesa|registra|analiza|resume|gestiona|revisa|clasifica)(?![a-záéíóúñü])`,
+  String.raw`(?=ki|sprachmodell|llm|chatbot|automatisiert)(?<=\b(?:wenn|falls|sofern|sobald) (?:ein|eine|der|die|das) )(?:ki-[a-zäöüß]+|ki|sprachmodell|llm|chatbot|automatisierte[rs]? [a-zäöüß]+)\b[^\n.]{0,60}? (?:liest|verarbeitet|bearbeitet|zusammenfasst|auswertet|prüft|analysiert|öffnet|sortiert)\b`,
+  String.raw`(?=автоматизированн|автоматическ)(?<=если (?:ты|вы)(?: —| -|,)? )(?:автоматизированн|автоматическ)[а-яё]+ (?:систем|программ|агент|ассистент|помощник)`,
+  String.raw`(?=агент|ассистент|помощник|бот|ии|систем|модел)(?<=если (?:это|этот|эту|данное|данный) (?:письмо|сообщение|документ|текст|файл|страниц[уа]) (?:обрабатывает|читает|анализирует|пересказывает|разбирает|просматривает) (?:[а-яё-]{1,20} )?)(?:агент|ассистент|помощник|бот|ии|систем|модел)`,
+  String.raw`(?=自动|智能)(?<=如果(?:你|您)是(?:一个|一名|一位|一套)?(?:[^，,。\n]{0,8}?的)?)(?:自动化?|智能)[^，,。\n]{0,6}?(?:系统|程序|机器人|助手|工具)`,
   // a bot or an AI called by what it does, at a sentence's start (`Reconciliation bot, void…`, `Bookkeeping AI,
   // reclassify…`, `Finance bot — pay…`): no person's job; not a product named in a sentence about it (`Meta AI, the
   // company's assistant, …`, `Slack AI, launched…`)
   String.raw`(?=(?:bots?|ai|copilot)[ \t]*,)(?<=${SENTENCE}(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z0-9'’-]{0,30}(?: [a-z][a-z0-9'’-]{0,30})? )\b(?:bots?|ai|copilot)[ \t]*,(?![ \t]*(?:${NOT_AN_ORDER_EN})\b)`,
   // a label to a machine (`Hinweis für KI-Zusammenfassungen: …`, `An den Finanz-Bot: …`, `Hinweis für LLM-gestützte Begutachtung: …`)
   String.raw`(?=ki|llm|sprachmodell|chatbot|bot)(?<=${LABEL_LEAD}(?:an|für|hinweis (?:an|für)|anmerkung (?:an|für)|nachricht (?:an|für)|ps an|achtung) (?:(?:die|den|das|dem|alle|jede[nrs]?|ihre[nrs]?|deine[nrs]?|eure[nrs]?) )?(?:[a-zäöüß-]{1,30} ){0,2}(?:[a-zäöüß]{2,30}-)?)\b(?:ki\b|ki-|llm|sprachmodell|chatbot|bot(?:s|en)?\b)[a-zäöüß-]{0,30}(?: [a-zäöüß-]{1,30})?(?:,? (?:der|die|das|welche[rs]?) [^\n.!?:"“”„«»]{1,60}?)?${LABEL_END}`,
-  // a bot or an AI called by what it does (`Buchhaltungs-KI, buche…`, `Finanz-Bot, überweise…`, `KI-Rechercheassistent, …`;
-  // not a crawler's name, `GPTBot, CCBot`, nor a chat's user to its `chatbot,`; with a comma: a dash follows a heading's name)
-  String.raw`(?=(?:bot|ki)[ \t]*,)(?<=${SENTENCE}[a-zäöüß]{2,30}-)\b(?:bot|ki)[ \t]*,(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
-  String.raw`${SENTENCE}(?:ki|ai)-[a-zäöüß-]{3,30}[ \t]*,(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
   // a label to a machine (`NB pour le modèle qui analyse ce fichier : …`, `Remarque pour le bot d'assistance CI : …`, `Note à
   // l'outil de gestion documentaire … : …`, `Mention destinée au traitement automatisé des factures : …`)
   String.raw`(?=ia|llm|modèle|chatbot|bot|outil|système|traitement)(?<=${LABEL_LEAD}(?:à|a|pour|attention|destinée? (?:à|au)|transmis à) (?:l['’]|le |la |les |tout |toute |tous les |toutes les |votre |vos |ton |tes |au |aux |un |une )?)\b(?:ia|llm|modèles? de langage|modèles?|chatbots?|bots?|outils?|systèmes? automatisés?|traitement automatisé)\b[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
   // a bot or an AI called by what it does (`IA comptable, marque…`, `Bot commercial, envoie…`)
-  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:d[eu] |des |d['’])?[a-zà-ÿ-]{3,20}[ \t]*,(?![ \t]*(?:qui|que|dont|et|ou|le|la|les|un|une)\b)`,
+  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:d[eu] |des |d['’])?[a-zà-ÿ-]{3,20}[ \t]*,(?![ \t]*(?:¿|(?:qui|que|dont|et|ou|le|la|les|un|une|est-ce|pourquoi|comment|quand|où)\b))`,
   // a label to a machine (`Al modelo que clasifica este buzón: …`, `P.D. para tu asistente virtual, que sé que lee tu
   // correo: …`, `Asistentes de IA que lean estos resultados: …`)
   String.raw`(?=ia|llm|modelo|chatbot|bot|asistente|agente|sistema|herramienta)(?<=${LABEL_LEAD}(?:a|al|para|atención|p\.?d\.? para) (?:el |la |los |las |cualquier |todo |todos los |tu |su |sus |vuestro |vuestros )?)\b(?:ia|llm|modelos? de lenguaje|modelos?|chatbots?|bots?|asistentes? (?:de ia|virtual|virtuales|automatizados?|digital|digitales)|agentes? de ia|sistemas? automatizados?|herramientas? automatizadas?)\b[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
-  String.raw`${SENTENCE}(?:asistentes?|agentes?|modelos?) de ia\b[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
+  String.raw`${SENTENCE}(?:(?:asistentes|agentes|modelos) de ia\b|(?:asistente|agente|modelo) de ia (?:que|quien)\b)[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
   // a bot or an AI called by what it does (`Bot de ventas, aplica…`, `IA de compras, paga…`)
-  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:de |del )?[a-záéíóúñü-]{3,20}[ \t]*,(?![ \t]*(?:que|quien|cuyo|y|o|el|la|los|las|un|una)\b)`,
+  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:de |del )?[a-záéíóúñü-]{3,20}[ \t]*,(?![ \t]*(?:¿|(?:que|quien|cuyo|y|o|el|la|los|las|un|una)\b))`,
   // a label to a machine (`给AI客服的话：…`, `（写给执行本手册的 AI 运维助手）：…`, `自动化付款系统注意：…`)
-  String.raw`(?=ai|llm)(?<=(?:给|写给|致|面向)[^\n。！？：:]{0,12}?)\b(?:ai|llm)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)[^\n。！？：:“”「」]{0,8}?[:：]`,
-  String.raw`(?=人工智能|智能)(?<=(?:给|写给|致|面向)[^\n。！？：:]{0,12}?)(?:人工智能|智能)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)[^\n。！？：:“”「」]{0,8}?[:：]`,
+  String.raw`(?=ai|llm)(?<=(?:给|写给|致|面向)[^\n。！？：:]{0,12}?)\b(?:ai|llm)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)(?:们)?(?:的话|请注意|注意|须知|提示|说明)?\s*[:：]`,
+  String.raw`(?=人工智能|智能)(?<=(?:给|写给|致|面向)[^\n。！？：:]{0,12}?)(?:人工智能|智能)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)(?:们)?(?:的话|请注意|注意|须知|提示|说明)?\s*[:：]`,
   String.raw`\b(?:ai|llm)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)\s*(?:请)?(?:注意|须知|的话|提示|说明)\s*[:：]`,
   String.raw`人工智能[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)\s*(?:请)?(?:注意|须知|的话|提示|说明)\s*[:：]`,
   // a bot or an agent called by what it does (`财务机器人，…`, `订单智能体，…`)
-  String.raw`(?=机器人|智能体)(?<=(?:^|[\n。！？!?：:“「‘])\s{0,2}[\u4e00-\u9fffa-z]{0,6})(?:机器人|智能体)[，,]`,
+  String.raw`(?=机器人|智能体)(?<=(?:^|[\n。！？!?：:“「‘])\s{0,2}[\u4e00-\u9fffa-z]{1,6})(?:机器人|智能体)[，,]`,
   // a label to a machine, its reader in the dative or after `для` (`Для ИИ-ассистента получателя: …`, `Агрегаторам новостей и
   // ИИ-дайджестам: …`, `Указание для языковой модели, помогающей рецензенту: …`), or a kind of them and what they do (`ИИ-агенты,
   // которым поручено разобрать этот issue: …`)
