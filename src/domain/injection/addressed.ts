@@ -106,8 +106,8 @@ const UNFOLLOW_SOURCES = [
 // A model named, then what it must do (`AI assistants must…`, `die KI muss…`, `l'IA doit…`): an
 // order to the model or something said of it (`Our AI should answer within seconds`), which only
 // the words around it tell apart. One of ADDRESSED's alternatives in each language, and MODEL_MUST.
-const MODEL_MUST_EN = String.raw`\b(?:ai|llm|language model|(?:ai|automated|coding) (?:assistant|agent|model)|chatbot|copilot)s?(?:,? (?:that|which|who) [^.\n,]{1,40}?,?| [a-z]+ing(?: (?:up|out|in|on|over|through|off|into|for|with))? (?:this|these|the|our|my|your|new|an?) [^.\n,]{1,40}?)? (?:must|should|shall|(?:is|are) (?:required|instructed|expected|asked) to|(?:has|have) to|needs? to)\b`;
-const MODEL_MUST_DE = String.raw`\b(?:ki|ki-\w+|sprachmodell(?:e)?|llms?|chatbots?)(?:,? die [^.\n]{0,40}?,)? (?:muss|müssen|soll|sollen|darf|dürfen)\b`;
+const MODEL_MUST_EN = String.raw`\b(?:ai|llm|language model|(?:ai|automated|coding) (?:assistant|agent|model)|ai (?:secretar(?:y|ie)|notetaker|note-taker|summari[sz]er|scribe)|chatbot|copilot)s?(?:,? (?:that|which|who) [^.\n,]{1,40}?,?| [a-z]+ing(?: (?:up|out|in|on|over|through|off|into|for|with))? (?:this|these|the|our|my|your|new|an?) [^.\n,]{1,40}?)? (?:must|should|shall|(?:is|are) (?:required|instructed|expected|asked) to|(?:has|have) to|needs? to)\b`;
+const MODEL_MUST_DE = String.raw`\b(?:ki|ki-\w+|sprachmodell(?:e)?|llms?|chatbots?)(?:,? die [^.\n]{0,40}?,)? (?:muss|müssen|soll|sollen|darf|dürfen)\b|\b(?:ki|ki-\w+|sprachmodell(?:e)?|llms?|chatbots?|digitale assistenzsysteme|(?:automatische|automatisierte) systeme), die [^.\n]{0,80}?, werden gebeten\b`;
 const MODEL_MUST_FR = String.raw`\b(?:l[’']ia|les ia|modèles? de langage|llms?|chatbots?|assistants? ia|agents? ia)(?: qui [^.\n]{0,40}?)? (?:doi(?:t|vent)|devr(?:a|ont|ait|aient))\b`;
 const MODEL_MUST_ES = String.raw`\b(?:la ia|las ias|modelos? de lenguaje|llms?|chatbots?|asistentes? de ia|agentes? de ia)(?: que [^.\n]{0,40}?)? (?:debe(?:n|rá|rán|ría|rían)?|tiene(?:n)? que)\b`;
 const MODEL_MUST_ZH = String.raw`(?:\bai(?:助手|代理)?(?![a-z0-9_])|人工智能|大模型|语言模型|智能体|聊天机器人)[^。\n]{0,20}?(?:必须|应当|应该|务必|需要)`;
