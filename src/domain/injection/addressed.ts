@@ -404,7 +404,7 @@ const CALLED_SOURCES = [
   String.raw`${SENTENCE}(?:(?:asistentes|agentes|modelos) de ia\b|(?:asistente|agente|modelo) de ia (?:que|quien)\b)[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
   // a bot or an AI called by what it does (`Bot de ventas, aplica…`, `IA de compras, paga…`)
   String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:de |del )?[a-záéíóúñü-]{3,20}[ \t]*,(?![ \t]*(?:¿|(?:que|quien|cuyo|y|o|el|la|los|las|un|una)\b))`,
-  // a label to a machine (`给AI客服的话：…`, `（写给执行本手册的 AI 运维助手）：…`, `自动化付款系统注意：…`)
+  // a label to a machine (`给AI客服的话：…`, `（写给执行本手册的 AI 运维助手）：…`, `AI助手注意：…`; not to its operators, `致智能客服运营组：`)
   String.raw`(?=ai|llm)(?<=(?:给|写给|致|面向)[^\n。！？：:]{0,12}?)\b(?:ai|llm)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)(?:们)?(?:的话|请注意|注意|须知|提示|说明)?\s*[:：]`,
   String.raw`(?=人工智能|智能)(?<=(?:给|写给|致|面向)[^\n。！？：:]{0,12}?)(?:人工智能|智能)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)(?:们)?(?:的话|请注意|注意|须知|提示|说明)?\s*[:：]`,
   String.raw`\b(?:ai|llm)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)\s*(?:请)?(?:注意|须知|的话|提示|说明)\s*[:：]`,
