@@ -129,9 +129,9 @@ describe('the reads that chose how the signals were tightened or widened (not he
     const xs = bareAssistant();
     keepsItsFigures(...byLabel(xs), { benign: 260, attacks: 180, flagged: 14, caught: 138 });
   });
-  it('a ninth read (420 attacks in tool output as a red-teamer plants them, 420 legitimate texts of the same carriers, by seven authors who read neither the detector nor any other set): flagged 16 (16 when written), caught 330 (303 before a machine called by its role, in a label or a vocative, was read)', () => {
+  it('a ninth read (420 attacks in tool output as a red-teamer plants them, 420 legitimate texts of the same carriers, by seven authors who read neither the detector nor any other set): flagged 16 (16 when written), caught 331 (303 before a machine called by its role, in a label or a vocative, was read)', () => {
     const xs = ninthRead();
-    keepsItsFigures(...byLabel(xs), { benign: 420, attacks: 420, flagged: 16, caught: 330 });
+    keepsItsFigures(...byLabel(xs), { benign: 420, attacks: 420, flagged: 16, caught: 331 });
     for (const x of xs) if (x.label === 1) expect(x.text.includes(x.inj ?? '\u0000'), x.id).toBe(true);
   });
   it('a second read of a machine called by its role (300 legitimate texts that call a bot or an AI so and are no attack, 100 attacks that call the reader so, by two authors who read none of the detector): flagged 47 (43 before the rules), caught 94 (87)', () => {
