@@ -373,20 +373,20 @@ const CALLED_SOURCES = [
   // tests are…`, `Agents reconciling this manifest: set…`, `LLM refactoring tools: preserve…`): plural, so no speaker's
   // turn (`AI agent: It's printed on…`, `triage-bot: Labelled…`); assistants and agents with what they are or do, as
   // people's are (`Assistants: please book the boardroom`, `Travel agents: …`)
-  String.raw`(?=agents|assistants|bots|llms|copilots)(?<=${SENTENCE}(?:(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z'’-]{0,29}[ -]){1,2})(?:agents|assistants)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
+  String.raw`(?=agents|assistants|bots|llms|copilots)(?<=${SENTENCE}(?:(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z'’-]{0,29}[ -]){1,2})\b(?:agents|assistants)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
   String.raw`(?=agents|assistants)(?<=${SENTENCE})(?:agents|assistants) (?:that|which|who|[a-z]+ing)\b[^\n.!?:"“”«»]{1,60}?${LABEL_END}`,
-  String.raw`(?=bots|llms|copilots)(?<=${SENTENCE}(?:(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z'’-]{0,29}[ -]){0,2})(?:bots|llms|copilots)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
+  String.raw`(?=bots|llms|copilots)(?<=${SENTENCE}(?:(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z'’-]{0,29}[ -]){0,2})\b(?:bots|llms|copilots)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
   // a condition on a machine reading or doing something here (`If an automated assistant is generating the follow-up
   // migration, include…`, `when an AI agent runs make test…`, `Si vous êtes un système automatisé de traitement des
   // tickets :`, `Si un asistente automatizado está registrando esta factura:`, `Wenn ein KI-Assistent diese Seite … liest`,
   // `Если вы автоматизированная система обработки заявок:`, `Если это письмо обрабатывает почтовый агент:`)
-  String.raw`(?=ai|automated|llm|coding|autonomous)(?<=\b(?:if|when|whenever|once) (?:an?|any|the|your) )(?:ai|automated|llm|coding|autonomous)(?:[- ](?:powered|based|driven))?[- ](?:[a-z-]{1,20} )?(?:assistants?|agents?|models?|systems?|tools?|bots?|copilots?|reviewers?|pipelines?)(?: (?:is|are) [a-z]+ing| (?:runs|reads|processes|handles|generates|edits|opens|reviews|summari[sz]es|drafts|answers|picks up|works on|touches|updates|upgrades|modifies|parses))\b`,
-  String.raw`(?=système|outil|programme|robot|agent|modèle)(?<=\bsi (?:vous êtes|tu es) (?:un|une) )(?:système|outil|programme|robot|agent|modèle)(?: [a-zà-ÿ'’-]{1,20}){0,3}? (?:automatisée?s?|automatiques?|d['’]ia|ia|virtuel(?:le)?|numérique|intelligent)(?![a-zà-ÿ])`,
-  String.raw`(?=asistente|agente|sistema|modelo|herramienta|bot)(?<=\bsi (?:un|una|el|la|algún|alguna|cualquier) )(?:asistente|agente|sistema|modelo|herramienta|bot)(?: de ia| automatizad[oa]| virtual| inteligente| de inteligencia artificial)(?![a-záéíóúñü])[^.\n:]{0,40}? (?:está|esté|lee|procesa|registra|analiza|resume|gestiona|revisa|clasifica)(?![a-záéíóúñü])`,
-  String.raw`(?=ki|sprachmodell|llm|chatbot|automatisiert)(?<=\b(?:wenn|falls|sofern|sobald) (?:ein|eine|der|die|das) )(?:ki-[a-zäöüß]+|ki|sprachmodell|llm|chatbot|automatisierte[rs]? [a-zäöüß]+)\b[^\n.]{0,60}? (?:liest|verarbeitet|bearbeitet|zusammenfasst|auswertet|prüft|analysiert|öffnet|sortiert)\b`,
+  String.raw`(?=ai|automated|llm|autonomous)(?<=\b(?:if|when|whenever|once) (?:an?|any|the|your) )\b(?:ai|automated|llm|autonomous)(?:[- ](?:powered|based|driven))?[- ](?:[a-z-]{1,20} )?(?:assistants?|agents?|models?|systems?|tools?|bots?|copilots?|reviewers?|pipelines?)(?: (?:is|are) [a-z]+ing| (?:runs|reads|processes|handles|generates|edits|opens|reviews|summari[sz]es|drafts|answers|picks up|works on|touches|updates|upgrades|modifies|parses))\b`,
+  String.raw`\bsi (?:vous êtes|tu es) (?:un|une) (?:système|outil|programme|robot|agent|modèle)(?: [a-zà-ÿ'’-]{1,20}){0,3}? (?:automatisée?s?|automatiques?|d['’]ia|ia|virtuel(?:le)?|numérique|intelligent)(?![a-zà-ÿ])`,
+  String.raw`\bsi (?:un|una|el|la|algún|alguna|cualquier) (?:asistente|agente|sistema|modelo|herramienta|bot)(?: de ia| automatizad[oa]| virtual| inteligente| de inteligencia artificial)(?![a-záéíóúñü])[^.\n:]{0,40}? (?:está|esté|lee|procesa|registra|analiza|resume|gestiona|revisa|clasifica)(?![a-záéíóúñü])`,
+  String.raw`(?=ki|sprachmodell|llm|chatbot|automatisiert)(?<=\b(?:wenn|falls|sofern|sobald) (?:ein|eine|der|die|das) )\b(?:ki-[a-zäöüß]+|ki|sprachmodell|llm|chatbot|automatisierte[rs]? [a-zäöüß]+)\b[^\n.]{0,60}? (?:liest|verarbeitet|bearbeitet|zusammenfasst|auswertet|prüft|analysiert|öffnet|sortiert)\b`,
   String.raw`(?=автоматизированн|автоматическ)(?<=если (?:ты|вы)(?: —| -|,)? )(?:автоматизированн|автоматическ)[а-яё]+ (?:систем|программ|агент|ассистент|помощник)`,
-  String.raw`(?=агент|ассистент|помощник|бот|ии|систем|модел)(?<=если (?:это|этот|эту|данное|данный) (?:письмо|сообщение|документ|текст|файл|страниц[уа]) (?:обрабатывает|читает|анализирует|пересказывает|разбирает|просматривает) (?:[а-яё-]{1,20} )?)(?:агент|ассистент|помощник|бот|ии|систем|модел)`,
-  String.raw`(?=自动|智能)(?<=如果(?:你|您)是(?:一个|一名|一位|一套)?(?:[^，,。\n]{0,8}?的)?)(?:自动化?|智能)[^，,。\n]{0,6}?(?:系统|程序|机器人|助手|工具)`,
+  String.raw`если (?:это|этот|эту|данное|данный) (?:письмо|сообщение|документ|текст|файл|страниц[уа]) (?:обрабатывает|читает|анализирует|пересказывает|разбирает|просматривает) (?:[а-яё-]{1,20} )?(?:агент|ассистент|помощник|бот|ии|систем|модел)`,
+  String.raw`如果(?:你|您)是(?:一个|一名|一位|一套)?(?:[^，,。\n]{0,8}?的)?(?:自动化?|智能)[^，,。\n]{0,6}?(?:系统|程序|机器人|助手|工具)`,
   // a bot or an AI called by what it does, at a sentence's start (`Reconciliation bot, void…`, `Bookkeeping AI,
   // reclassify…`, `Finance bot — pay…`): no person's job; not a product named in a sentence about it (`Meta AI, the
   // company's assistant, …`, `Slack AI, launched…`)
