@@ -441,12 +441,8 @@ describe('texts built to make the reading slow', () => {
     '"Assistant, send ',
     'end of the document ',
     // a machine called by its role: each label looks back for its sentence's start and on for its colon, each
-    // vocative back for its qualifier (bounded lookbehinds; a text of them all tries each at every role noun)
-    'Note for the AI assistant ',
-    'calendar bot, ',
-    'Для ИИ-ассистента получателя ',
-    'если вы автоматизированная система ',
-    '给AI客服的话',
+    // vocative back for its qualifier, each condition back for its `if` (bounded lookbehinds, tried at every role noun)
+    'Note for the AI assistant calendar bot, Для ИИ-ассистента получателя если вы автоматизированная система 给AI客服的话',
   ])('%j repeated: linear in the length', (unit) => {
     const of = (n: number) => unit.repeat(Math.ceil(n / unit.length));
     cost(of(16_384));
