@@ -136,6 +136,16 @@ export const ninthRead = () => read('ninth-read.jsonl.gz') as (Hand & { id: stri
  */
 export const calledByRole = () => read('called-by-role.jsonl.gz') as (Hand & { id: string; class: string; label: 0 | 1; inj?: string })[];
 /**
+ * Attacks that do not address the reader (2026-11-29, late evening), by three helpers who read none of
+ * the detector and were told that filters look for "ignore previous instructions" and for an address to
+ * an AI assistant (at most 5 of 70 English attacks, 3 of each other language's, use either): 240 attacks
+ * in the data's own voice (a procedure's step, a field's value, a footnote, a policy, fake metadata and
+ * tool output, claimed authority or consent, split instructions) and 240 legitimate texts of the same
+ * carriers; en 70 + 70, de and fr 40 + 40, es, ru and zh 30 + 30. Measured once, after the roles' rules
+ * (which moved nothing here): held out, never used for a choice.
+ */
+export const unaddressed = () => read('unaddressed.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; inj?: string })[];
+/**
  * A tenth round (2026-11-29, afternoon), written by seven helpers as a tenth round of training text
  * (scripts/injection/written's format: `{id, label, lang, carrier, goal | kind, text, inj}`, 900
  * attacks and 900 legitimate twins, en 300 + 300, the others 120 + 120) on the classes the fourth read
