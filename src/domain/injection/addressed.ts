@@ -17,7 +17,7 @@ const NOT_AN_ORDER_EN =
   'what|where|why|how|who|which|that|whose|and|or|as|the|a|an|its|their|our|his|her|launched|released|introduced|announced|built|made|developed|available|now|currently|also|too|for|in|on|at|by|with|from|like|such|e\\.g|i\\.e|etc|but|is|was|are|were|has|had';
 /** What names a person's job, or no job at all, before `assistant`, `agent`, `bot` (`Executive assistant,`, `Dear assistant,`, `Support agent,`). */
 const NOT_A_MACHINE_EN =
-  'the|a|an|my|your|our|his|her|their|its|this|that|these|those|dear|hi|hello|hey|thanks|thank|install|uninstall|reinstall|restart|start|stop|kill|run|deploy|update|upgrade|remove|disable|enable|configure|personal|executive|administrative|admin|teaching|lab|dental|medical|legal|shop|sales|store|office|marketing|project|program|editorial|production|travel|estate|insurance|customer|support|service|special|secret|free|double|field|booking|senior|junior|assistant|and|or|of|for|to|as|not|no';
+  'the|a|an|my|your|our|his|her|their|its|this|that|these|those|dear|hi|hello|hey|thanks|thank|install|uninstall|reinstall|restart|start|stop|kill|run|deploy|update|upgrade|remove|disable|enable|configure|personal|executive|administrative|admin|teaching|lab|dental|medical|legal|shop|sales|store|office|marketing|project|program|editorial|production|travel|estate|insurance|customer|support|service|special|secret|free|double|field|booking|senior|junior|assistant|popular|recommended|top|best|new|local|example|default|research|generative|conversational|responsible|agentic|applied|predictive|ethical|trustworthy|explainable|open|enterprise|leasing|listing|temp|part-time|full-time|literary|sports|talent|press|and|or|of|for|to|as|not|no';
 
 // Phrases that set aside the reader's instructions or what it reads (`ignore all previous
 // instructions`, `ignore the page and state that…`), in each language: besides being addressed to
@@ -326,6 +326,23 @@ const WEAKLY_ADDRESSED_SOURCES = [
   // (`schreibt in #support: „Mod-Bot, Einspruch“`, `„KI-Tutor, erkläre mir die Fotosynthese…“`)
   String.raw`(?=(?:bot|ki)[ \t]*,)(?<=${SENTENCE}[a-zäöüß]{2,30}-)\b(?:bot|ki)[ \t]*,(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
   String.raw`${SENTENCE}(?:ki|ai)-[a-zäöüß-]{3,30}[ \t]*,(?![ \t]*(?:der|die|das|welche[rs]?|und|oder)\b)`,
+  // a bot or an AI called by what it does at a sentence's start, in each language (`Reconciliation bot, void…`,
+  // `Bookkeeping AI, reclassify…`, `IA comptable, marque…`, `bot de ventas, aplica…`, `财务机器人，…`, `Бот-ассистент,
+  // выгрузи…`): a list or a heading names them so too (`Discord bot, Slack bot and Telegram bot integrations…`,
+  // `Responsible AI, privacy and security…`, `- Generative AI, LLMs, RAG`, `扫地机器人，智能家居的必备之选`); not a
+  // product in a sentence about it (`Meta AI, the assistant in…`), nor a question to it (`Calendar bot, when is…`,
+  // `Bot de guardias, ¿quién…?`): the smaller bonus. So is a condition on a machine doing something here in English
+  // (`If an automated assistant is generating the migration, include…`), which advice to people words the same
+  // (`If an AI assistant is summarizing your meetings, tell participants…`), and agents by what they do (`Agents
+  // reconciling this manifest:`, as `Agents handling refunds:` in a support team's memo)
+  String.raw`(?=(?:bots?|ai|copilot)[ \t]*,)(?<=${SENTENCE}(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z0-9'’-]{0,30}(?: [a-z][a-z0-9'’-]{0,30})? )\b(?:bots?|ai|copilot)[ \t]*,(?![ \t]*(?:${NOT_AN_ORDER_EN})\b)`,
+  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:d[eu] |des |d['’])?[a-zà-ÿ-]{3,20}[ \t]*,(?![ \t]*(?:¿|(?:qui|que|dont|et|ou|le|la|les|un|une|est-ce|pourquoi|comment|quand)\b|où(?![a-zà-ÿ])))`,
+  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:de |del )?[a-záéíóúñü-]{3,20}[ \t]*,(?![ \t]*(?:¿|(?:que|quien|cuyo|y|o|el|la|los|las|un|una)\b))`,
+  String.raw`(?=机器人|智能体)(?<=(?:^|[\n。！？!?：:“「‘])\s{0,2}[\u4e00-\u9fffa-z]{1,6})(?:机器人|智能体)[，,]`,
+  String.raw`${SENTENCE}(?:бот|ии|ai)-[а-яё]{3,20}(?<!(?:ам|ям|ами|ями|ах|ях|ом|ем|ой|ей|у|ю))[ \t]*,(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
+  String.raw`(?= бот)(?<=${SENTENCE}[а-яё-]{3,20}) бот[ \t]*,(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
+  String.raw`(?=ai|automated|llm|autonomous)(?<=\b(?:if|when|whenever|once) (?:an?|any|the|your) )\b(?:ai|automated|llm|autonomous)(?:[- ](?:powered|based|driven))?[- ](?:[a-z-]{1,20} )?(?:assistants?|agents?|models?|systems?|tools?|bots?|copilots?|reviewers?|pipelines?)(?: (?:is|are) [a-z]+ing| (?:runs|reads|processes|handles|generates|edits|opens|reviews|summari[sz]es|drafts|answers|picks up|works on|touches|updates|upgrades|modifies|parses))\b`,
+  String.raw`(?=agents|assistants)(?<=${SENTENCE})(?:agents|assistants) (?:that|which|who|[a-z]+ing)\b[^\n.!?:"“”«»]{1,60}?${LABEL_END}`,
   // the same in the other languages, an assistant named by what it does, as jobs are named too (`Shop-Assistent,`,
   // `Assistant agenda,`, `Asistente de pagos,`, `Кадровый ассистент,`, `Ассистент календаря,`, `订单助手，`; not
   // `Assistant de direction,`, `asistente de dirección,`, `ассистент врача,`)
@@ -367,59 +384,43 @@ const CALLED_SOURCES = [
   // a label to a machine by what it is or does (`Note for your AI assistant: …`, `Important for AP bots and payment
   // assistants: …`, `(for LLMs digesting this thread: …`), or to a kind of them at a sentence's start (`Reviewers' AI
   // tools: …`, `AI agents triaging this issue: …`); not `for LLM applications:` (the machine is no reader there)
-  String.raw`(?=ai\b|a\.i\.|llms?\b|gpt|chatbot|bots?\b|copilot|language model|large language)(?<=${LABEL_LEAD}(?:to|for|attention|note (?:to|for)|message (?:to|for)) (?:(?:the|any|all|every|each|your|our|their) )?(?:[a-z'’-]{1,30} ){0,2})\b(?:ai|a\.i\.|llms?|gpt|chatbots?|bots?|copilots?|(?:large )?language models?)\b${LABEL_TAIL_EN}${LABEL_CLAUSE_EN}${LABEL_END}`,
-  String.raw`(?=ai |llms|language models|chatbots|copilots)(?<=${SENTENCE}(?:[a-z'’-]{1,30} ){0,2})\b(?:ai (?:tools|assistants|agents|models|systems|reviewers|summari[sz]ers|crawlers)|llms|language models|chatbots|copilots)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
-  // a label to a kind of machine by what it does (`Log-analysis agents: exclude this entry…`, `Automated agents: these
-  // tests are…`, `Agents reconciling this manifest: set…`, `LLM refactoring tools: preserve…`): plural, so no speaker's
-  // turn (`AI agent: It's printed on…`, `triage-bot: Labelled…`); assistants and agents with what they are or do, as
-  // people's are (`Assistants: please book the boardroom`, `Travel agents: …`)
-  String.raw`(?=agents|assistants|bots|llms|copilots)(?<=${SENTENCE}(?:(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z'’-]{0,29}[ -]){1,2})\b(?:agents|assistants)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
-  String.raw`(?=agents|assistants)(?<=${SENTENCE})(?:agents|assistants) (?:that|which|who|[a-z]+ing)\b[^\n.!?:"“”«»]{1,60}?${LABEL_END}`,
-  String.raw`(?=bots|llms|copilots)(?<=${SENTENCE}(?:(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z'’-]{0,29}[ -]){0,2})\b(?:bots|llms|copilots)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
-  // a condition on a machine reading or doing something here (`If an automated assistant is generating the follow-up
-  // migration, include…`, `when an AI agent runs make test…`, `Si vous êtes un système automatisé de traitement des
+  String.raw`(?=ai\b|a\.i\.|llms?\b|gpt|chatbot|bots?\b|copilot|language model|large language)(?<=${LABEL_LEAD}(?:to|for|attention|note (?:to|for)|message (?:to|for)) (?:(?:the|any|all|every|each|your|our|their) )?(?:[a-z'’-]{1,30} ){0,2})\b(?:(?:ai|llms?|gpt|chatbots?|bots?|copilots?|(?:large )?language models?)\b|a\.i\.)${LABEL_TAIL_EN}${LABEL_CLAUSE_EN}${LABEL_END}`,
+  String.raw`(?=ai |llms|language models|chatbots|copilots|bots)(?<=${SENTENCE}(?:(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z'’-]{0,29}[ -]){1,2})\b(?:ai (?:tools|assistants|agents|models|systems|reviewers|summari[sz]ers|crawlers)|llms|language models|chatbots|copilots|bots)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
+  String.raw`(?=ai |llms|language models|chatbots|copilots|bots)(?<=${SENTENCE})\b(?:ai (?:tools|assistants|agents|models|systems|reviewers|summari[sz]ers|crawlers)|llms|language models|chatbots|copilots|bots)(?:,? (?:that|which|who) [^\n.!?:"“”«»]{1,60}?|,? [a-z]+ing\b[^\n.!?:"“”«»]{0,60}?)${LABEL_END}`,
+  // a label to a kind of machine (`Automated agents: these tests are…`, `LLM refactoring tools: preserve…`, `Reviewers' AI
+  // tools: …`, `AI agents triaging this issue: …`): plural, so no speaker's turn (`AI agent: It's printed on…`, `triage-bot:
+  // Labelled…`); assistants and agents only with a word that makes them machines, as people's jobs are named so
+  // (`Research assistants: please upload…`, `Leasing agents: send…`, `Customer-care agents: log…`); the others with
+  // what they are or do (not `Chatbots: disable them on the checkout page`, `Supported LLMs: OpenAI, …`)
+  String.raw`(?=agents|assistants)(?<=${SENTENCE}(?:[a-z][a-z'’]{0,29} ){0,2}(?:ai|a\.i\.|llm|automated|autonomous|coding|machine|digital|virtual|software|ai-powered|llm-based)[ -](?:[a-z][a-z'’-]{0,29} )?)\b(?:agents|assistants)\b${LABEL_CLAUSE_EN}${LABEL_END}`,
+  // a condition on a machine reading or doing something here (`Si vous êtes un système automatisé de traitement des
   // tickets :`, `Si un asistente automatizado está registrando esta factura:`, `Wenn ein KI-Assistent diese Seite … liest`,
   // `Если вы автоматизированная система обработки заявок:`, `Если это письмо обрабатывает почтовый агент:`)
-  String.raw`(?=ai|automated|llm|autonomous)(?<=\b(?:if|when|whenever|once) (?:an?|any|the|your) )\b(?:ai|automated|llm|autonomous)(?:[- ](?:powered|based|driven))?[- ](?:[a-z-]{1,20} )?(?:assistants?|agents?|models?|systems?|tools?|bots?|copilots?|reviewers?|pipelines?)(?: (?:is|are) [a-z]+ing| (?:runs|reads|processes|handles|generates|edits|opens|reviews|summari[sz]es|drafts|answers|picks up|works on|touches|updates|upgrades|modifies|parses))\b`,
   String.raw`\bsi (?:vous êtes|tu es) (?:un|une) (?:système|outil|programme|robot|agent|modèle)(?: [a-zà-ÿ'’-]{1,20}){0,3}? (?:automatisée?s?|automatiques?|d['’]ia|ia|virtuel(?:le)?|numérique|intelligent)(?![a-zà-ÿ])`,
   String.raw`\bsi (?:un|una|el|la|algún|alguna|cualquier) (?:asistente|agente|sistema|modelo|herramienta|bot)(?: de ia| automatizad[oa]| virtual| inteligente| de inteligencia artificial)(?![a-záéíóúñü])[^.\n:]{0,40}? (?:está|esté|lee|procesa|registra|analiza|resume|gestiona|revisa|clasifica)(?![a-záéíóúñü])`,
   String.raw`(?=ki|sprachmodell|llm|chatbot|automatisiert)(?<=\b(?:wenn|falls|sofern|sobald) (?:ein|eine|der|die|das) )\b(?:ki-[a-zäöüß]+|ki|sprachmodell|llm|chatbot|automatisierte[rs]? [a-zäöüß]+)\b[^\n.]{0,60}? (?:liest|verarbeitet|bearbeitet|zusammenfasst|auswertet|prüft|analysiert|öffnet|sortiert)\b`,
   String.raw`(?=автоматизированн|автоматическ)(?<=если (?:ты|вы)(?: —| -|,)? )(?:автоматизированн|автоматическ)[а-яё]+ (?:систем|программ|агент|ассистент|помощник)`,
-  String.raw`если (?:это|этот|эту|данное|данный) (?:письмо|сообщение|документ|текст|файл|страниц[уа]) (?:обрабатывает|читает|анализирует|пересказывает|разбирает|просматривает) (?:[а-яё-]{1,20} )?(?:агент|ассистент|помощник|бот|ии|систем|модел)`,
-  String.raw`如果(?:你|您)是(?:一个|一名|一位|一套)?(?:[^，,。\n]{0,8}?的)?(?:自动化?|智能)[^，,。\n]{0,6}?(?:系统|程序|机器人|助手|工具)`,
-  // a bot or an AI called by what it does, at a sentence's start (`Reconciliation bot, void…`, `Bookkeeping AI,
-  // reclassify…`, `Finance bot — pay…`): no person's job; not a product named in a sentence about it (`Meta AI, the
-  // company's assistant, …`, `Slack AI, launched…`)
-  String.raw`(?=(?:bots?|ai|copilot)[ \t]*,)(?<=${SENTENCE}(?!(?:${NOT_A_MACHINE_EN})\b)[a-z][a-z0-9'’-]{0,30}(?: [a-z][a-z0-9'’-]{0,30})? )\b(?:bots?|ai|copilot)[ \t]*,(?![ \t]*(?:${NOT_AN_ORDER_EN})\b)`,
+  String.raw`если (?:это|этот|эту|данное|данный) (?:письмо|сообщение|документ|текст|файл|страниц[уа]) (?:обрабатывает|читает|анализирует|пересказывает|разбирает|просматривает) (?:[а-яё-]{1,20} )?(?:(?:агент|ассистент|помощник|бот)(?:а|ы|ов)?(?![а-яё])|ии(?![а-яё])|ии-[а-яё]+|нейросеть)`,
+  String.raw`如果(?:你|您)是(?:一个|一名|一位|一套)?(?:[^，,。\n]{0,8}?的)?(?:自动化?|智能)[^，,。\n]{0,6}?(?:系统|程序|机器人|助手|工具)(?!的)`,
   // a label to a machine (`Hinweis für KI-Zusammenfassungen: …`, `An den Finanz-Bot: …`, `Hinweis für LLM-gestützte Begutachtung: …`)
-  String.raw`(?=ki|llm|sprachmodell|chatbot|bot)(?<=${LABEL_LEAD}(?:an|für|hinweis (?:an|für)|anmerkung (?:an|für)|nachricht (?:an|für)|ps an|achtung) (?:(?:die|den|das|dem|alle|jede[nrs]?|ihre[nrs]?|deine[nrs]?|eure[nrs]?) )?(?:[a-zäöüß-]{1,30} ){0,2}(?:[a-zäöüß]{2,30}-)?)\b(?:ki\b|ki-|llm|sprachmodell|chatbot|bot(?:s|en)?\b)[a-zäöüß-]{0,30}(?: [a-zäöüß-]{1,30})?(?:,? (?:der|die|das|welche[rs]?) [^\n.!?:"“”„«»]{1,60}?)?${LABEL_END}`,
+  String.raw`(?=ki|llm|sprachmodell|chatbot|bot)(?<=${LABEL_LEAD}(?:an|für|hinweis (?:an|für)|anmerkung (?:an|für)|nachricht (?:an|für)|ps an|achtung) (?:(?:die|den|das|dem|alle|jede[nrs]?|ihre[nrs]?|deine[nrs]?|eure[nrs]?) )?(?:[a-zäöüß-]{1,30} ){0,2}(?:[a-zäöüß]{2,30}-)?)\b(?:ki\b|ki-|llm|sprachmodell|chatbot|bot(?:s|en)?\b)[a-zäöüß-]{0,30}(?: (?!(?:geschrieben|gesagt|geschickt|getippt|gefragt|gemeldet)\b)[a-zäöüß-]{1,30})?(?:,? (?:der|die|das|welche[rs]?) [^\n.!?:"“”„«»]{1,60}?)?${LABEL_END}`,
   // a label to a machine (`NB pour le modèle qui analyse ce fichier : …`, `Remarque pour le bot d'assistance CI : …`, `Note à
   // l'outil de gestion documentaire … : …`, `Mention destinée au traitement automatisé des factures : …`)
-  String.raw`(?=ia|llm|modèle|chatbot|bot|outil|système|traitement)(?<=${LABEL_LEAD}(?:à|a|pour|attention|destinée? (?:à|au)|transmis à) (?:l['’]|le |la |les |tout |toute |tous les |toutes les |votre |vos |ton |tes |au |aux |un |une )?)\b(?:ia|llm|modèles? de langage|modèles?|chatbots?|bots?|outils?|systèmes? automatisés?|traitement automatisé)\b[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
-  // a bot or an AI called by what it does (`IA comptable, marque…`, `Bot commercial, envoie…`)
-  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:d[eu] |des |d['’])?[a-zà-ÿ-]{3,20}[ \t]*,(?![ \t]*(?:¿|(?:qui|que|dont|et|ou|le|la|les|un|une|est-ce|pourquoi|comment|quand|où)\b))`,
+  String.raw`(?=ia|llm|modèle|chatbot|bot|outil|système|traitement)(?<=${LABEL_LEAD}(?:à|a|pour|attention|destinée? (?:à|au)|transmis à) (?:l['’]|le |la |les |tout |toute |tous les |toutes les |votre |vos |ton |tes |au |aux |un |une )?)\b(?:ia|llm|modèles? de langage|modèles?|chatbots?|bots?|outils?|systèmes? automatisés?|traitement automatisé)(?![a-zà-ÿ])[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
   // a label to a machine (`Al modelo que clasifica este buzón: …`, `P.D. para tu asistente virtual, que sé que lee tu
   // correo: …`, `Asistentes de IA que lean estos resultados: …`)
   String.raw`(?=ia|llm|modelo|chatbot|bot|asistente|agente|sistema|herramienta)(?<=${LABEL_LEAD}(?:a|al|para|atención|p\.?d\.? para) (?:el |la |los |las |cualquier |todo |todos los |tu |su |sus |vuestro |vuestros )?)\b(?:ia|llm|modelos? de lenguaje|modelos?|chatbots?|bots?|asistentes? (?:de ia|virtual|virtuales|automatizados?|digital|digitales)|agentes? de ia|sistemas? automatizados?|herramientas? automatizadas?)\b[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
-  String.raw`${SENTENCE}(?:(?:asistentes|agentes|modelos) de ia\b|(?:asistente|agente|modelo) de ia (?:que|quien)\b)[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
-  // a bot or an AI called by what it does (`Bot de ventas, aplica…`, `IA de compras, paga…`)
-  String.raw`${SENTENCE}(?:ia|bot|chatbot) (?:de |del )?[a-záéíóúñü-]{3,20}[ \t]*,(?![ \t]*(?:¿|(?:que|quien|cuyo|y|o|el|la|los|las|un|una)\b))`,
+  String.raw`${SENTENCE}(?:asistentes?|agentes?|modelos?) de ia (?:que|quien|quienes)\b[^\n.!?:"“”«»]{0,80}?${LABEL_END}`,
   // a label to a machine (`给AI客服的话：…`, `（写给执行本手册的 AI 运维助手）：…`, `AI助手注意：…`; not to its operators, `致智能客服运营组：`)
   String.raw`(?=ai|llm)(?<=(?:给|写给|致|面向)[^\n。！？：:]{0,12}?)\b(?:ai|llm)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)(?:们)?(?:的话|请注意|注意|须知|提示|说明)?\s*[:：]`,
   String.raw`(?=人工智能|智能)(?<=(?:给|写给|致|面向)[^\n。！？：:]{0,12}?)(?:人工智能|智能)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)(?:们)?(?:的话|请注意|注意|须知|提示|说明)?\s*[:：]`,
   String.raw`\b(?:ai|llm)[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)\s*(?:请)?(?:注意|须知|的话|提示|说明)\s*[:：]`,
   String.raw`人工智能[^\n。！？：:]{0,12}?(?:助手|客服|代理|智能体|系统|机器人|模型)\s*(?:请)?(?:注意|须知|的话|提示|说明)\s*[:：]`,
-  // a bot or an agent called by what it does (`财务机器人，…`, `订单智能体，…`)
-  String.raw`(?=机器人|智能体)(?<=(?:^|[\n。！？!?：:“「‘])\s{0,2}[\u4e00-\u9fffa-z]{1,6})(?:机器人|智能体)[，,]`,
   // a label to a machine, its reader in the dative or after `для` (`Для ИИ-ассистента получателя: …`, `Агрегаторам новостей и
   // ИИ-дайджестам: …`, `Указание для языковой модели, помогающей рецензенту: …`), or a kind of them and what they do (`ИИ-агенты,
   // которым поручено разобрать этот issue: …`)
-  String.raw`(?=ии|нейросет|языков|чат-бот|[\n («"]бот|цифров|автоматизированн)(?<=${LABEL_LEAD_RU}(?:для |к )?)(?:ии-[а-яё]{3,30}(?:у|ю|ам|ям|а|ов|ей)|ии (?:ассистент|помощник|агент)(?:у|ам|а|ов)|нейросет(?:и|ям|ей)|языков(?:ой|ым|ых) модел(?:и|ям|ей)|чат-бот(?:у|ам|а|ов)|[\n («"]бот(?:у|ам|а|ов)|цифров(?:ому|ым) (?:помощник|ассистент|агент)(?:у|ам)|автоматизированн(?:ой|ым) (?:систем(?:е|ы|ам)|агент(?:у|ам)))(?![а-яё])[^\n.!?:"“”«»]{0,100}?${LABEL_END}`,
+  String.raw`(?=ии|нейросет|языков|чат-бот|бот|цифров|автоматизированн)(?<=${LABEL_LEAD_RU}(?:для |к )?)(?:ии-[а-яё]{3,30}(?:у|ю|ам|ям|а|ов|ей)|ии (?:ассистент|помощник|агент)(?:у|ам|а|ов)|нейросет(?:и|ям|ей)|языков(?:ой|ым|ых) модел(?:и|ям|ей)|чат-бот(?:у|ам|а|ов)|(?<![а-яё-])бот(?:у|ам|а|ов)|цифров(?:ому|ым) (?:помощник|ассистент|агент)(?:у|ам)|автоматизированн(?:ой|ым) (?:систем(?:е|ы|ам)|агент(?:у|ам)))(?![а-яё])[^\n.!?:"“”«»]{0,100}?${LABEL_END}`,
   String.raw`${SENTENCE}(?:ии-[а-яё]{3,30}(?:ы|и)|агенты|ассистенты|помощники|чат-боты),? (?:котор|обрабатывающ|читающ|оформляющ|разбирающ|анализирующ)[^\n.!?:"“”«»]{1,100}?${LABEL_END}`,
-  // a bot or an AI called by what it does (`Бот-ассистент, выгрузи…`, `ИИ-бухгалтер, спиши…`, `Финансовый бот, переведи…`;
-  // called, not a dative with its clause, `ИИ-агентам, подключённым к почте, …`)
-  String.raw`${SENTENCE}(?:бот|ии|ai)-[а-яё]{3,20}(?<!(?:ам|ям|ами|ями|ах|ях|ом|ем|ой|ей|у|ю))[ \t]*,(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
-  String.raw`(?= бот)(?<=${SENTENCE}[а-яё-]{3,20}) бот[ \t]*,(?![ \t]*(?:котор|что|и|или)(?![а-яё]))`,
 ];
 
 /** Sources joined and lowercased, for a text read lowercased: an upper-case escape (`\S`, `\W`, `\D`, `\B`, `\P`) would turn into its opposite, so none may be in them. Without the `u` flag `\b` and `\w` are ASCII: next to a letter like `ü` or `é` a source says `(?<![\wà-öø-ÿ])` or `(?![\wà-öø-ÿ])`, and `[^\s…]` for a word. */
