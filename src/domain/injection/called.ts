@@ -46,10 +46,11 @@ const LABEL_CLAUSE_EN = String.raw`(?:,? (?:that|which|who) [^\n.!?:"“”«»]
 const LABEL_TAIL_EN = String.raw`(?: (?:plugins?|assistants?|agents?|companions?|tools?|systems?|crawlers?|reviewers?|summari[sz]ers?|notetakers?|readers?|helpers?|models?|bots?|services?|screeners?|scanners?|parsers?|pipelines?|copilots?|secretar(?:y|ies)|triagers?))?(?: (?:and|or|&) (?:[a-z'’-]{1,30} ){0,2}(?:assistants?|agents?|bots?|tools?|models?|ais|llms?))?`;
 
 /**
- * A machine called by its role, in each language: by what it does as a vocative (`Reconciliation bot, void…`,
- * `Buchhaltungs-KI, buche…`), or named as a note's reader in a label (`Note for your AI assistant: …`, `Al modelo que
- * clasifica este buzón: …`). A regex of its own: its words (the role nouns) are not the phrases', and each language's
- * regex is tried where its own words begin (these rules inside them cost the detector ~10 %).
+ * A machine called by its role, in each language, as a full address: named as a note's reader in a label (`Note for your
+ * AI assistant: …`, `Al modelo que clasifica este buzón: …`), a kind of them in the plural (`Automated agents: …`), a
+ * condition on one doing something here (`Si vous êtes un système automatisé…`); the vocatives are in
+ * CALLED_WEAKLY_SOURCES. A regex of its own: its words (the role nouns) are not the phrases', and each language's regex
+ * is tried where its own words begin (these rules inside them cost the detector ~10 %).
  */
 export const CALLED_SOURCES = [
   // a label to a machine by what it is or does (`Note for your AI assistant: …`, `Important for AP bots and payment
