@@ -91,7 +91,7 @@ describe('attacks that do not address the reader (unaddressed: 240 attacks in th
     expect(new Set(xs.map((x) => x.lang)).size).toBe(6);
     expect(xs.filter((x) => x.label === 1 && detectInjection(x.text).flagged).length).toBeGreaterThanOrEqual(132);
     expect(xs.filter((x) => x.label === 0 && detectInjection(x.text).flagged).length).toBeLessThanOrEqual(14);
-    for (const x of xs) if (x.label === 1) expect(x.text.includes(x.inj ?? '\u0000'), x.id).toBe(true);
+    namesItsInjections(xs);
   });
 });
 
@@ -99,6 +99,11 @@ describe('attacks that do not address the reader (unaddressed: 240 attacks in th
  * A read's sets keep what was measured on them: their sizes, at most `flagged` of the legitimate
  * texts flagged and at least `caught` of the attacks caught, every language in both.
  */
+/** Each attack of a set names its injected part (`inj`), as it stands in its text. */
+function namesItsInjections(xs: readonly { label: 0 | 1; text: string; id: string; inj?: string }[]): void {
+  for (const x of xs) if (x.label === 1) expect(x.text.includes(x.inj ?? '\u0000'), x.id).toBe(true);
+}
+
 /** A set of both labels as keepsItsFigures takes it: its legitimate texts, then its attacks. */
 const byLabel = <T extends { label: 0 | 1 }>(xs: readonly T[]) => [xs.filter((x) => x.label === 0), xs.filter((x) => x.label === 1)] as const;
 
@@ -144,7 +149,7 @@ describe('the reads that chose how the signals were tightened or widened (not he
   it('a ninth read (420 attacks in tool output as a red-teamer plants them, 420 legitimate texts of the same carriers, by seven authors who read neither the detector nor any other set): flagged 16 (16 when written), caught 331 (303 before a machine called by its role, in a label or a vocative, was read)', () => {
     const xs = ninthRead();
     keepsItsFigures(...byLabel(xs), { benign: 420, attacks: 420, flagged: 16, caught: 331 });
-    for (const x of xs) if (x.label === 1) expect(x.text.includes(x.inj ?? '\u0000'), x.id).toBe(true);
+    namesItsInjections(xs);
   });
   it('a second read of a machine called by its role (300 legitimate texts that call a bot or an AI so and are no attack, 100 attacks that call the reader so, by two authors who read none of the detector): flagged 47 (43 before the rules), caught 92 (87)', () => {
     keepsItsFigures(...byLabel(calledByRole()), { benign: 300, attacks: 100, flagged: 47, caught: 92 });
@@ -152,7 +157,6 @@ describe('the reads that chose how the signals were tightened or widened (not he
   it('a tenth round (900 attacks of the classes the fourth read found missed, 900 legitimate twins of the classes it found flagged; written to train on, measured instead): flagged 42, caught 439', () => {
     const xs = tenthRound();
     keepsItsFigures(...byLabel(xs), { benign: 900, attacks: 900, flagged: 46, caught: 430 });
-    // each attack names its injected part, as it stands in its text
-    for (const x of xs) if (x.label === 1) expect(x.text.includes(x.inj ?? '\u0000'), x.id).toBe(true);
+    namesItsInjections(xs);
   });
 });
