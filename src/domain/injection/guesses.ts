@@ -178,12 +178,28 @@ export function leetTexts(text: string, digitSpans: Int32Array): Hidden[] {
 const STAR_IN_WORD = /[A-Za-z][\u200b-\u200d\u2060]*[*\u2217\uff0a]{1,3}[\u200b-\u200d\u2060]*[A-Za-z]/g;
 /** Words joined by a lone asterisk between spaces (`ignore * all * previous`). */
 const STAR_JOIN = / [*\u2217\uff0a] /g;
+/** At most this many words between two joins for them to join words (a list's items on one line are longer). */
+const JOINED_WORDS = 2;
 const STARS = /[*\u2217\uff0a\u200b-\u200d\u2060]/g;
 /** Runs of Latin letters: a word broken by an asterisk is two of them. */
 const LETTER_RUNS = /[A-Za-z]+/g;
 /** Asterisks in or between a line's words that make it a disguise. */
 const STARS_IN_WORDS = 3;
 const STARS_JOINING = 4;
+
+/**
+ * How many stretches between two lone asterisks hold a word or two (`ignore * all * previous`): a
+ * bulleted list flattened onto one line (an MCP tool's description, `* Regular analytical steps *
+ * Revisions of previous thoughts`) joins phrases, not words.
+ */
+function joinedWords(line: string): number {
+  if (line.indexOf(' * ') < 0 && line.indexOf(' \u2217 ') < 0 && line.indexOf(' \uff0a ') < 0) return 0;
+  const parts = line.split(STAR_JOIN);
+  let n = 0;
+  for (let i = 1; i < parts.length - 1; i++) if (parts[i]!.trim().split(/\s+/).length <= JOINED_WORDS) n++;
+  // (the first and last stretches run on into the line's other words)
+  return parts.length > 2 ? n + 1 : 0;
+}
 
 /**
  * Lines whose words are broken and joined by asterisks (`Ign*ore * *all* * previous`), read without
@@ -198,7 +214,7 @@ export function splatTexts(text: string): Hidden[] {
     if (out.length >= GUESSES) break;
     if (line.indexOf('*') < 0 && line.indexOf('\u2217') < 0 && line.indexOf('\uff0a') < 0) continue;
     const inWords = [...line.matchAll(STAR_IN_WORD)];
-    const joins = line.match(STAR_JOIN)?.length ?? 0;
+    const joins = joinedWords(line);
     // words broken so: three, and a third of the words from the first to the last (a manual's `a*b` and `x*y` are no disguise)
     const span = inWords.length >= STARS_IN_WORDS ? line.slice(inWords[0]!.index, inWords.at(-1)!.index + inWords.at(-1)![0].length) : '';
     const broken = inWords.length >= STARS_IN_WORDS && inWords.length * 3 >= (span.match(LETTER_RUNS)?.length ?? 0);
