@@ -1,7 +1,8 @@
 // The hand-written sets of test/fixtures/injection: hard negatives (legitimate instructions,
 // requests and writing about injections, six languages) and injections as they arrive in tool
 // output, held out; dev.jsonl, both kinds, for choosing the trainer's settings; dev2.jsonl and
-// heldout-authors.jsonl.gz, both kinds, only measured. None of them is trained on.
+// heldout-authors.jsonl.gz, both kinds, only measured; the reads of later days, each said below.
+// None of them is trained on but the three named in corpus.ts's TRAINED_FIXTURES.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -121,7 +122,8 @@ export const bareAssistant = () => read('bare-assistant.jsonl.gz') as (Hand & { 
  * legitimate texts of the same carriers (colleagues' requests, runbooks with commands, bank changes by the
  * process, AI products' and bots' docs, writing that quotes attacks): en 120 + 120 (two authors, one of
  * them on code and finance), the others 60 + 60. 303 caught and 16 flagged when written; it showed the
- * labels and vocatives that call the reader by its role (addressed.ts: CALLED_SOURCES): not held out.
+ * labels and vocatives that call the reader by its role (addressed.ts: CALLED_SOURCES): not held out,
+ * and trained on since 2026-11-29, late evening (corpus.ts: TRAINED_FIXTURES).
  */
 export const ninthRead = () => read('ninth-read.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; inj?: string })[];
 /**
@@ -132,7 +134,8 @@ export const ninthRead = () => read('ninth-read.jsonl.gz') as (Hand & { id: stri
  * chatbots, job ads' and spec sheets' fields, release notes, e-mails to human assistants; en 150, the
  * others 30 each) and 100 attacks that call the reader so (en 50, the others 10 each). 43 flagged and 87
  * caught before the rules; it chose their exceptions (a question to a bot, a chat's bots' operators, a
- * German bot's quoted command as the smaller bonus): not held out.
+ * German bot's quoted command as the smaller bonus): not held out, and trained on since 2026-11-29, late
+ * evening (corpus.ts: TRAINED_FIXTURES).
  */
 export const calledByRole = () => read('called-by-role.jsonl.gz') as (Hand & { id: string; class: string; label: 0 | 1; inj?: string })[];
 /**
@@ -153,8 +156,20 @@ export const unaddressed = () => read('unaddressed.jsonl.gz') as (Hand & { id: s
  * `@assistant`, `AI step 3:`), a claimed authorisation with a payment or an account change,
  * third-person comments on what a bot should do, a negation taken back, the data's own voice; twins:
  * human transcripts' `Agent:` turns, real approval chains, real bots' docs, notices that supersede
- * earlier ones, writing that quotes attacks, contract clauses. Trained on, it moved the held-out
- * ranking by little and raised the threshold (docs/injection.md: What more text did not buy), so it
- * is measured instead: the classes' figure, none of them chosen on it.
+ * earlier ones, writing that quotes attacks, contract clauses. Trained on that afternoon, it moved the
+ * held-out ranking by little and raised the threshold (docs/injection.md: What more text did not buy),
+ * so it was measured instead; trained on since the late evening with the eleventh round and two reads
+ * (corpus.ts: TRAINED_FIXTURES), the threshold set at the goal's 3 % (train.ts: HARD_QUANTILE).
  */
 export const tenthRound = () => read('tenth-round.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; inj?: string })[];
+/**
+ * Attacks in the data's own voice and notes to AI readers, held out (2026-11-29, late evening): two
+ * helpers who read none of the detector nor any set wrote them to the brief of the eleventh round of
+ * training text (scripts/injection/written/*-11.jsonl, by six other helpers): attacks that mostly do not
+ * speak to the AI (a processing note, a changed account, a field whose value is a command, a planted
+ * conclusion; a quarter oblique, a sixth addressed in fresh words), legitimate texts that tempt a
+ * filter (llms.txt, AGENTS.md, robots.txt and AI policies, real bank changes and runbooks, writing
+ * about injections). en, de, fr, es, ru, zh: 40 + 40 each. Measured once, after the retrain was
+ * chosen: held out, never used for a choice. Each line has its `voice` (attacks) or `kind`.
+ */
+export const ownVoiceHeldOut = () => read('own-voice-heldout.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; voice?: string; kind?: string; inj?: string })[];

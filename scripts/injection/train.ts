@@ -39,8 +39,14 @@ const HARD_WEIGHT = Number(process.env.HARD_WEIGHT ?? 3);
 const HARD_SOURCES = new Set(['hard-negative', 'article', 'written']);
 /** How much a hand-written attack in tool output (scripts/injection/written) weighs against a synthetic one: they are few and varied. */
 const WRITTEN_WEIGHT = Number(process.env.WRITTEN_WEIGHT ?? 1);
-/** The quantile of each language's hard negatives (validation) the offset is set above. */
-const HARD_QUANTILE = Number(process.env.HARD_QUANTILE ?? 0.98);
+/**
+ * The quantile of each language's hard negatives (validation) the offset is set above: the goal's
+ * 3 % in each. 0.98 until 2026-11-29: since the earlier reads joined the training set, the hard
+ * negatives of validation hold their twins written to be mistaken (a real bank change beside a fake
+ * one, an article quoting the attack word for word), and their 98th percentile in English lay 1.2
+ * logits above the 97th, where the held-out authors' twins were 1.2 % flagged at 66.8 % recall.
+ */
+const HARD_QUANTILE = Number(process.env.HARD_QUANTILE ?? 0.97);
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
