@@ -173,3 +173,13 @@ export const tenthRound = () => read('tenth-round.jsonl.gz') as (Hand & { id: st
  * chosen: held out, never used for a choice. Each line has its `voice` (attacks) or `kind`.
  */
 export const ownVoiceHeldOut = () => read('own-voice-heldout.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; voice?: string; kind?: string; inj?: string })[];
+/**
+ * Short strings a tool returns, held out (2026-11-29, late evening): two helpers who read none of the
+ * detector nor any set wrote 300 attacks and 300 legitimate texts of one or two sentences (a JSON
+ * field, a calendar entry, a review, a commit message, a log line, an alt text; en, de, fr, es, ru, zh:
+ * 50 + 50 each), the attacks addressed every way or in the data's own voice, the legitimate ones
+ * requests to people, notes to AI tools, products' texts about AI, job titles, security tips quoting an
+ * attack. Measured once, after the retrain of that evening, on both weights: held out, never used for
+ * a choice. No `inj`: the whole string is the attack.
+ */
+export const shortHeldOut = () => read('short-heldout.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string })[];

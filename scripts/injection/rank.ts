@@ -3,13 +3,27 @@
 // the validation part's hand-written texts (what chooses a training's settings: PICKS' first pick,
 // as train.ts validates on), dev.jsonl (chose settings too), and the hand-written sets never
 // trained on nor used for a setting (held-out authors: attacks against their legitimate twins;
-// dev2; the second, third and fourth reads' sets, which chose signals only, and the tenth round's).
-// For comparing trainings.
+// dev2; unaddressed and own-voice-heldout, the data's own voice; the second, third and fourth
+// reads' sets, which chose signals only; the tenth round, trained on since 2026-11-29's late evening
+// as a measure of what a training learnt by heart). For comparing trainings.
 //
 //   node_modules/.bin/tsx scripts/injection/rank.ts [--bipia <BIPIA>] [--deepset <dir>]   (as train.ts was given)
 import { detectInjection } from '../../src/domain/injection/index.js';
 import { buildCorpus } from './corpus.js';
-import { fourthReadAttacks, fourthReadBenign, handAuthors, handDev, handDev2, secondReadAttacks, secondReadBenign, tenthRound, thirdReadAttacks, thirdReadBenign } from './handwritten.js';
+import {
+  fourthReadAttacks,
+  fourthReadBenign,
+  handAuthors,
+  handDev,
+  handDev2,
+  ownVoiceHeldOut,
+  secondReadAttacks,
+  secondReadBenign,
+  tenthRound,
+  thirdReadAttacks,
+  thirdReadBenign,
+  unaddressed,
+} from './handwritten.js';
 
 function rank(name: string, xs: { text: string; label?: 0 | 1 }[]): string {
   const pos = xs.filter((x) => x.label === 1).map((x) => detectInjection(x.text).score);
@@ -40,6 +54,8 @@ console.log(
 console.log(rank('dev (chooses settings)', handDev()));
 console.log(rank('held-out authors', handAuthors()));
 console.log(rank('dev2', handDev2()));
+console.log(rank('unaddressed', unaddressed()));
+console.log(rank('own-voice-heldout', ownVoiceHeldOut()));
 // The reads' sets chose signals, never a training setting: how the weights carry over to other authors' phrasings.
 const labelled = (pos: { text: string }[], neg: { text: string }[]) => [...pos.map((x) => ({ text: x.text, label: 1 as const })), ...neg.map((x) => ({ text: x.text, label: 0 as const }))];
 console.log(rank('second read', labelled(secondReadAttacks(), secondReadBenign())));
