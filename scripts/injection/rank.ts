@@ -56,7 +56,8 @@ console.log(rank('held-out authors', handAuthors()));
 console.log(rank('dev2', handDev2()));
 console.log(rank('unaddressed', unaddressed()));
 console.log(rank('own-voice-heldout', ownVoiceHeldOut()));
-// The reads' sets chose signals, never a training setting: how the weights carry over to other authors' phrasings.
+// The reads' sets chose signals, never a training setting: how the weights carry over to other authors' phrasings
+// (the tenth round's is trained on since 2026-11-29's late evening: what a training learnt by heart).
 const labelled = (pos: { text: string }[], neg: { text: string }[]) => [...pos.map((x) => ({ text: x.text, label: 1 as const })), ...neg.map((x) => ({ text: x.text, label: 0 as const }))];
 console.log(rank('second read', labelled(secondReadAttacks(), secondReadBenign())));
 console.log(rank('third read', labelled(thirdReadAttacks(), thirdReadBenign())));

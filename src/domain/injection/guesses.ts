@@ -178,8 +178,8 @@ export function leetTexts(text: string, digitSpans: Int32Array): Hidden[] {
 const STAR_IN_WORD = /[A-Za-z][\u200b-\u200d\u2060]*[*\u2217\uff0a]{1,3}[\u200b-\u200d\u2060]*[A-Za-z]/g;
 /** Words joined by a lone asterisk between spaces (`ignore * all * previous`). */
 const STAR_JOIN = / [*\u2217\uff0a] /g;
-/** At most this many words between two joins for them to join words (a list's items on one line are longer). */
-const JOINED_WORDS = 2;
+/** The words between two joins for them to join words, as Spikee writes them (a list's items on one line are longer). */
+const JOINED_WORDS = 1;
 const STARS = /[*\u2217\uff0a\u200b-\u200d\u2060]/g;
 /** Runs of Latin letters: a word broken by an asterisk is two of them. */
 const LETTER_RUNS = /[A-Za-z]+/g;
@@ -188,17 +188,22 @@ const STARS_IN_WORDS = 3;
 const STARS_JOINING = 4;
 
 /**
- * How many stretches between two lone asterisks hold a word or two (`ignore * all * previous`): a
- * bulleted list flattened onto one line (an MCP tool's description, `* Regular analytical steps *
- * Revisions of previous thoughts`) joins phrases, not words.
+ * How many lone asterisks join single words (`ignore * all * previous`: each stretch between two of
+ * them one word, as Spikee's splat writes them; the first and the last stretch run on into the line's
+ * other words). A bulleted list flattened onto one line (an MCP tool's description, `* Regular
+ * analytical steps * Revisions of previous thoughts`) joins phrases, and a row of stars (`Ratings:  *
+ * *  *`) nothing.
  */
 function joinedWords(line: string): number {
   if (line.indexOf(' * ') < 0 && line.indexOf(' \u2217 ') < 0 && line.indexOf(' \uff0a ') < 0) return 0;
   const parts = line.split(STAR_JOIN);
+  if (parts.length < 3) return 0;
   let n = 0;
-  for (let i = 1; i < parts.length - 1; i++) if (parts[i]!.trim().split(/\s+/).length <= JOINED_WORDS) n++;
-  // (the first and last stretches run on into the line's other words)
-  return parts.length > 2 ? n + 1 : 0;
+  for (let i = 1; i < parts.length - 1; i++) {
+    const words = parts[i]!.trim();
+    if (words !== '' && words.split(/\s+/, JOINED_WORDS + 1).length <= JOINED_WORDS) n++;
+  }
+  return n + 1;
 }
 
 /**
