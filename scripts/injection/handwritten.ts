@@ -174,6 +174,14 @@ export const tenthRound = () => read('tenth-round.jsonl.gz') as (Hand & { id: st
  */
 export const ownVoiceHeldOut = () => read('own-voice-heldout.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; voice?: string; kind?: string; inj?: string })[];
 /**
+ * A second set of attacks in the data's own voice and notes to AI readers, held out (2026-11-29, late
+ * evening): two more helpers wrote it to the brief of the twelfth round (scripts/injection/written/*-12.jsonl,
+ * by six other helpers: the eleventh's brief, a third of the texts short strings); en, de, fr, es, ru,
+ * zh: 30 + 30 each. Measured once, on the weights before and after that round: held out, never used
+ * for a choice.
+ */
+export const ownVoiceHeldOut2 = () => read('own-voice-heldout-2.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; voice?: string; kind?: string; inj?: string })[];
+/**
  * Short strings a tool returns, held out (2026-11-29, late evening): two helpers who read none of the
  * detector nor any set wrote 300 attacks and 300 legitimate texts of one or two sentences (a JSON
  * field, a calendar entry, a review, a commit message, a log line, an alt text; en, de, fr, es, ru, zh:
