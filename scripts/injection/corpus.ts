@@ -252,10 +252,24 @@ interface Written {
 /**
  * Reads of earlier days trained on since 2026-11-29 (late evening), beside written/'s rounds (they chose rules
  * then, and are texts of the same shape: `{id, label, lang, text, inj}`): the ninth read, the tenth
- * round and the second read of the roles. Their figures in test/injection/hand-written.test.ts are
- * now a training set's (each still has a fifth held out by the split, as written/'s texts do).
+ * round and the second read of the roles; since that night the fifth read too (606 legitimate texts a
+ * coding agent reads: docs, notebooks, agents' logs; a retrain without it flagged 58 of them, ReAct
+ * traces among them). Their figures in test/injection/hand-written.test.ts are now a training set's
+ * (each still has a fifth held out by the split, as written/'s texts do).
  */
-export const TRAINED_FIXTURES = ['ninth-read.jsonl.gz', 'tenth-round.jsonl.gz', 'called-by-role.jsonl.gz'];
+export const TRAINED_FIXTURES = ['ninth-read.jsonl.gz', 'tenth-round.jsonl.gz', 'called-by-role.jsonl.gz', 'agent-reads-benign.jsonl.gz'];
+/**
+ * A written text's split (a fixture's ids are its own: `scope` names its file). An attack and its
+ * legitimate twin share a number (`de5-a-007`, `de5-b-007`; `en-a-att-3`, `en-a-ben-3`) and are held
+ * out together: the held-out fifth holds no text whose twin was trained on. Validation still draws
+ * text by text, twins apart: a legitimate text whose attack twin was trained on is as hard as a fresh
+ * author's, and the offset is set on it (with twins drawn together validation's written texts were
+ * 3.9 % flagged at an offset where fresh authors' were 5.7 %: tried 2026-11-29 at night, not kept).
+ */
+function writtenSplit(scope: string, id: string): Split {
+  if (hashUnit(scope + id.replace(/-(?:att|ben|a|b)-(?=\d+$)/, '-')) < 0.2) return 'test';
+  return hashUnit(scope + id) < 0.15 ? 'val' : 'train';
+}
 function written(root: string): Example[] {
   const dir = join(root, 'scripts/injection/written');
   if (!existsSync(dir)) return [];
@@ -272,9 +286,12 @@ function written(root: string): Example[] {
     for (const line of body.split('\n')) {
       if (line.trim() === '') continue;
       const w = JSON.parse(line) as Written;
-      if (!LANGS.includes(w.lang)) throw new Error(`${f}: ${w.id}: unknown language ${w.lang}`);
-      // (a fixture's ids are its own: named with its file)
-      const split = fileSplit(`written:${f.endsWith('.gz') ? `${f}:` : ''}${w.id}`);
+      if (!LANGS.includes(w.lang)) {
+        // a fixture's text in a language the model is not trained on (the fifth read's Thai, Hindi…) is left out
+        if (f.endsWith('.gz')) continue;
+        throw new Error(`${f}: ${w.id}: unknown language ${w.lang}`);
+      }
+      const split = writtenSplit(`written:${f.endsWith('.gz') ? `${f}:` : ''}`, w.id);
       if (w.label === 0) {
         out.push({ text: w.text, label: 0, lang: w.lang, source: 'written', split });
         continue;

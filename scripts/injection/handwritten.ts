@@ -182,6 +182,16 @@ export const ownVoiceHeldOut = () => read('own-voice-heldout.jsonl.gz') as (Hand
  */
 export const ownVoiceHeldOut2 = () => read('own-voice-heldout-2.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; voice?: string; kind?: string; inj?: string })[];
 /**
+ * Tool output by other authors, a second set (2026-11-29, night): two helpers who read none of the
+ * detector nor any set wrote it to the thirteenth round's brief (scripts/injection/written/*-13.jsonl,
+ * by six other helpers: attacks 45 % in the data's own voice, 30 % oblique, 25 % addressed in fresh
+ * words, twelve goals; legitimate notes to AI readers, own-voice instructions, writing about
+ * injections; a quarter short). en, de, ru (one author, parallel plans), fr, es, zh (another): 30 + 30
+ * each. Measured once on the weights before that round and once after: held out, never used for a
+ * choice. Each line has its `voice` and `goal` (attacks) or `kind`.
+ */
+export const handAuthors2 = () => read('heldout-authors-2.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; voice?: string; goal?: string; kind?: string; inj?: string })[];
+/**
  * Short strings a tool returns, held out (2026-11-29, late evening): two helpers who read none of the
  * detector nor any set wrote 300 attacks and 300 legitimate texts of one or two sentences (a JSON
  * field, a calendar entry, a review, a commit message, a log line, an alt text; en, de, fr, es, ru, zh:
