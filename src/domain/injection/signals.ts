@@ -188,7 +188,7 @@ const DISCUSSION = new RegExp(
 const CITING =
   /\b(?:the (?:paper|study|article|post|blog|author|example|course|lesson|talk|report)|dangerous|risky|harmless|gefährlich|harmlos|studie|artikel|beispiel|dangereux|inoffensif|l['’](?:étude|article|exemple)|peligros[oa]|inofensiv[oa]|(?:el|la) (?:estudio|artículo|ejemplo))\b|(?<!\p{L})(?:опасн|безопасн|стать[яеи]|пример|фильтр)\p{L}*|论文|文章|例子|示例|危险|安全|攻击|载荷|风险/giu;
 
-/** The regexes above, in the order of Re; WEAKLY_ADDRESSED and the six of ADDRESSED (last) read the text lowercased, the others as written. */
+/** The regexes above, in the order of Re; WEAKLY_ADDRESSED and each of ADDRESSED (last) read the text lowercased, the others as written. */
 export const SIGNAL_REGEXES: readonly RegExp[] = [ROLE_TOKENS, ROLE_HEADERS, TURN_PAIR, ODD_TOKENS, STRONG_DELIMITERS, DELIMITERS, DELIMITERS_INTL, DISCUSSION, CITING, WEAKLY_ADDRESSED, ...ADDRESSED];
 // Their words, looked for in one scan of a text. Built on first use (reading the regexes'
 // sources takes some milliseconds), not when the module is loaded.
@@ -205,7 +205,7 @@ const enum Re {
   Discussion = 7,
   Citing = 8,
   WeaklyAddressed = 9,
-  /** The first of ADDRESSED's regexes, one per language. */
+  /** The first of ADDRESSED's regexes (one per language, then the roles' and the orders about the response). */
   Addressed = 10,
 }
 
