@@ -259,12 +259,17 @@ interface Written {
  */
 export const TRAINED_FIXTURES = ['ninth-read.jsonl.gz', 'tenth-round.jsonl.gz', 'called-by-role.jsonl.gz', 'agent-reads-benign.jsonl.gz'];
 /**
- * A written text's split (a fixture's ids are its own: `scope` names its file). An attack and its
- * legitimate twin share a number (`de5-a-007`, `de5-b-007`; `en-a-att-3`, `en-a-ben-3`) and are held
- * out together: the held-out fifth holds no text whose twin was trained on. Validation still draws
- * text by text, twins apart: a legitimate text whose attack twin was trained on is as hard as a fresh
- * author's, and the offset is set on it (with twins drawn together validation's written texts were
- * 3.9 % flagged at an offset where fresh authors' were 5.7 %: tried 2026-11-29 at night, not kept).
+ * A written text's split (a fixture's ids are its own: `scope` names its file). An attack and the
+ * legitimate text that shares its number (`de5-a-007`, `de5-b-007`; `en-a-att-3`, `en-a-ben-3`) are held
+ * out together: in most rounds that is its twin. Not in all: some rounds numbered twins apart (ru-8,
+ * zh-7, the ninth read), so a near-copy can still straddle the split (a second read, 2026-11-29 at
+ * night: 51 held-out attacks with a legitimate text of 4-gram Jaccard ≥ 0.4 trained on or in
+ * validation, 282 before; grouping by content is the fix, with the next retrain). Validation still
+ * draws text by text, twins apart: a legitimate text whose attack twin was trained on is as hard as a
+ * fresh author's, and the offset is set on it (with twins drawn together validation's written texts
+ * were 3.9 % flagged at an offset where fresh authors' were 5.7 %: tried that night, not kept). The
+ * two draws are one hash for an id with no twin part (the fifth read's `react-log-1`): such a text is
+ * held out or trained on, never validation (to salt the second draw, with the next retrain).
  */
 function writtenSplit(scope: string, id: string): Split {
   if (hashUnit(scope + id.replace(/-(?:att|ben|a|b)-(?=\d+$)/, '-')) < 0.2) return 'test';

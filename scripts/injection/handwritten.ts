@@ -187,8 +187,9 @@ export const ownVoiceHeldOut2 = () => read('own-voice-heldout-2.jsonl.gz') as (H
  * by six other helpers: attacks 45 % in the data's own voice, 30 % oblique, 25 % addressed in fresh
  * words, twelve goals; legitimate notes to AI readers, own-voice instructions, writing about
  * injections; a quarter short). en, de, ru (one author, parallel plans), fr, es, zh (another): 30 + 30
- * each. Measured once on the weights before that round and once after: held out, never used for a
- * choice. Each line has its `voice` and `goal` (attacks) or `kind`.
+ * each. Held out, never trained on; measured on the weights before that round, then on three retrains
+ * of that night, whose choice was made on the fifth read and Spikee with these figures in view. Each
+ * line has its `voice` and `goal` (attacks) or `kind`.
  */
 export const handAuthors2 = () => read('heldout-authors-2.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; voice?: string; goal?: string; kind?: string; inj?: string })[];
 /**

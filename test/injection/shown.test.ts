@@ -51,7 +51,9 @@ describe('shown or used', () => {
       expect(detectInjection(docs).flagged, docs).toBe(false);
     // what a coding agent reads of a model's own files and pages (test/fixtures/injection/chat-format-docs.jsonl, written by a
     // second read, helper-155): a source file's token constants, a tokenizer_config.json's chat_template, an Ollama Modelfile,
-    // a model card's example brought in by `looks like:`, markdown's indented code, a release note naming a token
+    // a model card's example brought in by `looks like:`, markdown's indented code, a release note naming a token; the six
+    // are the fifth read's too, trained on since 2026-11-29 at night (corpus.ts: TRAINED_FIXTURES), five of them in
+    // training: the classifier's part of this verdict is a training set's, the rules' (a token shown, not used) is not
     for (const line of readFileSync(new URL('../fixtures/injection/chat-format-docs.jsonl', import.meta.url), 'utf8')
       .trim()
       .split('\n')) {
