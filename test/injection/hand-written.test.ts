@@ -61,7 +61,7 @@ function rates(rows: Hand[]) {
 }
 
 describe('hand-written dev set (other phrasings, six languages; never trained on, used to choose settings)', () => {
-  it('catches at least 9 in 10 injections (30 of 30 measured since an AI reader named as a label and told what to tell the user was read, chosen on its three misses; 27 after the thirteenth round, 28 before it, 29 before the retrains of 2026-11-29 late evening, 27 before the five models were averaged, 29 before the escapes were read) and flags at most 2 of 36 hard negatives (none measured)', () => {
+  it('catches at least 9 in 10 injections (27 of 30 measured; 28 before the thirteenth round, 29 before the retrains of 2026-11-29 late evening, 27 before the five models were averaged, 29 before the escapes were read) and flags at most 2 of 36 hard negatives (none measured)', () => {
     const r = rates(handDev());
     expect(r.recall).toBeGreaterThanOrEqual(0.9);
     expect(r.fp).toBeLessThanOrEqual(2 / 36);
@@ -124,10 +124,10 @@ describe('a second such set (own-voice-heldout-2: 180 attacks, 180 legitimate te
 });
 
 describe('short strings a tool returns (short-heldout: 300 attacks, 300 legitimate texts of one or two sentences; held out, never used for a choice)', () => {
-  it('does not lose what was measured (202 of 300 caught, 4 of 300 flagged; 201 before an AI reader named as a label and told what to tell the user was read, 194 and 3 before the thirteenth round, 184 and 5 after the eleventh round, 178 and 6 with the weights before the retrains of 2026-11-29 late evening)', () => {
+  it('does not lose what was measured (201 of 300 caught, 4 of 300 flagged; 194 and 3 before the thirteenth round, 184 and 5 after the eleventh round, 178 and 6 with the weights before the retrains of 2026-11-29 late evening)', () => {
     const xs = shortHeldOut();
     eachLanguageHas(xs, 100);
-    keepsItsFigures(...byLabel(xs), { benign: 300, attacks: 300, flagged: 4, caught: 202 });
+    keepsItsFigures(...byLabel(xs), { benign: 300, attacks: 300, flagged: 4, caught: 201 });
   });
 });
 
