@@ -50,7 +50,7 @@ const RESPONSE_ORDER_SOURCES = [
   // href="javascript:…">` (Spikee's xss): the reader's own output made the attacker's script. The verb puts into the
   // response itself (`include in your response`, `end your reply with`, `your answer must contain`): not `include your
   // ticket number in your reply: <a onclick=…>`, a reply template's `add this signature to your message`, a quiz's `write
-  // your answer … <a href=javascript:…>`, nor a response body, header or template (`insert into your response body: <script…`)
+  // your answer … <a href=javascript:…>`, nor a response body, header or template (`paste it into your response body: <script…`)
   String.raw`(?:\b(?:include|add|append|insert|put|paste|embed|output|print|render|write|place|copy|reproduce)[ \t]+(?:in|into|to|within|at the (?:end|start|beginning|top|bottom) of)[ \t]+your (?:response|reply|answer|output|summary)|\b(?:end|start|begin|finish|conclude)[ \t]+your (?:response|reply|answer|output|summary)[ \t]+with|\byour (?:response|reply|answer|output) (?:must|should|has to|needs to) (?:include|contain|end with|start with|begin with))\b(?![ \t]*(?:body|headers?|templates?|pages?|objects?|streams?|html|payloads?|codes?|status|fields?|files?)\b)${ACTIVE_MARKUP}`,
 ];
 const NOT_EN = String.raw`(?<!(?:(?<!\bwhy )\bnot|\bnever|n't) (?:(?:ever|just|simply|blindly|completely|entirely) )?)(?<!\b(?:(?:if|when|whenever|unless|once|because) ${SUBJECT_EN}|(?:did|do|does|should) ${SUBJECT_EN}|who|which) )`;
