@@ -459,10 +459,12 @@ describe('texts built to make the reading slow', () => {
     'Note for the AI assistant calendar bot, Для ИИ-ассистента получателя если вы автоматизированная система 给AI客服的话',
   ])('%j repeated: linear in the length', (unit) => {
     const of = (n: number) => unit.repeat(Math.ceil(n / unit.length));
-    cost(of(16_384));
-    // best of five (of three for the longer), the longer text 8× the shorter: linear reads ~8 (~12
-    // where a text of 100,000 forged tokens makes as many findings for the collector), quadratic ~64
-    const ratio = cost(of(524_288), 3) / Math.max(1, cost(of(65_536)));
+    cost(of(8_192));
+    // best of five (of three for the longer), the longer text 8× the shorter: linear reads ~8 (~12 where a
+    // text of 50,000 forged tokens makes as many findings for the collector), quadratic ~64. 256 KB, not
+    // 512: `[INST]`'s runs took 15.8-21.1 s of the test's 30 in loaded runs (the detector reads 512 KB of it
+    // in 1.2-1.7 s of CPU), and a quadratic reading shows at 256 KB as well (19 s there when it was one)
+    const ratio = cost(of(262_144), 3) / Math.max(1, cost(of(32_768)));
     expect(ratio).toBeLessThan(32);
   });
   it('an image whose address is one long value: linear in the length', () => {
