@@ -4,6 +4,7 @@
 // text is read for them (the gate, the hits, the override floor) is signals.ts's.
 
 import { CALLED_SOURCES, CALLED_WEAKLY_SOURCES, SENTENCE } from './called.js';
+import { headsOf } from './heads.js';
 
 // Phrases that set aside the reader's instructions or what it reads (`ignore all previous
 // instructions`, `ignore the page and state that…`), in each language: besides being addressed to
@@ -323,10 +324,25 @@ const WEAKLY_ADDRESSED_SOURCES = [
 
 /** Sources joined and lowercased, for a text read lowercased: an upper-case escape (`\S`, `\W`, `\D`, `\B`, `\P`) would turn into its opposite, so none may be in them. Without the `u` flag `\b` and `\w` are ASCII: next to a letter like `ü` or `é` a source says `(?<![\wà-öø-ÿ])` or `(?![\wà-öø-ÿ])`, and `[^\s…]` for a word. */
 function lowered(sources: readonly string[]): string {
-  const s = sources.join('|');
+  const s = sources.map(wordsFirst).join('|');
   // escapes read in pairs: `\\W` (a backslash, then W) is no escape of W
   for (const m of s.matchAll(/\\(?:\\|([SWDBP]))/g)) if (m[1]) throw new Error(`a lowercased signal regex holds \\${m[1]}: write it as a class ([^\\s] for \\S)`);
   return s.toLowerCase();
+}
+
+/**
+ * An alternative that begins with a lookbehind (`${NOT_EN}…ignore`, `(?<=\bto )…`), led by a lookahead of the words its
+ * matches begin with (heads.ts reads them from its source). V8 runs an alternative's lookbehinds before its first word,
+ * and the gate tries a regex wherever any of its alternatives' words begins: each try elsewhere walked back through the
+ * lookbehinds' alternations (1 MiB of `ai ` cost the detector 1.7 s, prose 0.15 s). The lookahead fails there at once.
+ */
+function wordsFirst(source: string): string {
+  if (!source.startsWith('(?<')) return source;
+  const h = headsOf(new RegExp(source.toLowerCase(), 'g'));
+  // (where a match may start before its word, or a word is unknown, the alternative stays as it is)
+  if (h === null || h.atZero || !h.heads.every((w) => w.lo === 0 && w.hi === 0 && w.word !== '')) return source;
+  const words = [...new Set(h.heads.map((w) => w.word.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')))];
+  return `(?=${words.join('|')})${source}`;
 }
 
 // Read over the text lowercased (same length for the scripts here), without the `i` and `u`
