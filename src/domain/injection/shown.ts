@@ -3,6 +3,18 @@
 // these markers as often as an attack forges them, and only what stands around one tells which
 // (signals.ts: forgeries, addressed).
 
+/**
+ * How many markers of one kind (chat tokens, the other delimiters, phrases addressed to the model)
+ * a text's reading looks at closely for what stands around them (a sentence about a format, a list,
+ * a table, a paragraph's colon, a quotation: ~10-15 µs each): a hundred, and one more per 128 code
+ * units. Past them a marker is taken as it comes: used, or said (unless the few code units either
+ * side show it: a string's whole value, a template's braces). A page about chat formats names one
+ * every few hundred code units (the densest of the fixtures' legitimate texts, 30 in 2,109: a
+ * quarter of its allowance); a text of thousands in a row is no such page (1 MiB of `[INST]` or
+ * `</document>` took 1.4-2.8 s on the gateway's thread, 1 MiB of `助手，` 6 s).
+ */
+export const closeLooks = (length: number): number => 100 + length / 128;
+
 /** For one text, whether a position is inside a fenced block or inline code: where documentation shows a template. */
 export function codeReader(text: string): (at: number) => boolean {
   // read once per text, on the first ask: a search from the text's start (and from each line's) at
@@ -69,20 +81,17 @@ const SENTENCE_END = /[.!?。！？\n]/;
  *   or that a console's input prompt opens (`>>> `, `In [7]:`);
  * - in an example that a line ending in a colon brings in (`A full conversation looks like:` and the turns
  *   under it, a blank line apart or not), or under a call that renders a template (`print(tok.apply_chat_template(msgs))`).
+ * Not `closely` (a marker past a text's allowance: closeLooks), its sentence and paragraph are not read: what stands
+ * right beside it and on its line only.
  */
-export function shown(text: string, start: number, end: number): boolean {
+export function shown(text: string, start: number, end: number, closely = true): boolean {
   const quote = text[start - 1] ?? '';
   if (QUOTE.test(quote) && CLOSED.exec(text.slice(end, end + 12))?.[1] === quote) return true;
   if (BRACES.test(text.slice(Math.max(0, start - 12), start)) || BRACES.test(text.slice(end, end + 12))) return true;
   // a vocabulary's entry: the token and its id (`<|endoftext|> = 100257`, `<|eot_id|>: 128009`)
   if (TOKEN_ID.test(text.slice(end, end + 12))) return true;
-  let from = start;
-  while (from > 0 && start - from < 80 && !SENTENCE_END.test(text[from - 1]!)) from--;
-  let to = end;
-  while (to < text.length && to - end < 20 && !SENTENCE_END.test(text[to]!)) to++;
   // (each search back bounded: a text of many tokens on one line stays linear)
-  let lineStart = start;
-  while (lineStart > 0 && start - lineStart < 600 && text[lineStart - 1] !== '\n') lineStart--;
+  const lineStart = lineStartOf(text, start);
   const atLine = lineStart === 0 || text[lineStart - 1] === '\n';
   const onLine = text.slice(lineStart, start);
   // a noun in a sentence: a word before it and a comma, a full stop or a semicolon right after it (`GPT-2 only
@@ -94,6 +103,11 @@ export function shown(text: string, start: number, end: number): boolean {
   // a setting's value (`Before System: <|im_start|>system`, `stop: [INST]`), a string a prompt's or a
   // template's field holds (`{"prompt": "<|im_start|>user\n…", "completion": "4<|im_end|>"}`)
   if (atLine && (SETTING.test(onLine) || TEMPLATE_FIELD.test(onLine) || REPL.test(onLine))) return true;
+  if (!closely) return false;
+  let from = start;
+  while (from > 0 && start - from < 80 && !SENTENCE_END.test(text[from - 1]!)) from--;
+  let to = end;
+  while (to < text.length && to - end < 20 && !SENTENCE_END.test(text[to]!)) to++;
   const before = text.slice(from, start);
   // (an abbreviation's full stop ends no sentence for an example it brings in: `e.g. <|im_start|>…`)
   if (FORMAT_TALK.test(before) || EXAMPLE.test(text.slice(Math.max(0, from - 5), start)) || MENTIONED.test(before) || FORMAT_TALK.test(text.slice(end, to))) return true;
@@ -109,14 +123,23 @@ export function shown(text: string, start: number, end: number): boolean {
   }
   return false;
 }
+
+/**
+ * Where the line holding `at` starts, looked for at most 600 code units back (the start of that
+ * reach when its line starts further back). A native search in a slice (V8 slices without copying).
+ */
+function lineStartOf(text: string, at: number): number {
+  const from = Math.max(0, at - 601);
+  const nl = text.slice(from, at).lastIndexOf('\n');
+  return nl >= 0 ? from + nl + 1 : Math.max(0, at - 600);
+}
 /**
  * Whether the marker at `start` stands in a table's row or on a line of markdown's indented code (four
  * spaces or a tab; not a pretty-printed JSON field's value: data, however deep it is indented). Laid out,
  * not said: no example runs on from it (signals.ts: forgeries), as one in a sentence about a format does.
  */
 export function laidOut(text: string, start: number): boolean {
-  let lineStart = start;
-  while (lineStart > 0 && start - lineStart < 600 && text[lineStart - 1] !== '\n') lineStart--;
+  const lineStart = lineStartOf(text, start);
   if (lineStart > 0 && text[lineStart - 1] !== '\n') return false;
   const onLine = text.slice(lineStart, start);
   return /^[ \t]*\|/.test(onLine) || (/^(?: {4}|\t)/.test(text.slice(lineStart, start + 1)) && !JSON_FIELD.test(onLine));

@@ -4,7 +4,7 @@
 // the words its alternatives begin with); they are written with bounded gaps only, so no try
 // backtracks far.
 import { ADDRESSED, MODEL_MUST, OVERRIDE, OWN, WEAKLY_ADDRESSED } from './addressed.js';
-import { armor, codeReader, emptyPair, JSON_FIELD, laidOut, logTag, namedInList, shown, speakerTurn } from './shown.js';
+import { armor, closeLooks, codeReader, emptyPair, JSON_FIELD, laidOut, logTag, namedInList, shown, speakerTurn } from './shown.js';
 import { Gate, type Starts } from './starts.js';
 import type { Folded } from './fold.js';
 
@@ -57,6 +57,8 @@ export interface ForgeryHits {
 const SHOWN_TURN = 240;
 /** How far after a forged end a forged turn makes the two one forged exchange (code units). */
 const FORGED_TURN_WITHIN = 300;
+/** Chat tokens used (outside code, not shown) past which the rest are not read: the verdict is conclusive with the first. */
+const USED_ENOUGH = 16;
 
 export function forgeries(r: Reading): ForgeryHits {
   const strong: Hit[] = [];
@@ -70,7 +72,8 @@ export function forgeries(r: Reading): ForgeryHits {
   // a token right after one shown is shown too: an example's turns, each after the last (`For example:
   // <s>[INST] <<SYS>>\nYou are…\n<</SYS>>\n\nExplain… [/INST]`, a dataset's sample, a notebook's output)
   let shownEnd = -1;
-  for (let k = 0; k < tokens.length; k++) {
+  const looks = closeLooks(text.length);
+  for (let k = 0; k < tokens.length && strong.length < USED_ENOUGH; k++) {
     const m = tokens[k]!;
     const hit = { signal: 'role-forgery', start: m.index, end: m.index + m[0].length };
     if (inCode(m.index)) {
@@ -80,7 +83,7 @@ export function forgeries(r: Reading): ForgeryHits {
     }
     // (not past another JSON field's start: a forged turn in the next field is read for itself)
     const chained = shownEnd >= 0 && hit.start - shownEnd <= SHOWN_TURN && !JSON_FIELD.test(text.slice(shownEnd, hit.start));
-    const isShown = chained || namedInList(text, tokens, k) || shown(text, hit.start, hit.end);
+    const isShown = chained || namedInList(text, tokens, k) || shown(text, hit.start, hit.end, k < looks);
     // (one laid out in a table or indented code is shown, but no example runs on from it)
     if (isShown) weak.push(hit);
     else (laidOut(text, hit.start) ? weak : strong).push(hit);
@@ -110,7 +113,7 @@ export function forgeries(r: Reading): ForgeryHits {
       if (inCode(m.index) || armor(text, m.index)) continue;
       // a tag named in prose (`put the contract inside <instructions> and </instructions> tags`, an empty
       // pair `<document></document>`) is shown, like a chat token in a sentence about it
-      if (m[0][0] === '<' && (emptyPair(found, k) || namedInList(text, found, k) || laidOut(text, m.index) || shown(text, m.index, m.index + m[0].length))) continue;
+      if (m[0][0] === '<' && (emptyPair(found, k) || namedInList(text, found, k) || laidOut(text, m.index) || shown(text, m.index, m.index + m[0].length, k < looks))) continue;
       const hit = { signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length };
       weak.push(hit);
       ends.push(hit);
