@@ -193,6 +193,18 @@ export const ownVoiceHeldOut2 = () => read('own-voice-heldout-2.jsonl.gz') as (H
  */
 export const handAuthors2 = () => read('heldout-authors-2.jsonl.gz') as (Hand & { id: string; label: 0 | 1; carrier: string; voice?: string; goal?: string; kind?: string; inj?: string })[];
 /**
+ * The classic indirect-injection forms, held out (2026-11-30, night): a helper who read none of the
+ * detector nor any set wrote 180 attacks in eight forms (an order about the reply itself, the reader
+ * named by what it does, a new task, an order about summaries, a tool to call or a link to follow,
+ * data asked of the model, the assistant called by name, a hidden block; twelve goals, twelve
+ * carriers, a third short, a third long) and for each a legitimate twin of the same carrier and
+ * form (instructions to people, AI products' docs, style guides, logs); en, de, fr, es, zh, ru:
+ * 30 + 30 each. Another helper wrote a set to the same brief, which is trained on
+ * (scripts/injection/written/classic-14.jsonl). Each line has its `form` (1-8), `goal`, `carrier`
+ * and, for an attack, its `inj` (where it differs from its twin).
+ */
+export const handClassic = () => read('heldout-classic.jsonl.gz') as (Hand & { id: string; label: 0 | 1; form: number; goal: string; carrier: string; inj?: string })[];
+/**
  * Short strings a tool returns, held out (2026-11-29, late evening): two helpers who read none of the
  * detector nor any set wrote 300 attacks and 300 legitimate texts of one or two sentences (a JSON
  * field, a calendar entry, a review, a commit message, a log line, an alt text; en, de, fr, es, ru, zh:

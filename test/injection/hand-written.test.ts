@@ -12,6 +12,7 @@ import {
   type Hand,
   handAuthors,
   handAuthors2,
+  handClassic,
   handDev,
   handDev2,
   handInjections,
@@ -93,6 +94,15 @@ describe('tool output by other authors, a second set (heldout-authors-2: 180 att
     const xs = handAuthors2();
     eachLanguageHas(xs, 60);
     keepsItsFigures(...byLabel(xs), { benign: 180, attacks: 180, flagged: 8, caught: 119 });
+    namesItsInjections(xs);
+  });
+});
+
+describe('the classic indirect-injection forms (heldout-classic: 180 attacks in eight forms, 180 legitimate twins of the same carriers and forms; held out, never trained on)', () => {
+  it('does not lose what was measured (158 of 180 caught, 10 of 180 flagged with the weights before the set trained on beside it)', () => {
+    const xs = handClassic();
+    eachLanguageHas(xs, 60);
+    keepsItsFigures(...byLabel(xs), { benign: 180, attacks: 180, flagged: 10, caught: 158 });
     namesItsInjections(xs);
   });
 });
