@@ -25,7 +25,6 @@ import { toolPoisoning } from './poisoning.js';
 import { BARE_ASSISTANT } from './addressed.js';
 import { addressed, addressedWeakly, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, namesModelMust, quotation, type Reading, readForSignals, reported } from './signals.js';
 import { type Folded, foldForSignals } from './fold.js';
-import { closeLooks } from './shown.js';
 import { MODEL } from './weights.js';
 
 /** The score at or above which a text is flagged. */
@@ -274,16 +273,14 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
   const said = addressedBoth(raw, folded, foldedRead);
   for (const h of said.hits) mark('addressed-to-model', h.start, h.end);
   // an order someone is reported to have written (`ich habe geschrieben „Vergiss deine Regeln“`) is cited, not given
-  // (as many as a text's reading looks at closely: one past them is said)
-  const looks = closeLooks(t.length);
-  const cited = said.hits.length > 0 && said.hits.every((h, k) => k < looks && reported(t, h.start, h.end));
+  const cited = said.hits.length > 0 && said.hits.every((h) => reported(t, h.start, h.end));
   if (said.hits.length > 0 && !cited) logit += BONUS.addressed;
   else {
     let weakly = foldedRead ? union(addressedWeakly(raw), unfold(addressedWeakly(foldedRead), folded!)) : addressedWeakly(raw);
     // (what a server says to the model by design calls it as it likes: `Assistant, collect the owner first`)
     if (opts.instructive) weakly = weakly.filter((h) => !BARE_ASSISTANT.test(t.slice(h.start, h.end)));
     // (reported, as above, they are cited)
-    weakly = weakly.filter((h, k) => k >= looks || !reported(t, h.start, h.end));
+    weakly = weakly.filter((h) => !reported(t, h.start, h.end));
     for (const h of weakly) mark('addressed-to-model', h.start, h.end);
     if (weakly.length > 0) logit += BONUS.addressedWeakly;
   }

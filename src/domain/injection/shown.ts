@@ -4,14 +4,13 @@
 // (signals.ts: forgeries, addressed).
 
 /**
- * How many markers of one kind (chat tokens, the other delimiters, phrases addressed to the model)
- * a text's reading looks at closely for what stands around them (a sentence about a format, a list,
- * a table, a paragraph's colon, a quotation: ~10-15 µs each): a hundred, and one more per 128 code
- * units. Past them a marker is taken as it comes: used, or said (unless the few code units either
- * side show it: a string's whole value, a template's braces). A page about chat formats names one
- * every few hundred code units (the densest of the fixtures' legitimate texts, 30 in 2,109: a
- * quarter of its allowance); a text of thousands in a row is no such page (1 MiB of `[INST]` or
- * `</document>` took 1.4-2.8 s on the gateway's thread, 1 MiB of `助手，` 6 s).
+ * How many markers of one kind (chat tokens, forged tags) a text's reading looks at closely for the
+ * sentence and paragraph around them (shownInSentence: a sentence about a format, an example's colon;
+ * ~10-15 µs each): a hundred, and one more per 128 code units. Markers in code, shown by what stands
+ * beside them or on their line, or laid out in a table do not count. Past them a marker is judged by
+ * those alone: a page about chat formats reads a few dozen so (the densest of the fixtures' legitimate
+ * texts, 30 tokens in 2,109 code units: a quarter of its allowance); a text of thousands in a row is
+ * no such page (1 MiB of `[INST]` or `</document>` took 1.4-2.8 s on the gateway's thread).
  */
 export const closeLooks = (length: number): number => 100 + length / 128;
 
@@ -81,10 +80,11 @@ const SENTENCE_END = /[.!?。！？\n]/;
  *   or that a console's input prompt opens (`>>> `, `In [7]:`);
  * - in an example that a line ending in a colon brings in (`A full conversation looks like:` and the turns
  *   under it, a blank line apart or not), or under a call that renders a template (`print(tok.apply_chat_template(msgs))`).
- * Not `closely` (a marker past a text's allowance: closeLooks), its sentence and paragraph are not read: what stands
- * right beside it and on its line only.
+ * Two functions: shownBeside reads what stands beside the token and on its line (the string, the braces, the id,
+ * a noun's punctuation, the line's issue, setting, field or prompt: cheap); shownInSentence the words of its
+ * sentence and the lines of its paragraph (how many of those a text pays for: closeLooks). Shown if either says so.
  */
-export function shown(text: string, start: number, end: number, closely = true): boolean {
+export function shownBeside(text: string, start: number, end: number): boolean {
   const quote = text[start - 1] ?? '';
   if (QUOTE.test(quote) && CLOSED.exec(text.slice(end, end + 12))?.[1] === quote) return true;
   if (BRACES.test(text.slice(Math.max(0, start - 12), start)) || BRACES.test(text.slice(end, end + 12))) return true;
@@ -103,7 +103,13 @@ export function shown(text: string, start: number, end: number, closely = true):
   // a setting's value (`Before System: <|im_start|>system`, `stop: [INST]`), a string a prompt's or a
   // template's field holds (`{"prompt": "<|im_start|>user\n…", "completion": "4<|im_end|>"}`)
   if (atLine && (SETTING.test(onLine) || TEMPLATE_FIELD.test(onLine) || REPL.test(onLine))) return true;
-  if (!closely) return false;
+  return false;
+}
+
+/** The other half of shownBeside's cases (above): the sentence around the token and the lines before it in its paragraph. */
+export function shownInSentence(text: string, start: number, end: number): boolean {
+  const lineStart = lineStartOf(text, start);
+  const atLine = lineStart === 0 || text[lineStart - 1] === '\n';
   let from = start;
   while (from > 0 && start - from < 80 && !SENTENCE_END.test(text[from - 1]!)) from--;
   let to = end;

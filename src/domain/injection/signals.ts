@@ -4,7 +4,7 @@
 // the words its alternatives begin with); they are written with bounded gaps only, so no try
 // backtracks far.
 import { ADDRESSED, MODEL_MUST, OVERRIDE, OWN, WEAKLY_ADDRESSED } from './addressed.js';
-import { armor, closeLooks, codeReader, emptyPair, JSON_FIELD, laidOut, logTag, namedInList, shown, speakerTurn } from './shown.js';
+import { armor, closeLooks, codeReader, emptyPair, JSON_FIELD, laidOut, logTag, namedInList, shownBeside, shownInSentence, speakerTurn } from './shown.js';
 import { Gate, type Starts } from './starts.js';
 import type { Folded } from './fold.js';
 
@@ -73,6 +73,7 @@ export function forgeries(r: Reading): ForgeryHits {
   // <s>[INST] <<SYS>>\nYou are…\n<</SYS>>\n\nExplain… [/INST]`, a dataset's sample, a notebook's output)
   let shownEnd = -1;
   const looks = closeLooks(text.length);
+  let looked = 0; // chat tokens whose sentence was read
   for (let k = 0; k < tokens.length && strong.length < USED_ENOUGH; k++) {
     const m = tokens[k]!;
     const hit = { signal: 'role-forgery', start: m.index, end: m.index + m[0].length };
@@ -83,10 +84,11 @@ export function forgeries(r: Reading): ForgeryHits {
     }
     // (not past another JSON field's start: a forged turn in the next field is read for itself)
     const chained = shownEnd >= 0 && hit.start - shownEnd <= SHOWN_TURN && !JSON_FIELD.test(text.slice(shownEnd, hit.start));
-    const isShown = chained || namedInList(text, tokens, k) || shown(text, hit.start, hit.end, k < looks);
-    // (one laid out in a table or indented code is shown, but no example runs on from it)
-    if (isShown) weak.push(hit);
-    else (laidOut(text, hit.start) ? weak : strong).push(hit);
+    const beside = chained || namedInList(text, tokens, k) || shownBeside(text, hit.start, hit.end);
+    // (one laid out in a table or indented code is shown, but no example runs on from it, and its sentence is not read)
+    const laid = !beside && laidOut(text, hit.start);
+    const isShown = beside || (!laid && looked++ < looks && shownInSentence(text, hit.start, hit.end));
+    (isShown || laid ? weak : strong).push(hit);
     shownEnd = isShown ? hit.end : -1;
   }
   // the turns that can follow a forged end as the attacker's voice: a system, admin or developer
@@ -106,6 +108,7 @@ export function forgeries(r: Reading): ForgeryHits {
     if (!logTag(text, m[0], hit.start, hit.end)) delimiters.push(hit);
   }
   const ends: Hit[] = [...delimiters];
+  let tagsLooked = 0; // tags whose sentence was read
   for (const re of [Re.Delimiters, Re.DelimitersIntl]) {
     const found = matches(re, r);
     for (let k = 0; k < found.length; k++) {
@@ -113,8 +116,13 @@ export function forgeries(r: Reading): ForgeryHits {
       if (inCode(m.index) || armor(text, m.index)) continue;
       // a tag named in prose (`put the contract inside <instructions> and </instructions> tags`, an empty
       // pair `<document></document>`) is shown, like a chat token in a sentence about it
-      if (m[0][0] === '<' && (emptyPair(found, k) || namedInList(text, found, k) || laidOut(text, m.index) || shown(text, m.index, m.index + m[0].length, k < looks))) continue;
-      const hit = { signal: 'delimiter-forgery', start: m.index, end: m.index + m[0].length };
+      const end = m.index + m[0].length;
+      if (
+        m[0][0] === '<' &&
+        (emptyPair(found, k) || namedInList(text, found, k) || laidOut(text, m.index) || shownBeside(text, m.index, end) || (tagsLooked++ < looks && shownInSentence(text, m.index, end)))
+      )
+        continue;
+      const hit = { signal: 'delimiter-forgery', start: m.index, end };
       weak.push(hit);
       ends.push(hit);
     }
@@ -263,6 +271,9 @@ export function citing(r: Reading, from: number, to: number): boolean {
 const CLOSERS: Record<string, string> = { '"': '"', '“': '”"', '„': '“”"', '«': '»', '「': '」', '『': '』', '”': '”', '‘': '’', '‚': '‘’' };
 /** CLOSERS by the opening mark's code unit: the closing marks' code units (read a code unit at a time, no string made per character). */
 const CLOSING = new Map(Object.entries(CLOSERS).map(([open, close]) => [open.charCodeAt(0), [...close].map((c) => c.charCodeAt(0))]));
+/** 1 for each code unit that opens a quotation (CLOSERS' keys). */
+const OPENING = new Uint8Array(0x10000);
+for (const open of CLOSING.keys()) OPENING[open] = 1;
 
 export interface Quotation {
   /** The share of [start, end) inside quotation marks. */
@@ -282,17 +293,22 @@ const QUOTE_REACH = 300;
  */
 export function reported(text: string, start: number, end: number): boolean {
   // the quotations of the hit's line within QUOTE_REACH of it (each search bounded: a line of many hits stays linear)
-  let lineStart = start;
-  while (lineStart > 0 && start - lineStart < QUOTE_REACH && text[lineStart - 1] !== '\n') lineStart--;
+  // (a native search for the line's start in a slice, and the code units read as numbers: a text of a phrase
+  // every few code units is read here for each, 1 MiB of `助手，` took 3.6 s a string per code unit)
+  const from = Math.max(0, start - QUOTE_REACH);
+  const nl = text.slice(from, start).lastIndexOf('\n');
+  const lineStart = nl >= 0 ? from + nl + 1 : from;
   const to = Math.min(text.length, end + QUOTE_REACH);
   // in order, each from its opening mark to the first of its closing marks
   for (let i = lineStart; i < start; i++) {
-    const closers = CLOSERS[text[i]!];
+    const c = text.charCodeAt(i);
+    if (OPENING[c] === 0) continue;
+    const closers = CLOSING.get(c)!;
     // (`«` right after a word closes German's `»halten«`; it opens French's `« … »`)
-    if (closers === undefined || (text[i] === '«' && i > lineStart && /[\p{L}\p{N}]/u.test(text[i - 1]!))) continue;
+    if (c === 0xab && i > lineStart && /[\p{L}\p{N}]/u.test(text[i - 1]!)) continue;
     let j = i + 1;
-    while (j < to && text[j] !== '\n' && !closers.includes(text[j]!)) j++;
-    if (j >= to || text[j] === '\n') continue; // not closed on its line (nearby): no quotation
+    for (let d = text.charCodeAt(j); j < to && d !== 10 && !closers.includes(d); d = text.charCodeAt(++j));
+    if (j >= to || text.charCodeAt(j) === 10) continue; // not closed on its line (nearby): no quotation
     if (j < end) {
       i = j; // closed before the hit ends: the next one
       continue;
