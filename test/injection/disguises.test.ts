@@ -479,26 +479,25 @@ describe('texts built to make the reading slow', () => {
     expect(ratio).toBeLessThan(32);
   });
   it.each([
-    // each marker's or phrase's surroundings read closely (a sentence about a format, a list, a table, a quotation
-    // on its line): ~10-15 µs a hit, linear, but a hit every few code units made 128 KB cost 12-28× as much as
-    // tool output of its length
-    '[INST]',
-    '<data> ',
-    '<|user|> ',
-    '助手，: ',
-    '致自动程序的说明 ',
-  ])('%j repeated costs a few times tool output of its length, not tens', (unit) => {
+    // each marker's sentence or paragraph read (a sentence about a format, an example's colon), each phrase's line
+    // read for a quotation a code unit at a time: ~10-15 µs a hit, linear, but a hit every few code units made
+    // 128 KB cost 11.5-27.8× tool output of its length. Each bound about twice what it costs now, under what it cost then.
+    ['[INST]', 8], // 1.0× now, 17.9× before
+    ['<|user|> ', 8], // 2.6×, 11.5×
+    ['致自动程序的说明 ', 8], // 3.5×, 26.0×
+    ['<data> ', 11], // 5.5×, 16.4×
+    ['助手，: ', 24], // 12.2×, 27.8×
+  ])('%j repeated costs a few times tool output of its length, not tens', (unit, bound) => {
     const of = (u: string) => u.repeat(Math.ceil(131_072 / u.length)).slice(0, 131_072);
     const output = MIXED.slice(0, 131_072);
     cost(output, 2);
     cost(of(unit), 1);
-    // (1.1-10.9× in the session that bounded it; 11.5-27.8× before)
-    expect(cost(of(unit), 3) / Math.max(1, cost(output))).toBeLessThan(16);
+    expect(cost(of(unit), 3) / Math.max(1, cost(output))).toBeLessThan(bound);
   });
   it('chat tokens by the thousands, each in a sentence about a format, are read as used past the allowance', () => {
-    // a sentence about a format shows its token (`the format wraps each message in [INST]`): its sentence and paragraph
-    // are read for a hundred tokens and one more per 128 code units (shown.ts: closeLooks); past them, only what stands
-    // beside a token and on its line (a JSON field's quotes open before it here: the next field's token is read for itself)
+    // a sentence about a format shows its token (`the format wraps each message in [INST]`): the sentences of a hundred
+    // tokens and one more per 128 code units are read (shown.ts: closeLooks); past them, only what stands beside a token
+    // and on its line (a JSON field's quotes open before it here: the next field's token is read for itself)
     const lines = (n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ id: i, note: 'The Llama 2 format wraps each message in [INST].' })).join('\n');
     left(lines(60));
     expect(detectInjection(lines(60), { spans: true }).spans!.filter((s) => s.signal === 'role-forgery')).toHaveLength(60);
