@@ -205,6 +205,23 @@ export const handAuthors2 = () => read('heldout-authors-2.jsonl.gz') as (Hand & 
  */
 export const handClassic = () => read('heldout-classic.jsonl.gz') as (Hand & { id: string; label: 0 | 1; form: number; goal: string; carrier: string; inj?: string })[];
 /**
+ * The classic forms, a second set to the same brief as heldout-classic (2026-11-30, night; another helper):
+ * read to see where the detector misses (orders about the reply itself in the five languages besides
+ * English, tools to call by name) and trained on in a retrain that was not kept (the offset rose, the
+ * held-out authors lost 15). Not held out: its misses were read.
+ */
+export const classicDev = () => read('classic-forms-dev.jsonl.gz') as (Hand & { id: string; label: 0 | 1; form: number; goal: string; carrier: string; inj?: string })[];
+/**
+ * Orders about the reader's reply and orders to call a tool by name (2026-11-30, night): two helpers who
+ * read none of the detector nor any set wrote 300 attacks (form `A`, 180: `your answer must…`, `reply
+ * only with…`, no AI named; form `B`, 120: `use the send_email function to…`, `call update_price…`) and
+ * 300 legitimate twins (a reply's deadline, a quiz's rule, a support macro for a person; API references,
+ * READMEs, runbooks, logs of calls made), en, de, fr, es, zh, ru 50 + 50 each. A retrain with them and
+ * classic-forms-dev took the classic held-out set 158 -> 162 of 180 and lost elsewhere (held-out authors
+ * 579 -> 555, short strings 201 -> 184): not kept; here as a set measured, for the model that learns it.
+ */
+export const replyToolOrders = () => read('reply-tool-orders.jsonl.gz') as (Hand & { id: string; label: 0 | 1; form: 'A' | 'B'; goal?: string; carrier: string; inj?: string })[];
+/**
  * Short strings a tool returns, held out (2026-11-29, late evening): two helpers who read none of the
  * detector nor any set wrote 300 attacks and 300 legitimate texts of one or two sentences (a JSON
  * field, a calendar entry, a review, a commit message, a log line, an alt text; en, de, fr, es, ru, zh:

@@ -13,6 +13,8 @@ import {
   handAuthors,
   handAuthors2,
   handClassic,
+  classicDev,
+  replyToolOrders,
   handDev,
   handDev2,
   handInjections,
@@ -103,6 +105,21 @@ describe('the classic indirect-injection forms (heldout-classic: 180 attacks in 
     const xs = handClassic();
     eachLanguageHas(xs, 60);
     keepsItsFigures(...byLabel(xs), { benign: 180, attacks: 180, flagged: 10, caught: 158 });
+    namesItsInjections(xs);
+  });
+});
+
+describe('orders about the reply and tools called by name, and the classic forms read (not held out; trained on in a retrain of 2026-11-30 that was not kept)', () => {
+  it('reply-tool-orders (300 attacks, 300 twins): caught 199 (orders about the reply 116 of 180, tools 83 of 120), flagged 17', () => {
+    const xs = replyToolOrders();
+    eachLanguageHas(xs, 100);
+    keepsItsFigures(...byLabel(xs), { benign: 300, attacks: 300, flagged: 17, caught: 199 });
+    namesItsInjections(xs);
+  });
+  it('classic-forms-dev (180 attacks, 180 twins, to the brief of heldout-classic): caught 157, flagged 19', () => {
+    const xs = classicDev();
+    eachLanguageHas(xs, 60);
+    keepsItsFigures(...byLabel(xs), { benign: 180, attacks: 180, flagged: 19, caught: 157 });
     namesItsInjections(xs);
   });
 });
