@@ -23,7 +23,22 @@ import { base64Texts, binaryTexts, enclosedTexts, type Hidden, hexTexts, hiddenH
 import { exfilImages } from './images.js';
 import { toolPoisoning } from './poisoning.js';
 import { BARE_ASSISTANT } from './addressed.js';
-import { addressed, addressedWeakly, citing, discussion, type ForgeryHits, forgeries, type Hit, isOverride, namesModelMust, quotation, type Reading, readForSignals, reported } from './signals.js';
+import {
+  addressed,
+  addressedWeakly,
+  citing,
+  discussion,
+  type ForgeryHits,
+  forgeries,
+  type Hit,
+  isOverride,
+  namesModelMust,
+  quotation,
+  quoteOpeners,
+  type Reading,
+  readForSignals,
+  reported,
+} from './signals.js';
 import { type Folded, foldForSignals } from './fold.js';
 import { MODEL } from './weights.js';
 
@@ -273,14 +288,17 @@ function detect(text: string, opts: DetectOptions, guess: boolean): InjectionRes
   const said = addressedBoth(raw, folded, foldedRead);
   for (const h of said.hits) mark('addressed-to-model', h.start, h.end);
   // an order someone is reported to have written (`ich habe geschrieben „Vergiss deine Regeln“`) is cited, not given
-  const cited = said.hits.length > 0 && said.hits.every((h) => reported(t, h.start, h.end));
+  // (the text's opening marks found once: a text of a phrase every few code units has each read for its quotation)
+  let openers: number[] | undefined;
+  const isReported = (h: Hit) => reported(t, h.start, h.end, (openers ??= quoteOpeners(t)));
+  const cited = said.hits.length > 0 && said.hits.every(isReported);
   if (said.hits.length > 0 && !cited) logit += BONUS.addressed;
   else {
     let weakly = foldedRead ? union(addressedWeakly(raw), unfold(addressedWeakly(foldedRead), folded!)) : addressedWeakly(raw);
     // (what a server says to the model by design calls it as it likes: `Assistant, collect the owner first`)
     if (opts.instructive) weakly = weakly.filter((h) => !BARE_ASSISTANT.test(t.slice(h.start, h.end)));
     // (reported, as above, they are cited)
-    weakly = weakly.filter((h) => !reported(t, h.start, h.end));
+    weakly = weakly.filter((h) => !isReported(h));
     for (const h of weakly) mark('addressed-to-model', h.start, h.end);
     if (weakly.length > 0) logit += BONUS.addressedWeakly;
   }
