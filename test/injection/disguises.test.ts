@@ -487,9 +487,6 @@ describe('texts built to make the reading slow', () => {
     ['致自动程序的说明 ', 8], // 3.5×, 26.0×
     ['<data> ', 11], // 5.5×, 16.4×
     ['助手，: ', 24], // 12.2×, 27.8×
-    // a word the phrases addressed to the model begin with: their regex tried whole at each (starts.ts: split)
-    ['ignore ', 4], // 1.8×, 6.0-8.2×
-    ['to the ai ', 5], // 2.2×, 7.3-7.7×
   ])('%j repeated costs a few times tool output of its length, not tens', (unit, bound) => {
     const of = (u: string) => u.repeat(Math.ceil(131_072 / u.length)).slice(0, 131_072);
     const output = MIXED.slice(0, 131_072);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { detectInjection } from '../../src/domain/injection/index.js';
-import { readForSignals, SIGNAL_REGEXES, SPLIT_SIGNALS } from '../../src/domain/injection/signals.js';
+import { readForSignals, SIGNAL_REGEXES } from '../../src/domain/injection/signals.js';
 import { Gate, ODD_LETTERS } from '../../src/domain/injection/starts.js';
 import { headsOf } from '../../src/domain/injection/heads.js';
 import { foldForSignals } from '../../src/domain/injection/fold.js';
@@ -56,8 +56,7 @@ describe('the gate before the signal regexes (starts.ts)', () => {
           t.replace(/a/g, '\u{1d41a}').replace(/o/g, 'о'),
         ],
   );
-  // (as the detector builds it: the phrases addressed to the model gated alternative by alternative)
-  const gate = new Gate(SIGNAL_REGEXES, SPLIT_SIGNALS);
+  const gate = new Gate(SIGNAL_REGEXES);
   // Each of the two sweeps below runs every signal regex over every text twice (gated and whole):
   // 4-6 s of CPU alone, and twice that in a worker late in a whole run with three other files
   // beside it (22.8 s of wall time in a fresh clone's run on 2026-11-27, of vitest's 30 s).
@@ -84,7 +83,7 @@ describe('the gate before the signal regexes (starts.ts)', () => {
         ),
     );
     expect(ascii.some((re, k) => re.source !== SIGNAL_REGEXES[k]!.source)).toBe(true);
-    const bundled = new Gate(ascii, SPLIT_SIGNALS);
+    const bundled = new Gate(ascii);
     for (const t of samples) expectEqual(bundled.scan(t.toLowerCase(), t), gate.scan(t.toLowerCase(), t), t.slice(0, 80));
   });
 
@@ -107,21 +106,6 @@ describe('the gate before the signal regexes (starts.ts)', () => {
     for (const re of [/(?<![a-zà-ÿ])ai:/, /(?<![a-z0-9_])ai:/, /(?<![^\w])ai:/, /(?<![\w]x)ai:/, /(?<!\s)ai:/]) expect(at(re)['ai:'], re.source).toEqual([0, false]);
     // nor one whose alternatives may match nothing (what follows may then be inside a word)
     for (const re of [/(?:\bfoo|)bar/, /(?:\bfoo|-?)bar/, /(?:\bfoo|\B)bar/, /(?:\bfoo|(?=b))bar/]) expect(at(re).bar, re.source).toEqual([0, false]);
-  });
-
-  it('a regex gated alternative by alternative finds what it finds whole: the first alternative that matches at a place, no match inside another', () => {
-    const res = [/\b(?:abc d|ab)\w*|\bxy|(?<=\bq )ab c|\bab c\w?|(?:^|\n)[ \t]*note:/gm, /(?<!no )\bto (?:the )?ai\b|\bai (?:must|should)|\bto\b/g];
-    const split = new Gate(res, () => true);
-    const whole = new Gate(res);
-    for (const t of ['ab c', 'abc d', 'xy ab c abc d', 'q ab c', 'q abc d xy', 'abcd ab cd', 'no to the ai', 'to the ai must to ai should', '  note: x\nnote: y', 'xab c ab', '']) {
-      const starts = split.scan(t.toLowerCase(), t);
-      res.forEach((re, k) => {
-        expect(split.unitCount(k), re.source).toBeGreaterThan(1);
-        const found = (ms: RegExpExecArray[]) => ms.map((m) => `${m.index}:${m[0]}`);
-        expect(found(split.matches(k, t, starts, true)), `${re.source} in ${t}`).toEqual(found([...t.matchAll(re)]));
-        expect(found(whole.matches(k, t, whole.scan(t.toLowerCase(), t), true)), `${re.source} in ${t}`).toEqual(found([...t.matchAll(re)]));
-      });
-    }
   });
 
   it(

@@ -202,12 +202,9 @@ const CITING =
 /** The regexes above, in the order of Re; WEAKLY_ADDRESSED and each of ADDRESSED (last) read the text lowercased, the others as written. */
 export const SIGNAL_REGEXES: readonly RegExp[] = [ROLE_TOKENS, ROLE_HEADERS, TURN_PAIR, ODD_TOKENS, STRONG_DELIMITERS, DELIMITERS, DELIMITERS_INTL, DISCUSSION, CITING, WEAKLY_ADDRESSED, ...ADDRESSED];
 // Their words, looked for in one scan of a text. Built on first use (reading the regexes'
-// sources takes some milliseconds), not when the module is loaded. The phrases addressed to the model
-// are gated alternative by alternative (starts.ts): their words (`to`, `for`, `ai`, `your`…) are common,
-// and a try of a language's whole regex where one begins ran the first checks of its ~45 alternatives.
-export const SPLIT_SIGNALS = (k: number): boolean => k >= Re.Addressed;
+// sources takes some milliseconds), not when the module is loaded.
 let gate: Gate | undefined;
-const GATE = () => (gate ??= new Gate(SIGNAL_REGEXES, SPLIT_SIGNALS));
+const GATE = () => (gate ??= new Gate(SIGNAL_REGEXES));
 const enum Re {
   RoleTokens = 0,
   RoleHeaders = 1,

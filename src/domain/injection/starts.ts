@@ -24,7 +24,7 @@ export const ODD_LETTERS = '\u017f\u1c80\u1c81\u1c82\u1c83\u1c84\u1c85\u1c86\u1c
 
 /** Where the matches of each of a Gate's regexes can start in one text. */
 export interface Starts {
-  /** Per unit (a regex, or an alternative of a regex split: Gate), pairs [from, to]: a match can start at these positions only, in increasing `from`. */
+  /** Per regex, pairs [from, to]: a match can start at these positions only, in increasing `from`. */
   ranges: number[][];
   /**
    * Where the line terminators are, increasing. A regex whose matches start at a line (`^` with
@@ -150,20 +150,14 @@ class WordIndex {
 /** The literal words of several global regexes, looked for in one scan of a text. */
 export class Gate {
   private readonly regexes: readonly RegExp[];
-  /**
-   * What is gated, a unit each: a regex, or each top-level alternative of one split (the constructor's
-   * `split`), in their order. unitsOf[k]: regex k's units. The per-unit lists below are indexed by unit.
-   */
-  private readonly units: readonly RegExp[];
-  private readonly unitsOf: readonly number[][];
   private readonly sticky: RegExp[];
   private readonly gated: boolean[];
   private readonly atZero: boolean[];
-  /** Per unit, where it starts from a line terminator in Starts.lines (0: at it, 1: after it), or -1. */
+  /** Per regex, where it starts from a line terminator in Starts.lines (0: at it, 1: after it), or -1. */
   private readonly lineAt: number[];
-  /** Per unit, the terminators (terminatorBit) it starts at or after. */
+  /** Per regex, the terminators (terminatorBit) it starts at or after. */
   private readonly lineMask: number[];
-  /** Per unit that starts at lines, what its match there begins with past spaces and tabs (lineFirsts), or null. */
+  /** Per regex that starts at lines, what its match there begins with past spaces and tabs (lineFirsts), or null. */
   private readonly lineFirst: (Uint8Array | null)[];
   /** Per code unit, the flags above. */
   private readonly first = new Uint8Array(0x10000);
@@ -173,26 +167,9 @@ export class Gate {
   /** here[k]: the hash of the k code units at the position scanned. */
   private readonly here = new Int32Array(WORD_LENGTH + 1);
 
-  /**
-   * `split(k)`: regex k is gated alternative by alternative, each tried only where its own words begin
-   * (a large alternation whose words are common: the phrases addressed to the model, where a try of the
-   * whole at `ai` ran ~45 alternatives' first checks for the one or two that begin with it).
-   */
-  constructor(regexes: readonly RegExp[], split: (k: number) => boolean = () => false) {
+  constructor(regexes: readonly RegExp[]) {
     this.regexes = regexes;
-    const units: RegExp[] = [];
-    const heads: ReturnType<typeof headsOf>[] = [];
-    this.unitsOf = regexes.map((re, k) => {
-      const parts = split(k) ? alternativesOf(re) : null;
-      const theirs = parts?.map(headsOf) ?? [];
-      const whole = parts === null || theirs.some((h) => h === null);
-      const these = whole ? [re] : parts;
-      units.push(...these);
-      heads.push(...(whole ? [headsOf(re)] : theirs));
-      return these.map((_, i) => units.length - these.length + i);
-    });
-    this.units = units;
-    this.sticky = units.map((re) => new RegExp(re.source, `${re.flags.replace('g', '')}y`));
+    this.sticky = regexes.map((re) => new RegExp(re.source, `${re.flags.replace('g', '')}y`));
     this.gated = [];
     this.atZero = [];
     this.lineAt = [];
@@ -201,8 +178,8 @@ export class Gate {
     const all: Word[] = [];
     const free: Word[] = []; // the words that want no boundary
     const unbound = new Uint8Array(0x10000); // a word starting with it wants no boundary
-    units.forEach((_, k) => {
-      const h = heads[k]!;
+    regexes.forEach((re, k) => {
+      const h = headsOf(re);
       this.gated.push(h !== null);
       this.atZero.push(h?.atZero ?? false);
       this.lineAt.push(-1);
@@ -234,7 +211,7 @@ export class Gate {
         }
       }
     });
-    units.forEach((re, k) => {
+    regexes.forEach((re, k) => {
       if (this.lineAt[k]! >= 0) this.lineFirst[k] = lineFirsts(re);
     });
     for (const { word } of all) {
@@ -250,17 +227,12 @@ export class Gate {
 
   /** Whether regex k is gated: every alternative of it begins with a known word. */
   isGated(k: number): boolean {
-    return this.unitsOf[k]!.every((u) => this.gated[u]!);
-  }
-
-  /** How many units regex k is gated as (1 unless split). */
-  unitCount(k: number): number {
-    return this.unitsOf[k]!.length;
+    return this.gated[k]!;
   }
 
   /** Scans `lower` (`text` lowercased) for the words. */
   scan(lower: string, text: string): Starts {
-    const ranges: number[][] = this.units.map((_, u) => (this.atZero[u] ? [0, 0] : []));
+    const ranges: number[][] = this.regexes.map((_, k) => (this.atZero[k] ? [0, 0] : []));
     const lines: number[] = [];
     const odd = this.scanRange(lower, 0, lower.length, ranges, lines);
     return { ranges, lines, exact: lower.length === text.length && !odd && text.indexOf('\u212a') < 0 };
@@ -276,7 +248,7 @@ export class Gate {
   rescan(base: Starts, lower: string, text: string, fold: Refolded): Starts {
     const changed = fold.changed;
     const n = lower.length;
-    const near: number[][] = this.units.map(() => []);
+    const near: number[][] = this.regexes.map(() => []);
     const nearLines: number[] = [];
     let odd = false;
     for (let k = 0; k < changed.length; ) {
@@ -345,8 +317,7 @@ export class Gate {
   matches(k: number, target: string, starts: Starts, scanned: boolean, max = Number.POSITIVE_INFINITY): RegExpExecArray[] {
     const out: RegExpExecArray[] = [];
     const re = this.regexes[k]!;
-    const us = this.unitsOf[k]!;
-    if (!this.isGated(k) || !(scanned || starts.exact)) {
+    if (!this.gated[k] || !(scanned || starts.exact)) {
       re.lastIndex = 0;
       for (let m = re.exec(target); m !== null && out.length < max; m = re.exec(target)) {
         out.push(m);
@@ -355,14 +326,12 @@ export class Gate {
       re.lastIndex = 0;
       return out;
     }
-    if (us.length > 1) return this.matchesSplit(us, target, starts, max, re.unicode, out);
-    const u = us[0]!;
-    const sticky = this.sticky[u]!;
-    const r = starts.ranges[u]!;
-    const lineAt = this.lineAt[u]!;
-    const lineMask = this.lineMask[u]!;
+    const sticky = this.sticky[k]!;
+    const r = starts.ranges[k]!;
+    const lineAt = this.lineAt[k]!;
+    const lineMask = this.lineMask[k]!;
     const lines = lineAt >= 0 ? starts.lines : NO_LINES;
-    const lineFirst = this.lineFirst[u] ?? null;
+    const lineFirst = this.lineFirst[k] ?? null;
     let next = 0; // positions before it were tried, or are inside a match
     let q = 0; // the next range of r
     let l = 0; // the next line
@@ -396,93 +365,9 @@ export class Gate {
     }
     return out;
   }
-
-  /**
-   * matches() of a regex split into its alternatives (units `us`, in order): at each place one of them may
-   * start, those that may are tried in their order and the first that matches is the match, as the whole
-   * regex tried there would give it (an alternative tried where none of its words begins matches nothing).
-   */
-  private matchesSplit(us: readonly number[], target: string, starts: Starts, max: number, unicode: boolean, out: RegExpExecArray[]): RegExpExecArray[] {
-    // (the units with a place to start at, in their order: a text holds the words of a few)
-    const live = us.filter((u) => starts.ranges[u]!.length > 0 || this.lineAt[u]! >= 0);
-    const ws = live.map((u) => this.windowsOf(u, target, starts));
-    const at = new Int32Array(live.length); // per unit, its first window that ends at or after `next`
-    let next = 0; // positions before it were tried, or are inside a match
-    while (out.length < max) {
-      // the first position at or after `next` a unit may start at
-      let p = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < ws.length; i++) {
-        const w = ws[i]!;
-        let j = at[i]!;
-        while (j < w.length && w[j + 1]! < next) j += 2;
-        at[i] = j;
-        if (j < w.length) p = Math.min(p, Math.max(next, w[j]!));
-      }
-      if (p === Number.POSITIVE_INFINITY) break;
-      let m: RegExpExecArray | null = null;
-      if (!(unicode && p > 0 && isTrail(target, p)))
-        for (let i = 0; i < ws.length && m === null; i++) {
-          const w = ws[i]!;
-          let j = at[i]!;
-          while (j < w.length && w[j + 1]! < p) j += 2;
-          at[i] = j;
-          // (windows in increasing `from`: past one that starts after p, none holds it)
-          if (j >= w.length || w[j]! > p) continue;
-          const sticky = this.sticky[live[i]!]!;
-          sticky.lastIndex = p;
-          m = sticky.exec(target);
-        }
-      if (m === null) {
-        next = p + 1;
-        continue;
-      }
-      out.push(m);
-      next = m[0].length === 0 ? advance(target, p, unicode) : p + m[0].length;
-    }
-    return out;
-  }
-
-  /** Where unit u may start in `target`, as pairs [from, to] in increasing `from`: its ranges, and the lines it starts at. */
-  private windowsOf(u: number, target: string, starts: Starts): number[] {
-    const r = starts.ranges[u]!;
-    const lineAt = this.lineAt[u]!;
-    if (lineAt < 0) return r;
-    const lineMask = this.lineMask[u]!;
-    const lineFirst = this.lineFirst[u] ?? null;
-    const at: number[] = [];
-    for (const l of starts.lines) if ((terminatorBit(target.charCodeAt(l)) & lineMask) !== 0 && (lineFirst === null || beginsLine(target, l + 1, lineFirst))) at.push(l + lineAt, l + lineAt);
-    return mergeRanges(r, at);
-  }
 }
 
 const NO_LINES: number[] = [];
-
-/**
- * A regex's top-level alternatives, each a regex of its flags; null when it has one, or refers to a
- * group by number or name (an alternative alone would number its groups otherwise).
- */
-function alternativesOf(re: RegExp): RegExp[] | null {
-  const src = re.source;
-  if (/\\[1-9]|\\k<|\(\?<(?![=!])/.test(src)) return null;
-  const parts: string[] = [];
-  let depth = 0;
-  let inClass = false;
-  let from = 0;
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i];
-    if (c === '\\') i++;
-    else if (inClass) inClass = c !== ']';
-    else if (c === '[') inClass = true;
-    else if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === '|' && depth === 0) {
-      parts.push(src.slice(from, i));
-      from = i + 1;
-    }
-  }
-  parts.push(src.slice(from));
-  return parts.length > 1 ? parts.map((part) => new RegExp(part, re.flags)) : null;
-}
 
 /**
  * Whether the line starting at `at` may hold a match by what it begins with past its spaces and
