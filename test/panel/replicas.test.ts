@@ -149,11 +149,14 @@ describe('panel replicas on one PostgreSQL', () => {
     try {
       const revoked = performance.now();
       await removeRuntime('rt-deaf');
-      // b trusted the token for a minute while it heard every revocation; its pings (every 2 s) say it no longer does.
-      await until(async () => ((await verdict(b, token)) === 401 ? true : null), 15_000, 50);
-      expect(performance.now() - revoked).toBeLessThan(8_000);
-      // Refused from when no ping came back for 4 s; the connection is given up (made again) once a ping it committed is not heard in 2 s.
-      await until(() => (/feed from its other replicas is interrupted \(it did not hear its own ping within 2 s\)/.test(b.log.join('')) ? true : null), 10_000, 50);
+      // b trusted the token for a minute while it heard every revocation; its pings (every 2 s) say it no longer does:
+      // a ping it committed and did not hear within 2 s gives the connection up (made again), and with it the trust.
+      await until(() => (/feed from its other replicas is interrupted \(it did not hear its own ping within 2 s\)/.test(b.log.join('')) ? true : null), 20_000, 50);
+      // Refused from then on: judged by b's own timers, so however loaded the machine (a bound of 8 s on this test's
+      // clock was 8.6 s once in a whole run: the pings' timers, the pool and the requests all wait for a core).
+      expect(await verdict(b, token)).toBe(401);
+      // (and well inside the minute it trusted the token for while it heard every revocation)
+      expect(performance.now() - revoked).toBeLessThan(30_000);
     } finally {
       process.kill(pid, 'SIGCONT');
     }
@@ -175,7 +178,7 @@ describe('panel replicas on one PostgreSQL', () => {
     const again = await addRuntime(a, 'rt-deaf-2');
     // Trusted for a minute again once it hears its pings: only the word of the revocation makes it refuse within 5 s of the lookup.
     await refusedAtOnce([b], again, () => removeRuntime('rt-deaf-2'));
-  });
+  }, 60_000);
 
   it('refuse a token revoked by SQL alone (no replica or command said a word): the revoking transaction tells every replica', async () => {
     const token = await addRuntime(a, 'rt-sql');
