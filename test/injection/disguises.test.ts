@@ -485,7 +485,7 @@ describe('texts built to make the reading slow', () => {
     ['[INST]', 8], // 1.0× now, 17.9× before
     ['<|user|> ', 8], // 2.6×, 11.5×
     ['致自动程序的说明 ', 8], // 3.5×, 26.0×
-    ['<data> ', 11], // 5.5×, 16.4×
+    ['<data> ', 14], // 5.5-7.6×, 16.4×
     ['助手，: ', 24], // 12.2×, 27.8×
   ])('%j repeated costs a few times tool output of its length, not tens', (unit, bound) => {
     const of = (u: string) => u.repeat(Math.ceil(131_072 / u.length)).slice(0, 131_072);
