@@ -43,8 +43,8 @@ function positions(text: string, needle: string, step: number): number[] {
   return out;
 }
 
-/** How many of the ascending `xs` are below `at`. */
-function before(xs: number[], at: number): number {
+/** How many of the ascending `xs` are below `at` (the index of the first at or after it). */
+export function before(xs: readonly number[], at: number): number {
   let lo = 0;
   let hi = xs.length;
   while (lo < hi) {
@@ -131,13 +131,13 @@ export function shownInSentence(text: string, start: number, end: number): boole
 }
 
 /**
- * Where the line holding `at` starts, looked for at most 600 code units back (the start of that
+ * Where the line holding `at` starts, looked for at most `reach` code units back (the start of that
  * reach when its line starts further back). A native search in a slice (V8 slices without copying).
  */
-function lineStartOf(text: string, at: number): number {
-  const from = Math.max(0, at - 601);
+export function lineStartOf(text: string, at: number, reach = 600): number {
+  const from = Math.max(0, at - reach - 1);
   const nl = text.slice(from, at).lastIndexOf('\n');
-  return nl >= 0 ? from + nl + 1 : Math.max(0, at - 600);
+  return nl >= 0 ? from + nl + 1 : Math.max(0, at - reach);
 }
 /**
  * Whether the marker at `start` stands in a table's row or on a line of markdown's indented code (four

@@ -4,7 +4,7 @@
 // the words its alternatives begin with); they are written with bounded gaps only, so no try
 // backtracks far.
 import { ADDRESSED, MODEL_MUST, OVERRIDE, OWN, WEAKLY_ADDRESSED } from './addressed.js';
-import { armor, closeLooks, codeReader, emptyPair, JSON_FIELD, laidOut, logTag, namedInList, shownBeside, shownInSentence, speakerTurn } from './shown.js';
+import { armor, before, closeLooks, codeReader, emptyPair, JSON_FIELD, laidOut, lineStartOf, logTag, namedInList, shownBeside, shownInSentence, speakerTurn } from './shown.js';
 import { Gate, type Starts } from './starts.js';
 import type { Folded } from './fold.js';
 
@@ -295,15 +295,13 @@ export function reported(text: string, start: number, end: number, openers?: rea
   // the quotations of the hit's line within QUOTE_REACH of it (each search bounded: a line of many hits stays linear)
   // (a native search for the line's start in a slice, and the code units read as numbers: a text of a phrase
   // every few code units is read here for each, 1 MiB of `助手，` took 3.6 s a string per code unit)
-  const from = Math.max(0, start - QUOTE_REACH);
-  const nl = text.slice(from, start).lastIndexOf('\n');
-  const lineStart = nl >= 0 ? from + nl + 1 : from;
+  const lineStart = lineStartOf(text, start, QUOTE_REACH);
   const to = Math.min(text.length, end + QUOTE_REACH);
   // in order, each from its opening mark to the first of its closing marks (from the first on the line, where
   // the text's opening marks are known: quoteOpeners)
   let first = lineStart;
   if (openers !== undefined) {
-    const o = firstAtOrAfter(openers, lineStart);
+    const o = before(openers, lineStart);
     first = o < openers.length ? openers[o]! : start;
   }
   for (let i = first; i < start; i++) {
@@ -331,18 +329,6 @@ export function quoteOpeners(text: string): number[] {
   const out: number[] = [];
   for (let i = 0; i < text.length; i++) if (OPENING[text.charCodeAt(i)] === 1) out.push(i);
   return out;
-}
-
-/** The index of the first of the ascending `xs` at or after `at` (xs.length when none). */
-function firstAtOrAfter(xs: readonly number[], at: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (xs[mid]! < at) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
